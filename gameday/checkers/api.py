@@ -1,0 +1,83 @@
+"""Search API: latency, errors and cache hit ratio, inside and outside the fault window."""
+
+from __future__ import annotations
+
+from gameday import loadstats
+from gameday.checkers import checker
+from gameday.checkers.windows import inside
+from gameday.history import CacheCounters, History, LoadSecond
+from gameday.spec import Slo
+from gameday.verdicts import Outcome, judge
+
+# Fewer requests than this in a window cannot support a p95.
+MIN_REQUESTS = 100
+
+
+def _seconds(history: History, in_fault: bool) -> list[LoadSecond]:
+    window = history.fault_window()
+    return [s for s in history.of(LoadSecond) if inside(window, s.t, s.t + 1) == in_fault]
+
+
+def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
+    where = "inside the fault window" if in_fault else "outside the fault window"
+    if in_fault and history.fault_window() is None:
+        return judge(slo, None, "No fault window in the history.")
+    seconds = _seconds(history, in_fault)
+    requests = sum(s.requests for s in seconds)
+    if requests < MIN_REQUESTS:
+        return judge(slo, None, f"Only {requests} requests {where}; at least {MIN_REQUESTS} are needed for a p95.")
+    hist = loadstats.merged(s.hist for s in seconds)
+    p95 = loadstats.percentile_ms(hist, 95)
+    rate = requests / max(len({int(s.t) for s in seconds}), 1)
+    return judge(slo, p95, f"p95 of {requests} requests {where} ({len(seconds)} worker-seconds, ~{rate:.0f} req/s).")
+
+
+@checker("api.p95_latency")
+def p95_outside_fault(history: History, slo: Slo) -> Outcome:
+    return _p95(history, slo, in_fault=False)
+
+
+@checker("api.p95_latency_during_fault")
+def p95_inside_fault(history: History, slo: Slo) -> Outcome:
+    return _p95(history, slo, in_fault=True)
+
+
+@checker("api.error_rate")
+def error_rate_during_fault(history: History, slo: Slo) -> Outcome:
+    if history.fault_window() is None:
+        return judge(slo, None, "No fault window in the history.")
+    seconds = _seconds(history, in_fault=True)
+    requests = sum(s.requests for s in seconds)
+    if requests == 0:
+        return judge(slo, None, "No requests inside the fault window.")
+    failures = sum(s.failures for s in seconds)
+    everything = history.of(LoadSecond)
+    all_requests = sum(s.requests for s in everything)
+    all_failures = sum(s.failures for s in everything)
+    return judge(
+        slo,
+        100.0 * failures / requests,
+        f"{failures} of {requests} requests failed inside the fault window "
+        f"({all_failures} of {all_requests} over the whole run).",
+    )
+
+
+@checker("cache.hit_ratio")
+def cache_hit_ratio(history: History, slo: Slo) -> Outcome:
+    window = history.fault_window()
+    hits = misses = 0.0
+    previous: dict[str, CacheCounters] = {}
+    for sample in history.of(CacheCounters):
+        before = previous.get(sample.instance)
+        previous[sample.instance] = sample
+        if before is None or inside(window, before.t, sample.t):
+            continue
+        dh, dm = sample.hits - before.hits, sample.misses - before.misses
+        if dh < 0 or dm < 0:  # the instance restarted: its counters reset
+            continue
+        hits += dh
+        misses += dm
+    lookups = hits + misses
+    if lookups < MIN_REQUESTS:
+        return judge(slo, None, f"Only {lookups:.0f} price lookups sampled outside the fault window.")
+    return judge(slo, 100.0 * hits / lookups, f"{hits:.0f} hits, {misses:.0f} misses outside the fault window.")

@@ -1,0 +1,156 @@
+"""The gameday command line. One error boundary maps failures to exit codes:
+0 every SLO in scope passed, 1 an SLO failed or the steady state deviated,
+2 the drill could not be carried out or measured (including bad input)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from gameday.errors import GamedayError
+from gameday.verdicts import RunSummary
+
+FAULTS = {"kill": signal.SIGKILL, "stop": signal.SIGTERM, "freeze": signal.SIGSTOP, "resume": signal.SIGCONT}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gameday", description="Chaos and disaster-recovery drills against the HA and Scaling Plan.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="the local lab: a miniature of the production topology").add_subparsers(dest="lab_command", required=True)
+    up = lab.add_parser("up", help="start the lab (idempotent when it is already up)")
+    up.add_argument("--profile", type=Path, help="YAML file overriding lab settings (see gameday/lab/profile-defaults.yaml)")
+    up.add_argument("--tiers", default="redis,cassandra,api,metrics", help="comma-separated tiers to start (dependencies are added)")
+    st = lab.add_parser("status", help="health of every lab process")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    lab.add_parser("down", help="stop every lab process by PID and remove the lab network (idempotent)")
+    for name, sig in FAULTS.items():
+        f = lab.add_parser(name, help=f"send {sig.name} to a component, or to every process of an AZ (az-a, az-b, az-c)")
+        f.add_argument("component")
+    rs = lab.add_parser("restart", help="start a stopped component again")
+    rs.add_argument("component")
+
+    run = sub.add_parser("run", help="run a drill: experiment under load, checkers, report")
+    run.add_argument("experiment", type=Path)
+    run.add_argument("--profile", type=Path, help="lab settings for this run (live-changeable ones are applied, then put back)")
+    run.add_argument("--out", type=Path, help="run directory (default runs/<run-id>)")
+    run.add_argument("--rate", type=float, help="search requests/s (overrides the experiment's load.rate)")
+
+    check = sub.add_parser("check", help="re-run the checkers on a saved run directory")
+    check.add_argument("run_dir", type=Path)
+    report = sub.add_parser("report", help="re-render a run directory's reports and manifest")
+    report.add_argument("run_dir", type=Path)
+    val = sub.add_parser("validate", help="validate an experiment file without running it")
+    val.add_argument("experiment", type=Path)
+    return p
+
+
+def _progress():
+    from gameday.lab.supervisor import stderr_progress
+
+    return stderr_progress(time.monotonic())
+
+
+def _lab(args) -> int:
+    from gameday.lab.profile import load_profile
+    from gameday.lab.supervisor import Lab
+
+    lab = Lab(load_profile(getattr(args, "profile", None)), _progress())
+    if args.lab_command == "up":
+        tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
+        try:
+            lab.up(tiers)
+        except KeyboardInterrupt:
+            print("gameday: interrupted: stopping what was started", file=sys.stderr)
+            lab.down()
+            return 130
+        return 0
+    if args.lab_command == "down":
+        lab.down()
+        return 0
+    if args.lab_command == "status":
+        rows = lab.status()
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], indent=2))
+        else:
+            for r in rows:
+                print(f"{r.name:16} {r.tier:10} {r.az or 'host':6} pid {r.pid:<8} {r.state:10} {r.problem}")
+        return 0 if all(r.state == "healthy" for r in rows) else 1
+    if args.lab_command == "restart":
+        waited = lab.restart(args.component)
+        print(f"{args.component} healthy again after {waited:.1f} s")
+        return 0
+    sig = FAULTS[args.lab_command]
+    if args.component.startswith("az-"):
+        _, names = lab.kill_az(args.component, sig)
+        print(f"sent {sig.name} to {', '.join(names) or 'nothing (no live process in that AZ)'}")
+    else:
+        lab.send(args.component, sig)
+        print(f"sent {sig.name} to {args.component}")
+    return 0
+
+
+def print_summary(summary: RunSummary) -> None:
+    print(f"{summary.run_id}: {summary.status} - {summary.reason} (exit {summary.exit_code})")
+    for v in summary.verdicts:
+        measured = "-" if v.measured is None else f"{v.measured:g} {v.unit}"
+        print(f"  {v.verdict.value.upper():8} {v.slo:32} {measured:>14}  (plan {v.threshold})  {v.detail}")
+    if summary.load:
+        ld = summary.load
+        print(f"  load: requested {ld.requested_rate:g} req/s, achieved {ld.achieved_rate:g} req/s, p50 {ld.p50_ms} ms, p95 {ld.p95_ms} ms, p99 {ld.p99_ms} ms, {ld.errors} errors, generator saturated: {ld.generator_saturated}")
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "lab":
+        return _lab(args)
+    if args.command == "validate":
+        from gameday.experiment import load_experiment
+
+        exp = load_experiment(args.experiment)
+        print(f"{args.experiment}: valid ({exp.title}; SLOs: {', '.join(exp.drill.slos)})")
+        return 0
+    if args.command == "run":
+        from gameday.runner import RunRequest, run
+
+        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate))
+        print_summary(summary)
+        print(f"report: {Path(summary.run_id) if args.out is None else args.out}")
+        return summary.exit_code
+    if args.command == "check":
+        from gameday.runner import recheck
+
+        fresh = recheck(args.run_dir)
+        saved = RunSummary.read(args.run_dir / "verdicts.json")
+        print_summary(fresh)
+        same = [(v.slo, v.verdict, v.measured) for v in fresh.verdicts] == [(v.slo, v.verdict, v.measured) for v in saved.verdicts]
+        print("verdicts match the saved ones" if same else "verdicts DIFFER from the saved verdicts.json")
+        return fresh.exit_code
+    if args.command == "report":
+        from gameday.runner import finish
+
+        finish(args.run_dir, RunSummary.read(args.run_dir / "verdicts.json"))
+        print(f"rendered {args.run_dir / 'report.html'}")
+        return 0
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except GamedayError as exc:
+        print(f"gameday: error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"gameday: hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gameday: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

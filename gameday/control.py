@@ -1,0 +1,64 @@
+"""gameday's Chaos Toolkit control: load and monitors around the experiment, and every
+activity and fault recorded in the same history as the measurements.
+
+Experiments declare it as {"name": "gameday", "provider": {"type": "python", "module": "gameday.control"}}.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from gameday import session as sessions
+from gameday.history import ActivityEvent, FaultEvent, FaultPhase
+
+FAULT_KEY = "gameday_fault"
+
+
+def fault_output(phase: FaultPhase, fault: str, component: str, at: float, az: str = "", detail: str = "") -> dict[str, Any]:
+    """What a fault action returns: plain data the control turns into a FaultEvent."""
+    return {FAULT_KEY: {"phase": phase.value, "fault": fault, "component": component, "t": at, "az": az, "detail": detail}}
+
+
+def _session() -> "sessions.Session | None":
+    return sessions.current
+
+
+def before_experiment_control(context: dict, **kwargs: Any) -> None:
+    s = _session()
+    if s is not None:
+        s.start()
+
+
+def after_experiment_control(context: dict, state: dict, **kwargs: Any) -> None:
+    s = _session()
+    if s is not None:
+        s.stop()
+
+
+def before_activity_control(context: dict, **kwargs: Any) -> None:
+    s = _session()
+    if s is not None:
+        s.recorder.add(ActivityEvent(t=time.time(), name=context.get("name", "?"), activity_type=context.get("type", "?"), phase="start"))
+
+
+def after_activity_control(context: dict, state: dict, **kwargs: Any) -> None:
+    s = _session()
+    if s is None:
+        return
+    output = state.get("output") if isinstance(state, dict) else None
+    detail = state.get("exception") if isinstance(state, dict) else None
+    s.recorder.add(
+        ActivityEvent(
+            t=time.time(),
+            name=context.get("name", "?"),
+            activity_type=context.get("type", "?"),
+            phase="end",
+            status=state.get("status", "") if isinstance(state, dict) else "",
+            detail=("".join(detail)[-300:] if isinstance(detail, list) else json.dumps(output, default=str)[:300]) if (detail or output is not None) else "",
+        )
+    )
+    if isinstance(output, dict) and FAULT_KEY in output:
+        f = output[FAULT_KEY]
+        s.recorder.add(FaultEvent(t=f["t"], phase=FaultPhase(f["phase"]), fault=f["fault"], component=f["component"], az=f.get("az", ""), detail=f.get("detail", "")))

@@ -1,0 +1,94 @@
+"""Loading and validating an experiment file before anything is started."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaoslib.exceptions import ChaosException
+from chaoslib.experiment import ensure_experiment_is_valid
+
+from gameday.errors import InputError
+from gameday.lab.tiers import TIERS
+from gameday.session import DrillSettings
+from gameday.spec import catalog
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: Path
+    data: dict[str, Any]
+    drill: DrillSettings
+
+    @property
+    def title(self) -> str:
+        return self.data.get("title", self.path.stem)
+
+    @property
+    def runbook_path(self) -> Path:
+        return (self.path.parent / self.drill.runbook).resolve()
+
+
+def _field(ext: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in ext:
+        raise InputError(f"{where}: missing field '{key}'")
+    value = ext[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise InputError(f"{where}: field '{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
+    exts = [e for e in data.get("extensions", []) if isinstance(e, dict) and e.get("name") == "gameday"]
+    if not exts:
+        raise InputError(f"{path}: no 'gameday' entry in 'extensions'", hint="see experiments/redis-primary-failover.json for the fields")
+    ext = exts[0]
+    where = f"{path}: extensions[gameday]"
+    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "cooldown_s", "max_duration_s"}
+    unknown = sorted(set(ext) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
+    runbook = _field(ext, "runbook", str, where)
+    if not (path.parent / runbook).is_file():
+        raise InputError(f"{where}: runbook '{runbook}' does not exist (relative to {path.parent})")
+    tiers = _field(ext, "tiers", list, where)
+    bad = [t for t in tiers if t not in TIERS]
+    if bad:
+        raise InputError(f"{where}: field 'tiers' names unknown tier(s) {', '.join(map(str, bad))}", hint=f"tiers: {', '.join(TIERS)}")
+    slos = _field(ext, "slos", list, where)
+    spec = catalog()
+    missing = [s for s in slos if s not in spec.slos]
+    if missing:
+        raise InputError(f"{where}: field 'slos' names SLO(s) not in the spec catalog: {', '.join(map(str, missing))}")
+    load = _field(ext, "load", dict, where)
+    rate = _field(load, "rate", float, f"{where}.load")
+    settings = DrillSettings(runbook=runbook, tiers=tiers, slos=slos, rate=rate)
+    for key in ("warmup_s", "cooldown_s"):
+        if key in ext:
+            setattr(settings, key, _field(ext, key, float, where))
+    if "max_duration_s" in ext:
+        settings.max_duration_s = _field(ext, "max_duration_s", int, where)
+    return settings
+
+
+def load_experiment(path: Path) -> Experiment:
+    if not path.is_file():
+        raise InputError(f"experiment {path}: no such file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"experiment {path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"experiment {path}: the top level must be a JSON object")
+    try:
+        ensure_experiment_is_valid(data)
+    except ChaosException as exc:
+        raise InputError(f"experiment {path}: {exc}", hint="check it with: chaos validate " + str(path)) from None
+    controls = [c.get("provider", {}).get("module") for c in data.get("controls", [])]
+    if "gameday.control" not in controls:
+        raise InputError(f"{path}: field 'controls' must declare the gameday control (module gameday.control)")
+    return Experiment(path=path.resolve(), data=data, drill=_drill_settings(path, data))

@@ -1,0 +1,217 @@
+"""The run history: one timestamped stream of typed records.
+
+Client measurements, monitor samples and fault events share one history (the
+Jepsen way), so a checker sees what was injected and what was observed on one
+clock. On disk it is JSON Lines, one record a line, tagged with its kind; a
+saved history can be re-read and re-checked.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import ClassVar, Iterable, Iterator, TypeVar
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: ClassVar[str] = "record"
+    t: float  # seconds since the epoch (time.time()), one clock for every record
+
+
+class FaultPhase(str, enum.Enum):
+    INJECTED = "injected"
+    REVERTED = "reverted"
+
+
+@dataclass(frozen=True)
+class FaultEvent(Record):
+    """A fault the nemesis injected or reverted. `t` is the instant it took effect."""
+
+    kind: ClassVar[str] = "fault"
+    phase: FaultPhase
+    fault: str  # semantic name, e.g. "redis.kill_primary"
+    component: str  # e.g. "redis-a"
+    az: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ActivityEvent(Record):
+    """A Chaos Toolkit activity starting or ending (from gameday's control)."""
+
+    kind: ClassVar[str] = "activity"
+    name: str
+    activity_type: str  # "action" | "probe"
+    phase: str  # "start" | "end"
+    status: str = ""  # chaostoolkit's status on "end": succeeded | failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Marker(Record):
+    """A run milestone (load started, steady state checked, run ended...)."""
+
+    kind: ClassVar[str] = "marker"
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RedisRoleSample(Record):
+    """What one Redis server says it is (ROLE). role "down" = did not answer."""
+
+    kind: ClassVar[str] = "redis.role"
+    node: str
+    role: str  # master | slave | down
+    master: str = ""  # for a replica: the node it replicates from
+
+
+@dataclass(frozen=True)
+class SentinelSample(Record):
+    """Which node one Sentinel names as primary ("" = it did not answer)."""
+
+    kind: ClassVar[str] = "sentinel.primary"
+    sentinel: str
+    primary: str
+
+
+@dataclass(frozen=True)
+class WriteSample(Record):
+    """One client write through Sentinel discovery, as an application does it."""
+
+    kind: ClassVar[str] = "redis.write"
+    ok: bool
+    latency_ms: float
+    node: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class LoadSecond(Record):
+    """Search requests completed in the second starting at `t`, by one load worker.
+
+    `hist` is an HdrHistogram of latencies in microseconds, base64-encoded, so
+    windows and workers merge exactly instead of averaging percentiles.
+    """
+
+    kind: ClassVar[str] = "load.second"
+    worker: str
+    requests: int
+    failures: int
+    hist: str
+
+
+@dataclass(frozen=True)
+class CacheCounters(Record):
+    """Cumulative price-lookup counters of one API instance."""
+
+    kind: ClassVar[str] = "api.cache"
+    instance: str
+    hits: float
+    misses: float
+    errors: float
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.kind: cls
+    for cls in (FaultEvent, ActivityEvent, Marker, RedisRoleSample, SentinelSample, WriteSample, LoadSecond, CacheCounters)
+}
+
+R = TypeVar("R", bound=Record)
+
+
+def to_json(record: Record) -> str:
+    data = asdict(record)
+    for key, value in data.items():
+        if isinstance(value, enum.Enum):
+            data[key] = value.value
+    return json.dumps({"kind": record.kind, **data}, separators=(",", ":"))
+
+
+def from_json(line: str) -> Record:
+    data = json.loads(line)
+    cls = RECORD_TYPES[data.pop("kind")]
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            kwargs[f.name] = FaultPhase(value) if f.type in ("FaultPhase", FaultPhase) else value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class History:
+    records: tuple[Record, ...]
+
+    @classmethod
+    def of_records(cls, records: Iterable[Record]) -> "History":
+        return cls(tuple(sorted(records, key=lambda r: r.t)))
+
+    def of(self, cls: type[R]) -> list[R]:
+        return [r for r in self.records if isinstance(r, cls)]
+
+    def faults(self) -> list[FaultEvent]:
+        return self.of(FaultEvent)
+
+    def fault_window(self) -> tuple[float, float] | None:
+        """From the first injected fault to the last revert (or the end of the history)."""
+        faults = self.faults()
+        injected = [f.t for f in faults if f.phase is FaultPhase.INJECTED]
+        if not injected:
+            return None
+        start = min(injected)
+        reverted = [f.t for f in faults if f.phase is FaultPhase.REVERTED and f.t >= start]
+        end = max(reverted) if reverted else self.records[-1].t
+        return start, end
+
+    def write(self, path: Path) -> None:
+        path.write_text("".join(to_json(r) + "\n" for r in self.records))
+
+    @classmethod
+    def read(cls, path: Path) -> "History":
+        return cls.of_records(from_json(line) for line in _lines(path))
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open() as fh:
+        for line in fh:
+            if line.strip():
+                yield line
+
+
+class Recorder:
+    """Thread-safe append-only sink that monitors, load and faults write into.
+
+    Every record is flushed to disk as it arrives, so a harness killed mid-run
+    still leaves the history it had gathered.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._records: list[Record] = []
+        self._fh = path.open("a")
+
+    def add(self, record: Record) -> None:
+        line = to_json(record) + "\n"
+        with self._lock:
+            self._records.append(record)
+            if not self._fh.closed:
+                self._fh.write(line)
+                self._fh.flush()
+
+    def extend(self, records: Iterable[Record]) -> None:
+        for r in records:
+            self.add(r)
+
+    def history(self) -> History:
+        with self._lock:
+            return History.of_records(self._records)
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()

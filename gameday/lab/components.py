@@ -1,0 +1,61 @@
+"""What a lab component is: how to start it and how to tell it is healthy."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+HealthCheck = Callable[[], str | None]  # None = healthy, else what is wrong
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    tier: str
+    az: str  # "" = the host (shared services: load balancer, metrics)
+    argv: list[str]
+    health: HealthCheck
+    address: str = ""
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+
+def tcp_check(host: str, port: int, timeout_s: float = 0.5) -> HealthCheck:
+    def check() -> str | None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                return None
+        except OSError as exc:
+            return f"{host}:{port} refuses connections ({exc})"
+
+    return check
+
+
+def http_check(url: str, timeout_s: float = 1.0) -> HealthCheck:
+    def check() -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+                return None if resp.status == 200 else f"{url} answered {resp.status}"
+        except OSError as exc:
+            return f"{url}: {exc}"
+
+    return check
+
+
+def wait_healthy(spec: ComponentSpec, timeout_s: float, alive: Callable[[], bool]) -> float:
+    """Seconds until the component is healthy; raises TimeoutError with the last problem."""
+    start = time.monotonic()
+    problem = "not checked yet"
+    while time.monotonic() - start < timeout_s:
+        if not alive():
+            raise RuntimeError(f"{spec.name} exited while starting")
+        problem = spec.health()
+        if problem is None:
+            return time.monotonic() - start
+        time.sleep(0.25)
+    raise TimeoutError(f"{spec.name} not healthy after {timeout_s:.0f} s: {problem}")

@@ -1,0 +1,73 @@
+"""Lab profile: documented YAML defaults, overridden key by key by a user file."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gameday.errors import InputError
+
+
+def defaults() -> dict[str, Any]:
+    return yaml.safe_load(resources.files(__package__).joinpath("profile-defaults.yaml").read_text())
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], path: str, source: str) -> None:
+    for key, value in override.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise InputError(f"{source}: unknown profile key '{where}'", hint=f"known keys at this level: {known}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise InputError(f"{source}: '{where}' must be a mapping, got {type(value).__name__}")
+            _merge(base[key], value, where, source)
+        elif isinstance(value, dict):
+            raise InputError(f"{source}: '{where}' is a value, not a mapping")
+        else:
+            expected = type(base[key])
+            if expected is float and isinstance(value, int):
+                value = float(value)
+            if not isinstance(value, expected) or isinstance(value, bool) != isinstance(base[key], bool):
+                raise InputError(f"{source}: '{where}' must be {expected.__name__}, got {value!r}")
+            base[key] = value
+
+
+@dataclass(frozen=True)
+class Profile:
+    data: dict[str, Any]
+    source: str
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    @property
+    def home(self) -> Path:
+        return Path(self.get("lab.home")).expanduser()
+
+
+def load_profile(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Profile:
+    data = copy.deepcopy(defaults())
+    source = "defaults"
+    if path is not None:
+        if not path.is_file():
+            raise InputError(f"profile {path}: no such file")
+        try:
+            user = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"profile {path}: not valid YAML: {exc}") from None
+        if not isinstance(user, dict):
+            raise InputError(f"profile {path}: the top level must be a mapping of sections")
+        _merge(data, user, "", f"profile {path}")
+        source = str(path)
+    if overrides:
+        _merge(data, overrides, "", "overrides")
+    return Profile(data=data, source=source)

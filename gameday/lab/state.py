@@ -1,0 +1,69 @@
+"""The lab state file: every PID the lab started, and how the lab was laid out.
+
+Written atomically after every change, so a harness killed at any moment
+leaves a file `gameday lab down` can clean up from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.lab.network import Isolation, Topology
+from gameday.lab.procs import Tracked
+
+
+@dataclass
+class LabState:
+    topology: Topology
+    profile: dict[str, Any]
+    tiers: list[str]
+    started_at: float
+    ready_at: float | None = None
+    components: dict[str, Tracked] = field(default_factory=dict)
+    # Processes a run started (load generators): ended by `lab down` too.
+    helpers: dict[str, Tracked] = field(default_factory=dict)
+    # Live settings a run changed and must put back (e.g. Sentinel down-after).
+    tuned: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["topology"]["isolation"] = self.topology.isolation.value
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LabState":
+        data = json.loads(text)
+        topo = data.pop("topology")
+        return cls(
+            topology=Topology(Isolation(topo["isolation"]), topo["subnet"], topo["bridge"]),
+            components={k: Tracked(**v) for k, v in data.pop("components").items()},
+            helpers={k: Tracked(**v) for k, v in data.pop("helpers").items()},
+            **data,
+        )
+
+
+def state_path(home: Path) -> Path:
+    return home / "state.json"
+
+
+def load(home: Path) -> LabState | None:
+    path = state_path(home)
+    if not path.exists():
+        return None
+    return LabState.from_json(path.read_text())
+
+
+def save(home: Path, state: LabState) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    path = state_path(home)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(state.to_json())
+    os.replace(tmp, path)
+
+
+def remove(home: Path) -> None:
+    state_path(home).unlink(missing_ok=True)

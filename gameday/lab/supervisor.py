@@ -1,0 +1,252 @@
+"""The lab supervisor: brings tiers up in order, tracks every PID, tears all down.
+
+Every process is recorded in the state file the moment it starts; `down`
+ends them by PID (SIGTERM, then SIGKILL), sweeps the AZ namespaces for
+anything left, and removes the network guard last. `down` is idempotent and
+works from the state file alone, so it also cleans up after a killed harness.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from gameday.errors import LabError
+from gameday.lab import network, procs, state
+from gameday.lab.components import ComponentSpec, wait_healthy
+from gameday.lab.network import Topology, choose_isolation
+from gameday.lab.profile import Profile
+from gameday.lab.state import LabState
+from gameday.lab.tiers import TIERS, LabContext, with_dependencies
+
+Progress = Callable[[str], None]
+
+
+def stderr_progress(start: float) -> Progress:
+    def say(message: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
+    """Every component of the given tiers, in start order. Renders their configs."""
+    from gameday.lab.tiers import api, cassandra, metrics, redis
+
+    out: list[ComponentSpec] = []
+    if "cassandra" in tiers:
+        out += cassandra.specs(ctx)
+    if "redis" in tiers:
+        out += redis.specs(ctx)
+    api_specs = api.specs(ctx) if "api" in tiers else []
+    out += api_specs
+    if "metrics" in tiers:
+        out += metrics.specs(ctx, [f"{s.address}:{s.port}" for s in api_specs if s.tier == "api" and s.az])
+    return out
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    tier: str
+    az: str
+    pid: int
+    state: str  # healthy | unhealthy | frozen | dead
+    problem: str = ""
+
+
+class Lab:
+    def __init__(self, profile: Profile, progress: Progress | None = None) -> None:
+        self.profile = profile
+        self.home = profile.home
+        self.say = progress or (lambda message: None)
+
+    # --- state -----------------------------------------------------------------
+    def state(self) -> LabState | None:
+        return state.load(self.home)
+
+    def require_state(self) -> LabState:
+        current = self.state()
+        if current is None or not current.components:
+            raise LabError("the lab is not running", hint="start it with: gameday lab up")
+        return current
+
+    def context(self, st: LabState) -> LabContext:
+        return LabContext(Profile(st.profile, "lab state"), st.topology, self.home)
+
+    # --- up ----------------------------------------------------------------------
+    def up(self, tiers: list[str]) -> LabState:
+        unknown = [t for t in tiers if t not in TIERS]
+        if unknown:
+            raise LabError(f"unknown tier(s): {', '.join(unknown)}", hint=f"tiers: {', '.join(TIERS)}")
+        tiers = with_dependencies(tiers)
+        existing = self.state()
+        if existing is not None:
+            if existing.components and all(t.alive() for t in existing.components.values()) and set(tiers) <= set(existing.tiers):
+                self.say(f"lab already up with tiers {', '.join(existing.tiers)}")
+                return existing
+            raise LabError("a lab state file exists from an earlier lab", hint="run `gameday lab down` first")
+        started = time.time()
+        p = self.profile
+        topo = Topology(choose_isolation(p.get("lab.isolation")), p.get("lab.subnet"), p.get("lab.bridge"))
+        st = LabState(topology=topo, profile=p.data, tiers=tiers, started_at=started)
+        state.save(self.home, st)  # before anything exists, so `down` can always clean up
+        try:
+            self._bring_up(st, tiers)
+        except BaseException:
+            self.say("lab up failed: logs are kept under " + str(self.home / "logs") + "; run `gameday lab down` to clean up")
+            raise
+        st.ready_at = time.time()
+        state.save(self.home, st)
+        self.say(f"lab ready in {st.ready_at - started:.1f} s ({len(st.components)} processes, {topo.isolation.value})")
+        return st
+
+    def _bring_up(self, st: LabState, tiers: list[str]) -> None:
+        topo = st.topology
+        network.create(topo)
+        self.say(f"network: {topo.isolation.value}, AZ addresses {', '.join(topo.address(az) for az in network.AZS)}")
+        ctx = self.context(st)
+        specs = build_specs(ctx, tiers)
+        for spec in specs:
+            if spec.address and spec.az:
+                network.assert_routed_locally(topo, spec.address)
+        timeout = self.profile.get("lab.start_timeout_s")
+        # Start the slow JVM first, everything independent of it meanwhile.
+        early = [s for s in specs if s.tier != "api"]
+        late = [s for s in specs if s.tier == "api"]
+        for spec in early:
+            self._start(st, spec)
+        for spec in early:
+            self._await(st, spec, timeout)
+        if "cassandra" in tiers:
+            self._seed(ctx)
+        for spec in late:
+            self._start(st, spec)
+        for spec in late:
+            self._await(st, spec, timeout)
+
+    def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None) -> procs.Tracked:
+        argv = st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])
+        log = self.home / "logs" / f"{spec.name}.log"
+        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier)
+        st.components[spec.name] = tracked
+        state.save(self.home, st)
+        self.say(f"started {spec.name} ({spec.az or 'host'}, pid {tracked.pid})")
+        return tracked
+
+    def _await(self, st: LabState, spec: ComponentSpec, timeout: float) -> None:
+        tracked = st.components[spec.name]
+        try:
+            waited = wait_healthy(spec, timeout, tracked.alive)
+        except (TimeoutError, RuntimeError) as exc:
+            raise LabError(str(exc), hint=f"see {tracked.log}") from None
+        self.say(f"{spec.name} healthy after {waited:.1f} s")
+
+    def _seed(self, ctx: LabContext) -> None:
+        from gameday.lab.seeding import seed_timetable
+
+        began = time.monotonic()
+        count = seed_timetable(ctx)
+        self.say(f"seeded {count} flights into the store in {time.monotonic() - began:.1f} s")
+
+    # --- status and faults ---------------------------------------------------------
+    def specs_by_name(self, st: LabState) -> dict[str, ComponentSpec]:
+        return {s.name: s for s in build_specs(self.context(st), st.tiers)}
+
+    def status(self) -> list[ComponentStatus]:
+        st = self.require_state()
+        specs = self.specs_by_name(st)
+        out = []
+        for name, tracked in st.components.items():
+            if not tracked.alive():
+                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "dead"))
+            elif tracked.frozen():
+                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "frozen"))
+            else:
+                problem = specs[name].health() if name in specs else "no health check"
+                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "unhealthy" if problem else "healthy", problem or ""))
+        return out
+
+    def component(self, name: str) -> procs.Tracked:
+        st = self.require_state()
+        if name not in st.components:
+            raise LabError(f"no lab component named {name!r}", hint=f"components: {', '.join(st.components)}")
+        return st.components[name]
+
+    def send(self, name: str, sig: signal.Signals) -> float:
+        """Send a signal to one component; returns the instant it was sent."""
+        tracked = self.component(name)
+        if sig is not signal.SIGCONT and not tracked.alive():
+            raise LabError(f"{name} is not running (pid {tracked.pid})")
+        at = time.time()
+        if not tracked.signal(sig):
+            raise LabError(f"could not signal {name} (pid {tracked.pid})")
+        if sig is signal.SIGKILL:
+            tracked.wait_gone(5)
+        return at
+
+    def kill_az(self, az: str, sig: signal.Signals = signal.SIGKILL) -> tuple[float, list[str]]:
+        st = self.require_state()
+        names = [n for n, t in st.components.items() if t.az == az and t.alive()]
+        at = time.time()
+        for name in names:
+            st.components[name].signal(sig)
+        return at, names
+
+    def restart(self, name: str, extra_args: list[str] | None = None, timeout_s: float | None = None) -> float:
+        """Start a stopped component again with its recorded config; returns seconds to healthy."""
+        st = self.require_state()
+        tracked = self.component(name)
+        if tracked.alive():
+            tracked.end(self.profile.get("lab.stop_grace_s"))
+        spec = self.specs_by_name(st).get(name)
+        if spec is None:
+            raise LabError(f"cannot rebuild the spec of {name}")
+        self._start(st, spec, extra_args)
+        began = time.monotonic()
+        self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))
+        return time.monotonic() - began
+
+    # --- helpers a run starts (load generators) -------------------------------------
+    def track_helper(self, tracked: procs.Tracked) -> None:
+        st = self.state()
+        if st is not None:
+            st.helpers[tracked.name] = tracked
+            state.save(self.home, st)
+
+    def forget_helper(self, name: str) -> None:
+        st = self.state()
+        if st is not None and st.helpers.pop(name, None):
+            state.save(self.home, st)
+
+    def save(self, st: LabState) -> None:
+        state.save(self.home, st)
+
+    # --- down ------------------------------------------------------------------------
+    def down(self) -> int:
+        """End every tracked process, sweep the namespaces, remove the network. Idempotent."""
+        st = self.state()
+        if st is None:
+            self.say("no lab state: nothing to stop")
+            return 0
+        grace = st.profile.get("lab", {}).get("stop_grace_s", 10)
+        ended = 0
+        tracked = list(st.helpers.values()) + list(reversed(list(st.components.values())))
+        for t in tracked:
+            if t.alive():
+                t.end(grace)
+                ended += 1
+                self.say(f"stopped {t.name} (pid {t.pid})")
+        for pid in network.namespace_pids(st.topology):
+            ticks = procs.start_ticks(pid)
+            if ticks is not None:
+                procs.Tracked("stray", pid, ticks, [], "").end(2)
+                ended += 1
+                self.say(f"stopped stray pid {pid} found in a lab namespace")
+        network.destroy(st.topology)
+        state.remove(self.home)
+        self.say(f"lab down: {ended} processes ended, network removed")
+        return ended

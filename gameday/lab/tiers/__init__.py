@@ -1,0 +1,47 @@
+"""One module per platform tier: each renders its configs and returns component specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gameday.lab.network import Topology
+from gameday.lab.profile import Profile
+
+# Tiers in start order, with the tiers each needs running.
+TIERS: dict[str, tuple[str, ...]] = {
+    "redis": (),
+    "cassandra": (),
+    "api": ("redis", "cassandra"),
+    "metrics": (),
+}
+
+
+@dataclass(frozen=True)
+class LabContext:
+    profile: Profile
+    topology: Topology
+    home: Path
+
+    def conf_dir(self, name: str) -> Path:
+        path = self.home / "conf" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def data_dir(self, name: str) -> Path:
+        path = self.home / "data" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def with_dependencies(tiers: list[str]) -> list[str]:
+    wanted: set[str] = set()
+
+    def add(tier: str) -> None:
+        wanted.add(tier)
+        for dep in TIERS[tier]:
+            add(dep)
+
+    for tier in tiers:
+        add(tier)
+    return [t for t in TIERS if t in wanted]

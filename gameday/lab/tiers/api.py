@@ -1,0 +1,79 @@
+"""The flight-search API: instances in every AZ behind a health-checking HAProxy."""
+
+from __future__ import annotations
+
+import sys
+
+from gameday.lab.components import ComponentSpec, http_check
+from gameday.lab.network import AZS
+from gameday.lab.tiers import LabContext
+from gameday.lab.tiers.cassandra import store_addresses
+from gameday.lab.tiers.redis import sentinel_name  # noqa: F401  (naming shared with monitors)
+
+LB_NAME = "haproxy"
+
+
+def instance_names(ctx: LabContext) -> list[tuple[str, str]]:
+    """(name, az) of every API instance."""
+    per_az = ctx.profile.get("api.instances_per_az")
+    return [(f"api-{az[-1]}{i}" if per_az > 1 else f"api-{az[-1]}", az) for az in AZS for i in range(per_az)]
+
+
+def lb_url(ctx: LabContext) -> str:
+    return f"http://127.0.0.1:{ctx.profile.get('haproxy.port')}"
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    p, topo = ctx.profile, ctx.topology
+    sentinels = ",".join(f"{topo.address(az)}:{p.get('redis.sentinel.port')}" for az in AZS)
+    base_port = p.get("api.port")
+    out = []
+    servers = []
+    for index, (name, az) in enumerate(instance_names(ctx)):
+        addr = topo.address(az)
+        port = base_port + index // len(AZS) if p.get("api.instances_per_az") > 1 else base_port
+        argv = [
+            sys.executable, "-m", "gameday.api",
+            "--listen", f"{addr}:{port}",
+            "--instance", name,
+            "--sentinels", sentinels,
+            "--service", p.get("redis.sentinel.service"),
+            "--cassandra", ",".join(store_addresses(ctx)),
+            "--cassandra-port", str(p.get("cassandra.native_port")),
+            "--keyspace", p.get("cassandra.keyspace"),
+            "--ttl", str(p.get("redis.ttl_s")),
+        ]  # fmt: skip
+        out.append(ComponentSpec(name, "api", az, argv, http_check(f"http://{addr}:{port}/health"), addr, port))
+        servers.append(f"  server {name} {addr}:{port} check")
+    conf = ctx.conf_dir(LB_NAME) / "haproxy.cfg"
+    interval = p.get("haproxy.check_interval_ms")
+    conf.write_text(
+        f"""global
+  maxconn 20000
+  nbthread 1
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 5s
+  retries 2
+  option redispatch
+frontend search
+  bind 127.0.0.1:{p.get('haproxy.port')}
+  default_backend api
+frontend stats
+  bind 127.0.0.1:{p.get('haproxy.stats_port')}
+  http-request use-service prometheus-exporter if {{ path /metrics }}
+  stats enable
+  stats uri /stats
+backend api
+  balance roundrobin
+  option httpchk GET /health
+  http-check expect status 200
+  default-server inter {interval}ms fastinter {interval}ms downinter {interval}ms fall 2 rise 2
+"""
+        + "\n".join(servers)
+        + "\n"
+    )
+    out.append(ComponentSpec(LB_NAME, "api", "", ["haproxy", "-db", "-f", str(conf)], http_check(f"{lb_url(ctx)}/health"), "127.0.0.1", p.get("haproxy.port")))
+    return out

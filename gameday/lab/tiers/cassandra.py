@@ -1,0 +1,56 @@
+"""The durable state store: Apache Cassandra from Maven Central, seeded with the timetable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gameday.lab import cassandra_node
+from gameday.lab.components import ComponentSpec
+from gameday.lab.network import AZS
+from gameday.lab.tiers import LabContext
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def node_azs(ctx: LabContext) -> list[str]:
+    return list(AZS[: ctx.profile.get("cassandra.nodes")])
+
+
+def store_addresses(ctx: LabContext) -> list[str]:
+    return [ctx.topology.address(az) for az in node_azs(ctx)]
+
+
+def jars_dir() -> Path:
+    return Path.home() / ".cache" / "gameday" / "cassandra-jars"
+
+
+def _health(host: str, port: int):
+    def check() -> str | None:
+        try:
+            cassandra_node.wait_ready(host, port, timeout_s=1.0)
+        except Exception as exc:  # the driver raises many types; all mean "not yet"
+            return f"cassandra {host}:{port}: {type(exc).__name__}"
+        return None
+
+    return check
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    p = ctx.profile
+    jars = cassandra_node.ensure_jars(jars_dir(), REPO_ROOT)
+    seeds = store_addresses(ctx)[:1]
+    out = []
+    for az in node_azs(ctx):
+        name, addr = f"cassandra-{az[-1]}", ctx.topology.address(az)
+        node_dir = ctx.data_dir(name)
+        cassandra_node.write_node_config(
+            node_dir,
+            cluster_name="gameday-lab",
+            listen_address=addr,
+            seeds=seeds,
+            native_port=p.get("cassandra.native_port"),
+            storage_port=p.get("cassandra.storage_port"),
+        )
+        argv = cassandra_node.command(jars, node_dir, heap_mb=p.get("cassandra.heap_mb"))
+        out.append(ComponentSpec(name, "cassandra", az, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port")))
+    return out

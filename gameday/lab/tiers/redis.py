@@ -1,0 +1,96 @@
+"""Redis hot cache: primary in az-a, replicas in az-b and az-c, one Sentinel per AZ."""
+
+from __future__ import annotations
+
+import redis
+
+from gameday.lab.components import ComponentSpec
+from gameday.lab.network import AZS
+from gameday.lab.tiers import LabContext
+
+PRIMARY_AZ = "az-a"
+
+
+def node_name(az: str) -> str:
+    return f"redis-{az[-1]}"
+
+
+def sentinel_name(az: str) -> str:
+    return f"sentinel-{az[-1]}"
+
+
+def _client(host: str, port: int) -> redis.Redis:
+    return redis.Redis(host=host, port=port, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
+
+
+def _redis_health(host: str, port: int, replica: bool):
+    def check() -> str | None:
+        try:
+            info = _client(host, port).info("replication")
+        except redis.RedisError as exc:
+            return f"redis {host}:{port}: {exc}"
+        if replica and info.get("master_link_status") != "up":
+            return f"replica {host}:{port} not yet in sync with its primary"
+        return None
+
+    return check
+
+
+def _sentinel_health(host: str, port: int, service: str):
+    def check() -> str | None:
+        try:
+            master = _client(host, port).execute_command("SENTINEL", "MASTER", service)
+        except redis.RedisError as exc:
+            return f"sentinel {host}:{port}: {exc}"
+        state = dict(zip(master[::2], master[1::2])) if isinstance(master, list) else master
+        if int(state.get("num-other-sentinels", 0)) < len(AZS) - 1 or int(state.get("num-slaves", 0)) < len(AZS) - 1:
+            return f"sentinel {host}:{port} sees {state.get('num-other-sentinels')} other sentinels and {state.get('num-slaves')} replicas"
+        return None
+
+    return check
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    p, topo = ctx.profile, ctx.topology
+    port, sport = p.get("redis.port"), p.get("redis.sentinel.port")
+    service = p.get("redis.sentinel.service")
+    primary = topo.address(PRIMARY_AZ)
+    out = []
+    for az in AZS:
+        name, addr = node_name(az), topo.address(az)
+        lines = [
+            f"bind {addr}",
+            f"port {port}",
+            "protected-mode no",
+            'save ""',
+            "appendonly no",
+            f"maxmemory {p.get('redis.maxmemory_mb')}mb",
+            f"maxmemory-policy {p.get('redis.maxmemory_policy')}",
+            f"dir {ctx.data_dir(name)}",
+            "replica-serve-stale-data yes",
+        ]
+        if az != PRIMARY_AZ:
+            lines.append(f"replicaof {primary} {port}")
+        conf = ctx.conf_dir(name) / "redis.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], _redis_health(addr, port, az != PRIMARY_AZ), addr, port))
+    for az in AZS:
+        name, addr = sentinel_name(az), topo.address(az)
+        conf = ctx.conf_dir(name) / "sentinel.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    f"bind {addr}",
+                    f"port {sport}",
+                    "protected-mode no",
+                    f"dir {ctx.data_dir(name)}",
+                    f"sentinel monitor {service} {primary} {port} {p.get('redis.sentinel.quorum')}",
+                    f"sentinel down-after-milliseconds {service} {p.get('redis.sentinel.down_after_ms')}",
+                    f"sentinel failover-timeout {service} {p.get('redis.sentinel.failover_timeout_ms')}",
+                    f"sentinel parallel-syncs {service} {p.get('redis.sentinel.parallel_syncs')}",
+                ]
+            )
+            + "\n"
+        )
+        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf), "--sentinel"], _sentinel_health(addr, sport, service), addr, sport))
+    return out

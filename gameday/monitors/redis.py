@@ -1,0 +1,94 @@
+"""Redis samplers: roles as each server sees them, the primary as each Sentinel sees it,
+and a client writing through Sentinel discovery the way the API does."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from gameday.history import Recorder, RedisRoleSample, SentinelSample, WriteSample
+from gameday.monitors import Sampler
+
+TIMEOUT_S = 0.25
+
+
+def _client(host: str, port: int) -> redis.Redis:
+    return redis.Redis(host=host, port=port, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S, decode_responses=True)
+
+
+def samplers(recorder: Recorder, target, interval_s: float) -> list[Sampler]:
+    nodes = target.redis_nodes()
+    sentinels = target.sentinels()
+    service = target.redis_service()
+    by_addr = {addr: name for name, addr in nodes.items()}
+    out = []
+
+    def role_sampler(name: str, host: str, port: int) -> Sampler:
+        client = _client(host, port)
+
+        def sample() -> None:
+            try:
+                role = client.execute_command("ROLE")
+                master = by_addr.get((role[1], int(role[2])), f"{role[1]}:{role[2]}") if role[0] == "slave" else ""
+                recorder.add(RedisRoleSample(t=time.time(), node=name, role=role[0], master=master))
+            except redis.RedisError:
+                recorder.add(RedisRoleSample(t=time.time(), node=name, role="down"))
+
+        return Sampler(f"role-{name}", interval_s, sample)
+
+    def sentinel_sampler(name: str, host: str, port: int) -> Sampler:
+        client = _client(host, port)
+
+        def sample() -> None:
+            try:
+                addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
+                primary = by_addr.get((addr[0], int(addr[1])), f"{addr[0]}:{addr[1]}") if addr else ""
+            except redis.RedisError:
+                primary = ""
+            recorder.add(SentinelSample(t=time.time(), sentinel=name, primary=primary))
+
+        return Sampler(f"sentinel-{name}", interval_s, sample)
+
+    for name, (host, port) in nodes.items():
+        out.append(role_sampler(name, host, port))
+    for name, (host, port) in sentinels.items():
+        out.append(sentinel_sampler(name, host, port))
+    out.append(_writer(recorder, sentinels, service, by_addr, interval_s))
+    return out
+
+
+def _writer(recorder: Recorder, sentinels, service: str, by_addr, interval_s: float) -> Sampler:
+    """Writes a key every tick: asks a Sentinel for the primary when it has none or a write fails."""
+    sentinel_clients = [_client(h, p) for h, p in sentinels.values()]
+    current: dict[str, object] = {"addr": None, "client": None}
+
+    def discover() -> None:
+        for sc in sentinel_clients:
+            try:
+                addr = sc.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
+            except redis.RedisError:
+                continue
+            if addr:
+                key = (addr[0], int(addr[1]))
+                if key != current["addr"]:
+                    current["addr"], current["client"] = key, _client(*key)
+                return
+        current["addr"] = current["client"] = None
+
+    def sample() -> None:
+        began = time.perf_counter()
+        if current["client"] is None:
+            discover()
+        client = current["client"]
+        node = by_addr.get(current["addr"], "") if current["addr"] else ""
+        try:
+            if client is None:
+                raise redis.ConnectionError("no primary known to any Sentinel")
+            client.set("gameday:probe:write", repr(time.time()))
+            recorder.add(WriteSample(t=time.time(), ok=True, latency_ms=(time.perf_counter() - began) * 1000, node=node))
+        except redis.RedisError as exc:  # includes READONLY from a demoted primary
+            recorder.add(WriteSample(t=time.time(), ok=False, latency_ms=(time.perf_counter() - began) * 1000, node=node, error=str(exc)[:120]))
+            current["client"] = None
+
+    return Sampler("redis-writer", interval_s, sample)

@@ -1,0 +1,87 @@
+"""One drill in progress: its run directory, history recorder, target, load and monitors.
+
+The runner creates it; gameday's Chaos Toolkit control (gameday.control) drives
+load and monitors through it. Under a bare `chaos run` the control creates one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.history import Marker, Recorder
+from gameday.load import LoadPlan, LoadRun
+from gameday.monitors import Sampler, start_all
+
+current: "Session | None" = None
+
+
+@dataclass
+class DrillSettings:
+    """The experiment's `gameday` extension, validated."""
+
+    runbook: str
+    tiers: list[str]
+    slos: list[str]
+    rate: float
+    warmup_s: float = 15.0
+    cooldown_s: float = 10.0
+    max_duration_s: int = 600
+
+
+@dataclass
+class Session:
+    run_dir: Path
+    target: Any
+    drill: DrillSettings
+    recorder: Recorder = field(init=False)
+    load: LoadRun | None = None
+    samplers: list[Sampler] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.recorder = Recorder(self.run_dir / "history.jsonl")
+
+    def mark(self, name: str, detail: str = "") -> None:
+        self.recorder.add(Marker(t=time.time(), name=name, detail=detail))
+
+    def start(self, say=print) -> None:
+        self.samplers = start_all(self.recorder, self.target)
+        self.mark("monitors.started", ", ".join(s.name for s in self.samplers))
+        if self.drill.rate > 0:
+            lab = getattr(self.target, "lab", None)
+            profile = self.target.ctx.profile
+            plan = LoadPlan(
+                rate=self.drill.rate,
+                target_url=self.target.lb_url(),
+                max_duration_s=self.drill.max_duration_s,
+                users_per_100_rps=profile.get("load.users_per_100_rps"),
+                timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in profile.get("timetable").items()},
+            )
+            self.load = LoadRun(plan, self.run_dir)
+            tracked = self.load.start()
+            if lab is not None:
+                lab.track_helper(tracked)
+            self.mark("load.started", f"rate={plan.rate} users={plan.users} url={plan.target_url}")
+            say(f"load: {plan.rate:g} req/s with {plan.users} Locust users against {plan.target_url}")
+        say(f"warming up for {self.drill.warmup_s:g} s before the steady-state check")
+        time.sleep(self.drill.warmup_s)
+        self.mark("warmup.end")
+
+    def stop(self, say=print) -> None:
+        if self.load is not None and self.load.tracked is not None:
+            say(f"cooling down for {self.drill.cooldown_s:g} s after the method")
+            time.sleep(self.drill.cooldown_s)
+            self.load.stop()
+            lab = getattr(self.target, "lab", None)
+            if lab is not None:
+                lab.forget_helper(self.load.tracked.name)
+            self.recorder.extend(self.load.records())
+            self.recorder.add(self.load.marker())
+        for sampler in self.samplers:
+            sampler.stop()
+        self.samplers = []
+        self.mark("monitors.stopped")
+        self.recorder.close()

@@ -1,0 +1,75 @@
+"""The embedded lab target: faults are signals to tracked local processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from gameday.lab import network
+from gameday.lab.profile import Profile, load_profile
+from gameday.lab.state import LabState
+from gameday.lab.supervisor import Lab
+from gameday.lab.tiers import LabContext
+from gameday.lab.tiers import api as api_tier
+from gameday.lab.tiers.redis import node_name, sentinel_name
+from gameday.target import Address
+
+
+class LabTarget:
+    name = "lab"
+
+    def __init__(self, lab: Lab, st: LabState) -> None:
+        self.lab = lab
+        self.st = st
+        self.ctx = LabContext(Profile(st.profile, "lab state"), st.topology, lab.home)
+
+    @classmethod
+    def current(cls, profile_path: Path | None = None) -> "LabTarget":
+        env = os.environ.get("GAMEDAY_PROFILE")
+        lab = Lab(load_profile(profile_path or (Path(env) if env else None)))
+        return cls(lab, lab.require_state())
+
+    def _addr(self, az: str, port_key: str) -> Address:
+        host = self.st.topology.address(az)
+        network.assert_routed_locally(self.st.topology, host)
+        return host, self.ctx.profile.get(port_key)
+
+    def redis_nodes(self) -> dict[str, Address]:
+        return {node_name(az): self._addr(az, "redis.port") for az in network.AZS}
+
+    def sentinels(self) -> dict[str, Address]:
+        return {sentinel_name(az): self._addr(az, "redis.sentinel.port") for az in network.AZS}
+
+    def redis_service(self) -> str:
+        return self.ctx.profile.get("redis.sentinel.service")
+
+    def api_instances(self) -> dict[str, str]:
+        out = {}
+        for spec in api_tier.specs(self.ctx):
+            if spec.az:
+                network.assert_routed_locally(self.st.topology, spec.address)
+                out[spec.name] = f"http://{spec.address}:{spec.port}"
+        return out
+
+    def lb_url(self) -> str:
+        return api_tier.lb_url(self.ctx)
+
+    def node_at(self, host: str, port: int) -> str:
+        for name, addr in {**self.redis_nodes(), **self.sentinels()}.items():
+            if addr == (host, int(port)):
+                return name
+        return f"{host}:{port}"
+
+    def az_of(self, component: str) -> str:
+        return self.lab.component(component).az
+
+    def kill(self, component: str) -> float:
+        return self.lab.send(component, signal.SIGKILL)
+
+    def restart(self, component: str, extra_args: list[str] | None = None) -> float:
+        return self.lab.restart(component, extra_args)
+
+    def down_components(self) -> list[str]:
+        st = self.lab.require_state()
+        return [name for name, t in st.components.items() if not t.alive()]
