@@ -143,12 +143,7 @@ def _put_back(target: LabTarget, session: sessions.Session, changes: dict, origi
     for name in target.down_components():
         say(f"{name} is still down after the rollbacks: restarting it")
         try:
-            if name.startswith("redis-"):
-                from probes.redis import restore_killed
-
-                restore_killed()
-            else:
-                target.restart(name)
+            target.restart(name)
         except Exception as exc:  # report and go on: the rest must still be put back
             say(f"could not restart {name}: {exc}")
 

@@ -79,19 +79,10 @@ def restore_killed(configuration: dict | None = None) -> dict[str, Any]:
     down = [n for n in target.down_components() if n.startswith("redis-")]
     if not down:
         return {"restored": []}
-    primary = None
-    try:
-        primary = current_primary(configuration)
-    except RuntimeError:
-        pass
     restored = []
     for name in down:
-        extra = []
-        if primary and primary != name:
-            host, port = target.redis_nodes()[primary]
-            extra = ["--replicaof", host, str(port)]
-        target.restart(name, extra)
+        target.restart(name)  # the target brings a Redis node back as a replica of the current primary
         restored.append(name)
     at = time.time()
     _killed.clear()
-    return fault_output(FaultPhase.REVERTED, KILL_PRIMARY, ",".join(restored), at, detail=f"restarted as replica of {primary or 'nobody (no primary known)'}")
+    return fault_output(FaultPhase.REVERTED, KILL_PRIMARY, ",".join(restored), at, detail="restarted as replicas of the current primary")

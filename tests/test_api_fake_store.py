@@ -102,10 +102,13 @@ class RedisLab:
                         f"sentinel monitor {SERVICE} 127.0.0.1 {self.ports['primary']} 1\n"
                         f"sentinel down-after-milliseconds {SERVICE} 1000\n"
                         f"sentinel failover-timeout {SERVICE} 5000\n")
-        self._start("sentinel", ["redis-sentinel", str(conf)])
-        for name in self.ports:
+        for name in ("primary", "replica"):
             _wait(lambda n=name: self.client(n).ping(), 10, f"{name} to answer")
         _wait(lambda: self.client("primary").info("replication")["connected_slaves"] == 1, 10, "replication")
+        # Sentinel starts last: its first INFO of the primary then lists the replica
+        # (otherwise it learns of it only at the next INFO, 10 s later).
+        self._start("sentinel", ["redis-sentinel", str(conf)])
+        _wait(lambda: self.client("sentinel").ping(), 10, "sentinel to answer")
         # A failover needs Sentinel to know the replica (it learns it from the primary's INFO).
         _wait(self._sentinel_knows_replica, 15, "sentinel to see the replica")
 

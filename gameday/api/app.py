@@ -129,6 +129,10 @@ async def search(request: web.Request) -> web.Response:
         log.warning("search failed: store unavailable: %s", e)
         return web.Response(status=503, content_type="application/json",
                             text=_dumps({"error": "store unavailable"}))
+    except Exception:  # a bug or a corrupt cache entry: count it, answer 500
+        api.metrics.errors.inc()
+        log.exception("search failed")
+        return web.Response(status=500, content_type="application/json", text=_dumps({"error": "internal"}))
     finally:  # 400s return earlier: they say nothing about the platform
         api.metrics.requests.inc()
         api.metrics.latency.observe(perf_counter() - started)

@@ -117,12 +117,21 @@ class CassandraStore:
 
     async def connect_forever(self, every_s: float = 1.0) -> None:
         """Retry until connected: the API may start before (or while) the store is down."""
-        while self._session is None:
-            try:
-                await self.connect()
-            except Exception as e:  # NoHostAvailable, auth, missing keyspace...
-                log.warning("cassandra not ready: %s", e)
-                await asyncio.sleep(every_s)
+        driver_log = logging.getLogger("cassandra.cluster")
+        level, attempts = driver_log.level, 0
+        # The driver logs a traceback per failed attempt; one line of ours every 30 s is enough.
+        driver_log.setLevel(logging.CRITICAL)
+        try:
+            while self._session is None:
+                try:
+                    await self.connect()
+                except Exception as e:  # NoHostAvailable, auth, missing keyspace...
+                    if attempts % 30 == 0:
+                        log.warning("cassandra not ready (attempt %d): %s", attempts + 1, e)
+                    attempts += 1
+                    await asyncio.sleep(every_s)
+        finally:
+            driver_log.setLevel(level)
 
     async def close(self) -> None:
         if self._cluster is not None:

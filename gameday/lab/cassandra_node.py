@@ -12,6 +12,7 @@ harness starts as a subprocess (and signals by PID); nothing here daemonizes.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import time
@@ -126,8 +127,11 @@ def ensure_jars(cache_dir: Path, repo_root: Path, *, timeout_s: float = 1800.0) 
     except subprocess.TimeoutExpired as e:
         raise CassandraSetupError(f"timed out after {timeout_s}s: {' '.join(cmd)}") from e
     if proc.returncode != 0 or not any(tmp.glob("cassandra-all-*.jar")):
-        # -q hides progress, so stdout+stderr is just the error; keep the tail readable.
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+        shutil.rmtree(tmp, ignore_errors=True)
+        # -q hides progress, so the output is just the error. Maven 3.8 still emits ANSI
+        # resets in batch mode; strip them so the message reads cleanly.
+        text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+        tail = "\n".join(text.strip().splitlines()[-30:])
         raise CassandraSetupError(
             f"Maven failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
     (tmp / _MARKER).write_text(digest + "\n")
@@ -154,7 +158,7 @@ def _seed_list(seeds: Sequence[str], storage_port: int) -> str:
 def node_settings(node_dir: Path, *, cluster_name: str, listen_address: str,
                   seeds: Sequence[str], native_port: int = 9042,
                   storage_port: int = 7000, num_tokens: int = 1,
-                  initial_token: str | None = None, auto_bootstrap: bool = True,
+                  initial_token: str | None = None, auto_bootstrap: bool = False,
                   overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the cassandra.yaml content (as a dict) for one lab node."""
     node_dir = node_dir.resolve()
@@ -244,7 +248,7 @@ def _logback_xml(log_dir: Path) -> str:
 def write_node_config(node_dir: Path, *, cluster_name: str, listen_address: str,
                       seeds: Sequence[str], native_port: int = 9042,
                       storage_port: int = 7000, num_tokens: int = 1,
-                      initial_token: str | None = None, auto_bootstrap: bool = True,
+                      initial_token: str | None = None, auto_bootstrap: bool = False,
                       overrides: Mapping[str, Any] | None = None) -> Path:
     """Write ``node_dir/conf/{cassandra.yaml,logback.xml}``; return the yaml path.
 
@@ -252,6 +256,15 @@ def write_node_config(node_dir: Path, *, cluster_name: str, listen_address: str,
     multi-node lab give every node the same ports and its own ``listen_address``
     (127.0.0.x, or an address inside a network namespace) and the same ``seeds``.
     ``overrides`` are merged last (any cassandra.yaml key, 5.0 spelling).
+
+    ``auto_bootstrap`` defaults to False because lab clusters are created fresh: there
+    is nothing to stream, and bootstrapping nodes would have to join one at a time
+    (started together, all but one die with "Other bootstrapping/leaving/moving nodes
+    detected") after a ring-delay sleep each. Pass True only for a node added later to
+    a cluster that already holds data. Restarts reuse stored tokens and never
+    bootstrap. For an evenly split ring also pass ``initial_token=ring_tokens(N)[i]``
+    (with the default ``num_tokens=1``). Measured on 2 cores: 3 nodes started ~1 s
+    apart are all CQL-ready in ~13 s; started at once, ~15 s.
     """
     settings = node_settings(
         node_dir, cluster_name=cluster_name, listen_address=listen_address,

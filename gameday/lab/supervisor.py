@@ -205,6 +205,10 @@ class Lab:
         spec = self.specs_by_name(st).get(name)
         if spec is None:
             raise LabError(f"cannot rebuild the spec of {name}")
+        if extra_args is None and spec.tier == "redis" and name.startswith("redis-"):
+            from gameday.lab.tiers.redis import rejoin_args
+
+            extra_args = rejoin_args(self.context(st), name)
         self._start(st, spec, extra_args)
         began = time.monotonic()
         self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))

@@ -49,7 +49,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     interval = p.get("haproxy.check_interval_ms")
     conf.write_text(
         f"""global
-  maxconn 20000
+  maxconn 4000
   nbthread 1
 defaults
   mode http

@@ -20,8 +20,8 @@ def store_addresses(ctx: LabContext) -> list[str]:
     return [ctx.topology.address(az) for az in node_azs(ctx)]
 
 
-def jars_dir() -> Path:
-    return Path.home() / ".cache" / "gameday" / "cassandra-jars"
+def cache_dir() -> Path:
+    return Path.home() / ".cache" / "gameday"
 
 
 def _health(host: str, port: int):
@@ -37,7 +37,7 @@ def _health(host: str, port: int):
 
 def specs(ctx: LabContext) -> list[ComponentSpec]:
     p = ctx.profile
-    jars = cassandra_node.ensure_jars(jars_dir(), REPO_ROOT)
+    jars = cassandra_node.ensure_jars(cache_dir(), REPO_ROOT)
     seeds = store_addresses(ctx)[:1]
     out = []
     for az in node_azs(ctx):
@@ -54,3 +54,8 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         argv = cassandra_node.command(jars, node_dir, heap_mb=p.get("cassandra.heap_mb"))
         out.append(ComponentSpec(name, "cassandra", az, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port")))
     return out
+
+
+def fetch() -> Path:
+    """Resolve the jars now (bootstrap), so `lab up` never waits on Maven."""
+    return cassandra_node.ensure_jars(cache_dir(), REPO_ROOT)

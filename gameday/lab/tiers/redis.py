@@ -23,13 +23,14 @@ def _client(host: str, port: int) -> redis.Redis:
     return redis.Redis(host=host, port=port, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
 
 
-def _redis_health(host: str, port: int, replica: bool):
+def _redis_health(host: str, port: int):
     def check() -> str | None:
         try:
             info = _client(host, port).info("replication")
         except redis.RedisError as exc:
             return f"redis {host}:{port}: {exc}"
-        if replica and info.get("master_link_status") != "up":
+        # Roles move in a failover: judge the node by the role it has now.
+        if info.get("role") == "slave" and info.get("master_link_status") != "up":
             return f"replica {host}:{port} not yet in sync with its primary"
         return None
 
@@ -68,12 +69,13 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             f"maxmemory-policy {p.get('redis.maxmemory_policy')}",
             f"dir {ctx.data_dir(name)}",
             "replica-serve-stale-data yes",
+            "repl-diskless-sync-delay 0",
         ]
         if az != PRIMARY_AZ:
             lines.append(f"replicaof {primary} {port}")
         conf = ctx.conf_dir(name) / "redis.conf"
         conf.write_text("\n".join(lines) + "\n")
-        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], _redis_health(addr, port, az != PRIMARY_AZ), addr, port))
+        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], _redis_health(addr, port), addr, port))
     for az in AZS:
         name, addr = sentinel_name(az), topo.address(az)
         conf = ctx.conf_dir(name) / "sentinel.conf"
@@ -94,3 +96,25 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         )
         out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf), "--sentinel"], _sentinel_health(addr, sport, service), addr, sport))
     return out
+
+
+def rejoin_args(ctx: LabContext, name: str) -> list[str]:
+    """Arguments that bring a restarted node back as a replica of the primary the
+    Sentinels name, so a restarted old primary never serves as a second primary."""
+    p, topo = ctx.profile, ctx.topology
+    for az in AZS:
+        try:
+            addr = _client(topo.address(az), p.get("redis.sentinel.port")).execute_command(
+                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", p.get("redis.sentinel.service")
+            )
+        except redis.RedisError:
+            continue
+        if addr and (addr[0], int(addr[1])) != (topo.address(_az_of(name)), p.get("redis.port")):
+            return ["--replicaof", addr[0], str(addr[1])]
+        if addr:
+            return []
+    return []
+
+
+def _az_of(name: str) -> str:
+    return f"az-{name.rsplit('-', 1)[-1]}"

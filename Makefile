@@ -1,0 +1,18 @@
+# The two commands the README starts with.
+.PHONY: drill test bootstrap lab-down
+
+EXPERIMENT ?= experiments/redis-primary-failover.json
+
+bootstrap:
+	scripts/bootstrap
+
+# Real drill against the lab: start it, run the drill, stop it; the report stays in runs/.
+drill: bootstrap
+	.venv/bin/gameday lab up
+	.venv/bin/gameday run $(EXPERIMENT); rc=$$?; .venv/bin/gameday lab down; exit $$rc
+
+test: bootstrap
+	.venv/bin/pytest -ra
+
+lab-down:
+	.venv/bin/gameday lab down

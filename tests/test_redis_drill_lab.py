@@ -1,0 +1,132 @@
+"""The real Redis failover drill against the real lab, in both directions.
+
+These tests start the lab (Redis, Sentinel, Cassandra, the API behind HAProxy,
+Prometheus) and take it over: a lab already running is stopped first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.lab.profile import load_profile
+from gameday.lab.supervisor import Lab
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+LAB_PATTERN = r"redis-server|redis-sentinel|CassandraDaemon|haproxy|prometheus|gameday\.api|locust"
+
+
+def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    sys.stderr.write(proc.stderr[-4000:])
+    sys.stdout.write(proc.stdout)
+    return proc
+
+
+def lab_processes() -> list[str]:
+    out = subprocess.run(["pgrep", "-fa", LAB_PATTERN], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pytest" not in line and "pgrep" not in line]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    if os.geteuid() != 0:
+        pytest.skip("the lab's network namespaces need root")
+    gameday("lab", "down")
+    began = time.monotonic()
+    up = gameday("lab", "up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    print(f"\nlab up took {time.monotonic() - began:.1f} s", file=sys.stderr)
+    yield Lab(load_profile())
+    gameday("lab", "down")
+
+
+def verdicts(run_dir: Path) -> dict:
+    data = json.loads((run_dir / "verdicts.json").read_text())
+    return data | {"by_slo": {v["slo"]: v for v in data["verdicts"]}}
+
+
+def test_drill_passes_on_the_default_lab(lab, tmp_path):
+    run_dir = tmp_path / "healthy"
+    proc = gameday("run", str(EXPERIMENT), "--out", str(run_dir))
+    v = verdicts(run_dir)
+    print(json.dumps(v["verdicts"], indent=1), file=sys.stderr)
+    assert proc.returncode == 0, v["reason"]
+    promo = v["by_slo"]["redis.promotion_time"]
+    assert promo["verdict"] == "pass" and 0 < promo["measured"] <= 10
+    assert v["load"]["achieved_rate"] > 0
+    for name in ("journal.json", "history.jsonl", "report.html", "report.md", "junit.xml", "manifest.sha256"):
+        assert (run_dir / name).is_file(), name
+    assert subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=run_dir).returncode == 0
+    again = gameday("check", str(run_dir))
+    assert again.returncode == 0 and "verdicts match the saved ones" in again.stdout
+    assert all(s.state == "healthy" for s in lab.status()), "the rollback must leave the lab healthy"
+
+
+def test_drill_fails_with_sentinel_default_down_after(lab, tmp_path):
+    profile = tmp_path / "slow-sentinel.yaml"
+    profile.write_text("redis:\n  sentinel:\n    down_after_ms: 30000\n")
+    run_dir = tmp_path / "slow"
+    proc = gameday("run", str(EXPERIMENT), "--profile", str(profile), "--out", str(run_dir))
+    v = verdicts(run_dir)
+    assert proc.returncode == 1, v["reason"]
+    promo = v["by_slo"]["redis.promotion_time"]
+    assert promo["verdict"] == "fail" and promo["measured"] > 30
+    assert "Misses the plan by" in promo["detail"]
+    assert "Misses the plan by" in (run_dir / "report.md").read_text()
+    # The run put the lab's own setting back.
+    import redis
+
+    host, port = lab.require_state().topology.address("az-a"), 26379
+    master = redis.Redis(host=host, port=port, decode_responses=True).execute_command("SENTINEL", "MASTER", "lab-cache")
+    state = dict(zip(master[::2], master[1::2])) if isinstance(master, list) else master
+    assert int(state["down-after-milliseconds"]) == 5000
+
+
+def _wait_for(path: Path, needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and needle in path.read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} never appeared in {path}")
+
+
+def test_ctrl_c_in_the_fault_window_still_rolls_back(lab, tmp_path):
+    run_dir = tmp_path / "interrupted"
+    proc = subprocess.Popen(GAMEDAY + ["run", str(EXPERIMENT), "--out", str(run_dir)], cwd=REPO, text=True)
+    _wait_for(run_dir / "history.jsonl", '"phase":"injected"', 120)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=180) == 2
+    history = (run_dir / "history.jsonl").read_text()
+    assert '"phase":"reverted"' in history, "the rollback must run after Ctrl-C"
+    assert all(s.state == "healthy" for s in lab.status())
+    assert verdicts(run_dir)["status"] == "interrupted"
+
+
+def test_lab_down_cleans_up_after_a_killed_harness(lab, tmp_path):
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(GAMEDAY + ["run", str(EXPERIMENT), "--out", str(run_dir)], cwd=REPO)
+    _wait_for(run_dir / "history.jsonl", "load.started", 120)
+    proc.kill()
+    proc.wait()
+    assert any("locust" in p for p in lab_processes()), "the load generator outlives a killed harness"
+    assert gameday("lab", "down").returncode == 0
+    deadline = time.monotonic() + 15
+    while lab_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert lab_processes() == []
+    assert "gd-az" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "gameday_guard" not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert gameday("lab", "down").returncode == 0  # idempotent
