@@ -119,7 +119,8 @@ def _main(argv: list[str] | None) -> int:
 
         summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate))
         print_summary(summary)
-        print(f"report: {Path(summary.run_id) if args.out is None else args.out}")
+        run_dir = args.out or Path("runs") / summary.run_id
+        print(f"report: {run_dir / 'report.html'}")
         return summary.exit_code
     if args.command == "check":
         from gameday.runner import recheck

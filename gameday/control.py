@@ -59,6 +59,10 @@ def after_activity_control(context: dict, state: dict, **kwargs: Any) -> None:
             detail=("".join(detail)[-300:] if isinstance(detail, list) else json.dumps(output, default=str)[:300]) if (detail or output is not None) else "",
         )
     )
+    status = state.get("status", "?") if isinstance(state, dict) else "?"
+    s.say(f"{context.get('type', 'activity')} {context.get('name', '?')}: {status}" + (f" ({json.dumps(output, default=str)[:120]})" if output is not None and not (isinstance(output, dict) and FAULT_KEY in output) else ""))
     if isinstance(output, dict) and FAULT_KEY in output:
         f = output[FAULT_KEY]
-        s.recorder.add(FaultEvent(t=f["t"], phase=FaultPhase(f["phase"]), fault=f["fault"], component=f["component"], az=f.get("az", ""), detail=f.get("detail", "")))
+        event = FaultEvent(t=f["t"], phase=FaultPhase(f["phase"]), fault=f["fault"], component=f["component"], az=f.get("az", ""), detail=f.get("detail", ""))
+        s.recorder.add(event)
+        s.say(f"fault {event.fault} {event.phase.value} on {event.component}" + (f" ({event.az})" if event.az else "") + (f": {event.detail}" if event.detail else ""))

@@ -4,6 +4,7 @@ check, report. Every failure becomes a recorded outcome and an exit code."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import signal
 import sys
@@ -89,7 +90,7 @@ def run(req: RunRequest) -> RunSummary:
     say(f"run directory: {run_dir}")
     lab = target.lab
     log_offsets = {p: p.stat().st_size for p in (lab.home / "logs").glob("*.log")}
-    session = sessions.Session(run_dir, target, exp.drill)
+    session = sessions.Session(run_dir, target, exp.drill, say=say)
     sessions.current = session
     journal: dict = {}
     service = target.redis_service()
@@ -100,7 +101,7 @@ def run(req: RunRequest) -> RunSummary:
                 say("applying live profile settings: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
                 tuning.apply_sentinel(target.sentinels(), service, changes)
                 session.mark("profile.applied", json.dumps(changes))
-            journal = _run_chaos(exp)
+            journal = _run_chaos(exp, run_dir)
     except KeyboardInterrupt:
         journal = journal or {"status": "interrupted"}
     finally:
@@ -124,17 +125,28 @@ def _ignoring_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run_chaos(exp: Experiment) -> dict:
+def _run_chaos(exp: Experiment, run_dir: Path) -> dict:
+    """Rollbacks always run, even after Ctrl-C. Chaos Toolkit's own log goes to the run directory."""
     from chaoslib.experiment import run_experiment
 
+    logger = logging.getLogger("chaostoolkit")
+    handler = logging.FileHandler(run_dir / "chaostoolkit.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     settings = {"runtime": {"rollbacks": {"strategy": "always"}}}
-    return run_experiment(json.loads(json.dumps(exp.data)), settings=settings)
+    try:
+        return run_experiment(json.loads(json.dumps(exp.data)), settings=settings)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def _put_back(target: LabTarget, session: sessions.Session, changes: dict, original: dict, service: str) -> None:
     """Whatever happened, the lab ends as it began: settings restored, killed components back."""
-    if session.samplers or (session.load and session.load.tracked and session.load.tracked.alive()):
-        session.stop(say)
+    if session.running:
+        session.stop()
     if changes:
         try:
             tuning.apply_sentinel(target.sentinels(), service, original)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from gameday.history import Marker, Recorder
 from gameday.load import LoadPlan, LoadRun
@@ -39,6 +39,8 @@ class Session:
     recorder: Recorder = field(init=False)
     load: LoadRun | None = None
     samplers: list[Sampler] = field(default_factory=list)
+    say: Callable[[str], None] = print
+    _stopped: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -47,7 +49,8 @@ class Session:
     def mark(self, name: str, detail: str = "") -> None:
         self.recorder.add(Marker(t=time.time(), name=name, detail=detail))
 
-    def start(self, say=print) -> None:
+    def start(self) -> None:
+        say = self.say
         self.samplers = start_all(self.recorder, self.target)
         self.mark("monitors.started", ", ".join(s.name for s in self.samplers))
         if self.drill.rate > 0:
@@ -70,10 +73,22 @@ class Session:
         time.sleep(self.drill.warmup_s)
         self.mark("warmup.end")
 
-    def stop(self, say=print) -> None:
+    @property
+    def running(self) -> bool:
+        return not self._stopped and (bool(self.samplers) or self.load is not None)
+
+    def stop(self) -> None:
+        """Cool down, stop load and monitors, and fold the load's records into the history.
+        Runs once; an interrupt during the cool-down only shortens it."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.load is not None and self.load.tracked is not None:
-            say(f"cooling down for {self.drill.cooldown_s:g} s after the method")
-            time.sleep(self.drill.cooldown_s)
+            self.say(f"cooling down for {self.drill.cooldown_s:g} s after the method")
+            try:
+                time.sleep(self.drill.cooldown_s)
+            except KeyboardInterrupt:
+                pass
             self.load.stop()
             lab = getattr(self.target, "lab", None)
             if lab is not None:

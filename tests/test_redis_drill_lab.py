@@ -24,7 +24,6 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
-LAB_PATTERN = r"redis-server|redis-sentinel|CassandraDaemon|haproxy|prometheus|gameday\.api|locust"
 
 
 def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -32,11 +31,6 @@ def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
     sys.stderr.write(proc.stderr[-4000:])
     sys.stdout.write(proc.stdout)
     return proc
-
-
-def lab_processes() -> list[str]:
-    out = subprocess.run(["pgrep", "-fa", LAB_PATTERN], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "pytest" not in line and "pgrep" not in line]
 
 
 @pytest.fixture(scope="module")
@@ -121,12 +115,13 @@ def test_lab_down_cleans_up_after_a_killed_harness(lab, tmp_path):
     _wait_for(run_dir / "history.jsonl", "load.started", 120)
     proc.kill()
     proc.wait()
-    assert any("locust" in p for p in lab_processes()), "the load generator outlives a killed harness"
+    st = lab.require_state()
+    tracked = list(st.components.values()) + list(st.helpers.values())
+    assert any(t.name == "locust" and t.alive() for t in st.helpers.values()), "the load generator outlives a killed harness"
+    assert all(t.alive() for t in st.components.values())
     assert gameday("lab", "down").returncode == 0
-    deadline = time.monotonic() + 15
-    while lab_processes() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert lab_processes() == []
+    assert [t.name for t in tracked if t.alive()] == []
     assert "gd-az" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "gameday_guard" not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "gd-br0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
     assert gameday("lab", "down").returncode == 0  # idempotent
