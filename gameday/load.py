@@ -63,13 +63,14 @@ class LoadRun:
         return self.tracked
 
     def stop(self) -> None:
-        """SIGINT lets Locust flush its last second; the run-time bound is the backstop."""
+        """SIGTERM lets Locust flush its last second (SIGINT may be ignored by a process a
+        non-interactive shell started in the background); the run-time bound is the backstop."""
         t = self.tracked
         if t is None:
             return
         self.cpu_fraction = _cpu_fraction(t.pid, time.time() - self.started_at)
         if t.alive():
-            t.signal(signal.SIGINT)
+            t.signal(signal.SIGTERM)
             if not t.wait_gone(10):
                 t.end(2)
 

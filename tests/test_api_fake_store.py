@@ -91,11 +91,17 @@ class RedisLab:
     """Primary + replica + one Sentinel (quorum 1, 1 s down-after) on free ports."""
 
     def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports = {"primary": _free_port(), "replica": _free_port(), "sentinel": _free_port()}
         base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
-        self._start("primary", ["redis-server", "--port", str(self.ports["primary"]), *base])
+        # Own --dir each: a replica writes the RDB it syncs to its working directory.
+        for name in ("primary", "replica"):
+            (tmp / name).mkdir()
+        self._start("primary", ["redis-server", "--port", str(self.ports["primary"]), *base,
+                                "--dir", str(tmp / "primary")])
         self._start("replica", ["redis-server", "--port", str(self.ports["replica"]), *base,
+                                "--dir", str(tmp / "replica"),
                                 "--replicaof", "127.0.0.1", str(self.ports["primary"])])
         conf = tmp / "sentinel.conf"  # Sentinel rewrites its config: must be a writable file
         conf.write_text(f"port {self.ports['sentinel']}\nbind 127.0.0.1\ndaemonize no\n"
@@ -117,7 +123,8 @@ class RedisLab:
         return len(replicas) == 1 and replicas[0]["flags"] == "slave" and replicas[0]["info-refresh"] > 0
 
     def _start(self, name: str, argv: list[str]) -> None:
-        self.procs[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            cwd=self.tmp)
 
     def client(self, name: str) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.ports[name], socket_timeout=1)

@@ -108,6 +108,18 @@ async def _prices(api: Api, ids: list[str], writes: dict[str, bytes]) -> tuple[d
     return prices, hits
 
 
+_last_warning = 0.0
+
+
+def _warn_throttled(message: str) -> None:
+    """At most one line a second: a store outage at 1,500 req/s must not flood the log."""
+    global _last_warning
+    now = perf_counter()
+    if now - _last_warning >= 1.0:
+        _last_warning = now
+        log.warning("%s (further failures this second not logged)", message)
+
+
 async def search(request: web.Request) -> web.Response:
     api = request.app[API_KEY]
     started = perf_counter()
@@ -126,7 +138,7 @@ async def search(request: web.Request) -> web.Response:
                             headers={"X-Gameday-Instance": api.instance})
     except StoreUnavailable as e:
         api.metrics.errors.inc()
-        log.warning("search failed: store unavailable: %s", e)
+        _warn_throttled(f"search failed: store unavailable: {e}")
         return web.Response(status=503, content_type="application/json",
                             text=_dumps({"error": "store unavailable"}))
     except Exception:  # a bug or a corrupt cache entry: count it, answer 500
