@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", type=Path, help="lab settings for this run (live-changeable ones are applied, then put back)")
     run.add_argument("--out", type=Path, help="run directory (default runs/<run-id>)")
     run.add_argument("--rate", type=float, help="search requests/s (overrides the experiment's load.rate)")
+    run.add_argument("--shape", choices=["steady", "surge", "step"], help="load shape (overrides the experiment's load.shape); surge = 10x the rate")
+    run.add_argument("--processes", type=int, help="load generator processes (Locust master/worker when > 1)")
 
     check = sub.add_parser("check", help="re-run the checkers on a saved run directory")
     check.add_argument("run_dir", type=Path)
@@ -117,7 +119,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "run":
         from gameday.runner import RunRequest, run
 
-        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate))
+        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes))
         print_summary(summary)
         run_dir = args.out or Path("runs") / summary.run_id
         print(f"report: {run_dir / 'report.html'}")

@@ -13,6 +13,7 @@ from chaoslib.experiment import ensure_experiment_is_valid
 from gameday.errors import InputError
 from gameday.lab.tiers import TIERS
 from gameday.session import DrillSettings
+from gameday.shapes import ShapeKind, make_shape
 from gameday.spec import catalog
 
 
@@ -48,7 +49,7 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
         raise InputError(f"{path}: no 'gameday' entry in 'extensions'", hint="see experiments/redis-primary-failover.json for the fields")
     ext = exts[0]
     where = f"{path}: extensions[gameday]"
-    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "cooldown_s", "max_duration_s"}
+    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "baseline_s", "cooldown_s", "max_duration_s"}
     unknown = sorted(set(ext) - known)
     if unknown:
         raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
@@ -66,8 +67,21 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
         raise InputError(f"{where}: field 'slos' names SLO(s) not in the spec catalog: {', '.join(map(str, missing))}")
     load = _field(ext, "load", dict, where)
     rate = _field(load, "rate", float, f"{where}.load")
-    settings = DrillSettings(runbook=runbook, tiers=tiers, slos=slos, rate=rate)
-    for key in ("warmup_s", "cooldown_s"):
+    extra = sorted(set(load) - {"rate", "shape", "shape_params"})
+    if extra:
+        raise InputError(f"{where}.load: unknown field(s) {', '.join(extra)}", hint="known fields: rate, shape, shape_params")
+    shape = load.get("shape", "steady")
+    if shape not in [k.value for k in ShapeKind]:
+        raise InputError(f"{where}.load: field 'shape' must be one of {', '.join(k.value for k in ShapeKind)}, got {shape!r}")
+    params = load.get("shape_params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
+        raise InputError(f"{where}.load: field 'shape_params' must map names to numbers")
+    try:
+        make_shape(shape, rate, **params)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}.load: {exc}") from None
+    settings = DrillSettings(runbook=runbook, tiers=tiers, slos=slos, rate=rate, shape=ShapeKind(shape), shape_params={k: float(v) for k, v in params.items()})
+    for key in ("warmup_s", "baseline_s", "cooldown_s"):
         if key in ext:
             setattr(settings, key, _field(ext, key, float, where))
     if "max_duration_s" in ext:

@@ -100,9 +100,12 @@ class LoadSecond(Record):
 
     kind: ClassVar[str] = "load.second"
     worker: str
-    requests: int
+    requests: int  # completed in this second
     failures: int
     hist: str
+    offered: int = 0  # arrivals the open-model generator issued in this second
+    dropped: int = 0  # arrivals it could not issue (too many requests in flight)
+    lag_ms: float = 0.0  # worst lateness of its arrival clock in this second
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,34 @@
-"""Runs the Locust search load as a separate process for the length of a drill."""
+"""Runs the Locust search load as separate processes for the length of a drill,
+and judges afterwards whether the generator itself held up."""
 
 from __future__ import annotations
 
-import math
+import json
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 import loadgen
-from gameday import loadstats
+from gameday import loadstats, shapes
 from gameday.history import History, LoadSecond, Marker, from_json
 from gameday.lab import procs
 from gameday.verdicts import LoadSummary
 
 LOCUSTFILE = Path(loadgen.__file__).with_name("locustfile.py")
-# A load generator using more than this share of a core is saturated, and the
-# latency it measures includes its own queueing.
+# A generator process using more than this share of a core is saturated: the latency
+# it measures then includes its own scheduling delays.
 SATURATED_CPU = 0.9
-# Achieving less than this share of the requested rate means it could not hold the rate.
+# Offering less than this share of the requested arrivals means it could not hold the rate.
 HELD_RATE = 0.95
+# Share of the time the generator's event loop may stall (its arrival clock waking
+# late) before its latency figures are distrusted: a stall delays reading every
+# response due in it, and p95 moves once ~5 % of requests are touched.
+STALL_SHARE = 0.02
+LOAD_MARKER = "load.stopped"
 
 
 @dataclass(frozen=True)
@@ -28,39 +36,57 @@ class LoadPlan:
     rate: float
     target_url: str
     max_duration_s: int
-    users_per_100_rps: int
     timetable: dict[str, str]  # GAMEDAY_TIMETABLE_* settings, so queries hit seeded routes
+    shape: shapes.ShapeKind = shapes.ShapeKind.STEADY
+    shape_params: dict[str, float] = field(default_factory=dict)
+    processes: int = 1
 
-    @property
-    def users(self) -> int:
-        return max(1, math.ceil(self.rate / 100 * self.users_per_100_rps))
+    def make_shape(self) -> shapes.Shape:
+        return shapes.make_shape(self.shape, self.rate, **self.shape_params)
 
 
 class LoadRun:
     def __init__(self, plan: LoadPlan, out_dir: Path) -> None:
         self.plan = plan
         self.out_dir = out_dir
-        self.out_file = out_dir / "load-local.jsonl"
         self.tracked: procs.Tracked | None = None
         self.started_at = 0.0
-        self.cpu_fraction = 0.0
+        self.stopped_at = 0.0
+        self.cpu: list[float] = []
 
     def start(self) -> procs.Tracked:
         plan = self.plan
+        n = plan.processes
         argv = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-            "-u", str(plan.users), "-r", str(plan.users), "-t", f"{plan.max_duration_s}s",
+            "-u", str(n), "-r", str(n), "-t", f"{plan.max_duration_s}s",
             "-H", plan.target_url, "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2",
-        ]  # fmt: skip
+        ] + (["--processes", str(n)] if n > 1 else [])  # fmt: skip
         env = {
             "GAMEDAY_RATE": str(plan.rate),
-            "GAMEDAY_LOAD_OUT": str(self.out_file),
-            "GAMEDAY_WORKER": "local",
+            "GAMEDAY_USERS": str(n),
+            "GAMEDAY_SHAPE": plan.shape.value,
+            "GAMEDAY_LOAD_OUT": str(self.out_dir / "load-{worker}.jsonl"),
+            **{f"GAMEDAY_SHAPE_{k.upper()}": str(v) for k, v in plan.shape_params.items()},
             **plan.timetable,
         }
         self.started_at = time.time()
         self.tracked = procs.spawn("locust", argv, self.out_dir / "locust.log", env=env, tier="load")
         return self.tracked
+
+    def generator_cpu(self) -> list[float]:
+        """Share of a core each generator process (master and workers) used so far."""
+        if self.tracked is None or not self.tracked.alive():
+            return []
+        try:
+            root = psutil.Process(self.tracked.pid)
+            out = []
+            for p in [root, *root.children(recursive=True)]:
+                t = p.cpu_times()
+                out.append((t.user + t.system) / max(time.time() - p.create_time(), 1e-6))
+            return out
+        except psutil.Error:
+            return []
 
     def stop(self) -> None:
         """SIGTERM lets Locust flush its last second (SIGINT may be ignored by a process a
@@ -68,56 +94,83 @@ class LoadRun:
         t = self.tracked
         if t is None:
             return
-        self.cpu_fraction = _cpu_fraction(t.pid, time.time() - self.started_at)
+        self.cpu = self.generator_cpu()
+        self.stopped_at = time.time()
         if t.alive():
             t.signal(signal.SIGTERM)
-            if not t.wait_gone(10):
+            if not t.wait_gone(15):
                 t.end(2)
 
     def records(self) -> list[LoadSecond]:
-        if not self.out_file.exists():
-            return []
-        return [r for r in (from_json(line) for line in self.out_file.read_text().splitlines() if line.strip()) if isinstance(r, LoadSecond)]
+        out: list[LoadSecond] = []
+        for path in sorted(self.out_dir.glob("load-*.jsonl")):
+            out += [r for r in (from_json(line) for line in path.read_text().splitlines() if line.strip()) if isinstance(r, LoadSecond)]
+        return out
 
     def marker(self) -> Marker:
-        return Marker(
-            t=time.time(),
-            name="load.stopped",
-            detail=f"requested_rate={self.plan.rate} users={self.plan.users} generator_cpu={self.cpu_fraction:.2f}",
-        )
+        detail = {
+            "requested_rate": self.plan.rate,
+            "shape": self.plan.shape.value,
+            "shape_params": self.plan.shape_params,
+            "processes": self.plan.processes,
+            "started_at": self.started_at,
+            "stopped_at": self.stopped_at,
+            "generator_cpu": [round(c, 3) for c in self.cpu],
+        }
+        return Marker(t=self.stopped_at, name=LOAD_MARKER, detail=json.dumps(detail))
 
 
-def _cpu_fraction(pid: int, wall_s: float) -> float:
-    """Share of one core the process used over its life (utime + stime)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    ticks = int(fields[11]) + int(fields[12])
-    return ticks / 100.0 / max(wall_s, 1e-6)
+def load_info(history: History) -> dict | None:
+    marker = next((m for m in history.of(Marker) if m.name == LOAD_MARKER), None)
+    return json.loads(marker.detail) if marker else None
+
+
+def stall_share(seconds: list[LoadSecond]) -> float:
+    """Share of the time the arrival clock was stalled; each worker's first second
+    (Locust warming up) is left out."""
+    first: dict[str, float] = {}
+    for s in seconds:
+        first[s.worker] = min(first.get(s.worker, s.t), s.t)
+    counted = [s for s in seconds if s.t != first[s.worker]]
+    return sum(s.lag_ms for s in counted) / 1000.0 / max(len(counted), 1)
+
+
+def generator_problem(history: History, seconds: list[LoadSecond]) -> str | None:
+    """Why latency measured in these seconds cannot be trusted, if it cannot."""
+    info = load_info(history)
+    if info and any(c > SATURATED_CPU for c in info.get("generator_cpu", [])):
+        return f"the load generator was CPU-saturated (cores used per process: {info['generator_cpu']})"
+    dropped = sum(s.dropped for s in seconds)
+    if dropped:
+        return f"the load generator could not issue {dropped} requests (too many in flight)"
+    share = stall_share(seconds)
+    if share > STALL_SHARE:
+        return f"the load generator's event loop stalled {share:.1%} of the time (limit {STALL_SHARE:.0%})"
+    return None
 
 
 def summarize(history: History) -> LoadSummary | None:
-    """Whole-run load figures; requested rate and generator CPU come from the load marker."""
+    """Whole-run load figures: requested (the shape), offered, achieved, merged percentiles."""
     seconds = history.of(LoadSecond)
-    marker = next((m for m in history.of(Marker) if m.name == "load.stopped"), None)
-    if not seconds or marker is None:
+    info = load_info(history)
+    if not seconds or info is None:
         return None
-    info = dict(part.split("=", 1) for part in marker.detail.split())
-    requested = float(info["requested_rate"])
     hist = loadstats.merged(s.hist for s in seconds)
     requests = sum(s.requests for s in seconds)
+    # The generator's own clock starts when its first second is written (after Locust's
+    # start-up), so the shape is integrated over the seconds it actually ran.
     span = max(s.t for s in seconds) - min(s.t for s in seconds) + 1
-    achieved = requests / span
-    cpu = float(info.get("generator_cpu", 0))
+    offered = sum(s.offered for s in seconds)
+    shape = shapes.make_shape(info["shape"], info["requested_rate"], **info.get("shape_params", {}))
+    requested = max(shapes.requested_between(shape, 0, span), 1.0)
+    saturated = generator_problem(history, seconds) is not None or offered < HELD_RATE * requested
     return LoadSummary(
-        requested_rate=requested,
-        achieved_rate=round(achieved, 1),
+        requested_rate=info["requested_rate"],
+        achieved_rate=round(requests / span, 1),
         p50_ms=loadstats.percentile_ms(hist, 50),
         p95_ms=loadstats.percentile_ms(hist, 95),
         p99_ms=loadstats.percentile_ms(hist, 99),
         requests=requests,
         errors=sum(s.failures for s in seconds),
-        generator_saturated=cpu > SATURATED_CPU or achieved < HELD_RATE * requested,
+        generator_saturated=saturated,
     )

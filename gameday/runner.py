@@ -22,6 +22,7 @@ from gameday.history import FaultPhase, History
 from gameday.lab.profile import Profile, load_profile
 from gameday.lab.supervisor import Lab
 from gameday.load import summarize
+from gameday.shapes import ShapeKind
 from gameday.target.lab import LabTarget
 from gameday import tuning
 from gameday.verdicts import RunSummary, Verdict
@@ -37,6 +38,8 @@ class RunRequest:
     profile: Path | None = None
     out_dir: Path | None = None
     rate: float | None = None
+    shape: str | None = None
+    processes: int | None = None
 
 
 @contextmanager
@@ -64,7 +67,16 @@ def prepare(req: RunRequest) -> tuple[Experiment, Profile, LabTarget, dict]:
     """Everything that can be wrong with the input or the target, checked before anything starts."""
     exp = load_experiment(req.experiment)
     if req.rate is not None:
+        if req.rate <= 0:
+            raise InputError(f"--rate must be positive, got {req.rate:g}")
         exp.drill.rate = req.rate
+    if req.shape is not None:
+        exp.drill.shape = ShapeKind(req.shape)
+        exp.drill.shape_params = {}
+    if req.processes is not None:
+        if req.processes < 1:
+            raise InputError(f"--processes must be at least 1, got {req.processes}")
+        exp.drill.processes = req.processes
     profile = load_profile(req.profile)
     lab = Lab(profile)
     st = lab.require_state()

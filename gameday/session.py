@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from gameday.history import Marker, Recorder
 from gameday.load import LoadPlan, LoadRun
+from gameday.shapes import ShapeKind
 from gameday.monitors import Sampler, start_all
 
 current: "Session | None" = None
@@ -26,7 +27,11 @@ class DrillSettings:
     tiers: list[str]
     slos: list[str]
     rate: float
-    warmup_s: float = 15.0
+    shape: ShapeKind = ShapeKind.STEADY
+    shape_params: dict[str, float] = field(default_factory=dict)
+    processes: int | None = None  # None: the profile's load.processes
+    warmup_s: float = 10.0
+    baseline_s: float = 15.0
     cooldown_s: float = 10.0
     max_duration_s: int = 600
 
@@ -60,18 +65,22 @@ class Session:
                 rate=self.drill.rate,
                 target_url=self.target.lb_url(),
                 max_duration_s=self.drill.max_duration_s,
-                users_per_100_rps=profile.get("load.users_per_100_rps"),
                 timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in profile.get("timetable").items()},
+                shape=self.drill.shape,
+                shape_params=self.drill.shape_params,
+                processes=self.drill.processes or profile.get("load.processes"),
             )
             self.load = LoadRun(plan, self.run_dir)
             tracked = self.load.start()
             if lab is not None:
                 lab.track_helper(tracked)
-            self.mark("load.started", f"rate={plan.rate} users={plan.users} url={plan.target_url}")
-            say(f"load: {plan.rate:g} req/s with {plan.users} Locust users against {plan.target_url}")
-        say(f"warming up for {self.drill.warmup_s:g} s before the steady-state check")
+            self.mark("load.started", f"rate={plan.rate} shape={plan.shape.value} processes={plan.processes} url={plan.target_url}")
+            say(f"load: {plan.shape.value} {plan.rate:g} req/s (open model, {plan.processes} generator process(es)) against {plan.target_url}")
+        say(f"warming up for {self.drill.warmup_s:g} s, then {self.drill.baseline_s:g} s of baseline before the steady-state check")
         time.sleep(self.drill.warmup_s)
         self.mark("warmup.end")
+        time.sleep(self.drill.baseline_s)
+        self.mark("baseline.end")
 
     @property
     def running(self) -> bool:

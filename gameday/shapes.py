@@ -96,12 +96,26 @@ def make_shape(kind: ShapeKind | str, rate: float, duration_s: float | None = No
     return StepUp(rate, **params)
 
 
-def arrivals_due(shape: Shape, t_prev: float, t_now: float, carry: float) -> tuple[int, float]:
-    """Whole arrivals between two ticks (rate integrated by the trapezoid rule), and the
-    fractional remainder to carry, so no fraction of the target rate is ever lost."""
+def requested_between(shape: Shape, t0: float, t1: float, dt: float = 0.05) -> float:
+    """Requests the shape asks for between t0 and t1 (seconds since load start)."""
+    total, t = 0.0, t0
+    while t < t1:
+        step = min(dt, t1 - t)
+        r0, r1 = shape.tick(t), shape.tick(t + step)
+        if r0 is None or r1 is None:
+            break
+        total += (r0 + r1) / 2 * step
+        t += step
+    return total
+
+
+def arrivals_due(shape: Shape, t_prev: float, t_now: float, carry: float, share: float = 1.0) -> tuple[int, float]:
+    """Whole arrivals between two ticks (rate integrated by the trapezoid rule; `share` of
+    it for one of several generators), and the fractional remainder to carry, so no
+    fraction of the target rate is ever lost."""
     r0, r1 = shape.tick(t_prev), shape.tick(t_now)
     if r0 is None or r1 is None:
         return 0, carry
-    due = carry + (r0 + r1) / 2 * (t_now - t_prev)
+    due = carry + share * (r0 + r1) / 2 * (t_now - t_prev)
     whole = int(due)
     return whole, due - whole

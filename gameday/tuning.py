@@ -16,7 +16,7 @@ SENTINEL_LIVE = {
     "redis.sentinel.quorum": "quorum",
 }
 # Keys that describe the harness, not the running lab.
-HARNESS_ONLY = ("lab.start_timeout_s", "lab.stop_grace_s", "load.rate", "load.users_per_100_rps")
+HARNESS_ONLY = ("lab.start_timeout_s", "lab.stop_grace_s", "load.processes")
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,14 +1,20 @@
 """Flight-search load: Locust users querying /search with the timetable's search mix.
 
-    GAMEDAY_RATE=300 GAMEDAY_LOAD_OUT=runs/x/load-{worker}.jsonl \\
-        locust -f loadgen/locustfile.py --headless -u 50 -r 50 -t 30s -H http://127.0.0.1:8080
+    GAMEDAY_RATE=3000 GAMEDAY_LOAD_OUT=runs/x/load-{worker}.jsonl \\
+        locust -f loadgen/locustfile.py --headless -u 2 -r 2 --processes 2 -t 60s -H http://127.0.0.1:8080
+
+Open model: one user per worker process (-u = number of processes) issues its share
+of the shape's arrival rate (see SearchUser and gameday.shapes).
 
 Environment (the same timetable parameters as the seeded store, so queries hit routes):
   GAMEDAY_TIMETABLE_SEED/_AIRPORTS/_FLIGHTS/_DAYS/_START   timetable (defaults as timetable.DEFAULTS)
-  GAMEDAY_RATE      total target req/s over all users and workers (unset/0: no pacing)
-  GAMEDAY_USERS     total users, when the rate must be split over a known count; default
-                    the master's/local -u. (Workers never see -u: the value reaches them as
-                    the custom argument --gameday-users, which Locust forwards from the master.)
+  GAMEDAY_RATE      total target req/s over all workers (the shape's base rate)
+  GAMEDAY_SHAPE     steady | surge | step; GAMEDAY_SHAPE_<PARAM> sets a shape parameter
+                    (e.g. GAMEDAY_SHAPE_FACTOR=10, GAMEDAY_SHAPE_STEP_S=20)
+  GAMEDAY_USERS     total users the rate is split over; default the master's/local -u.
+                    (Workers never see -u: the value reaches them as the custom argument
+                    --gameday-users, which Locust forwards from the master.)
+  GAMEDAY_MAX_CONNECTIONS / GAMEDAY_MAX_IN_FLIGHT   per-worker limits (500 / 2000)
   GAMEDAY_LOAD_OUT  file to append one LoadSecond JSON line per elapsed second; "{worker}"
                     is replaced by the worker name (one file per worker process)
   GAMEDAY_WORKER    worker name in the records (default hostname-pid)
@@ -30,12 +36,13 @@ from datetime import date
 from typing import Any
 
 import gevent
+import gevent.pool
 from locust import FastHttpUser, events, task
+from locust.exception import StopUser
 from locust.env import Environment
 from locust.runners import MasterRunner
-from locust.user.wait_time import constant_throughput
 
-from gameday import loadstats, timetable
+from gameday import loadstats, shapes, timetable
 from gameday.history import LoadSecond, to_json
 
 log = logging.getLogger("gameday.loadgen")
@@ -62,7 +69,7 @@ class PerSecondWriter:
         self.worker = worker
         # O_APPEND + one os.write per line: workers sharing a file never interleave lines.
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._seconds: dict[int, list[Any]] = {}  # second -> [requests, failures, hist]
+        self._seconds: dict[int, list[Any]] = {}  # second -> [requests, failures, hist, offered, dropped, lag_ms]
         self._next: int | None = None  # first second not written yet
         self._lock = threading.Lock()  # events come from greenlets; close() may come from a signal
         self._ticker: gevent.Greenlet | None = None
@@ -80,12 +87,26 @@ class PerSecondWriter:
             if self._next is None:
                 self._next = sec
             sec = max(sec, self._next)  # never into a second already written
-            bucket = self._seconds.get(sec)
-            if bucket is None:
-                bucket = self._seconds[sec] = [0, 0, loadstats.new_histogram()]
+            bucket = self._bucket(sec)
             bucket[0] += 1
             bucket[1] += failed
             loadstats.record_ms(bucket[2], latency_ms)
+
+    def _bucket(self, sec: int) -> list[Any]:
+        bucket = self._seconds.get(sec)
+        if bucket is None:
+            bucket = self._seconds[sec] = [0, 0, loadstats.new_histogram(), 0, 0, 0.0]
+        return bucket
+
+    def record_tick(self, offered: int, dropped: int, lag_ms: float) -> None:
+        """What the arrival clock did in one tick: issued, could not issue, how late it woke."""
+        with self._lock:
+            if self._next is None:
+                return
+            bucket = self._bucket(max(int(time.time()), self._next))
+            bucket[3] += offered
+            bucket[4] += dropped
+            bucket[5] = max(bucket[5], lag_ms)
 
     def _tick(self) -> None:
         while True:
@@ -99,8 +120,9 @@ class PerSecondWriter:
                 return
             lines = []
             for sec in range(self._next, upto):
-                n, failed, hist = self._seconds.pop(sec, None) or [0, 0, loadstats.new_histogram()]
-                lines.append(to_json(LoadSecond(float(sec), self.worker, n, failed, loadstats.encode(hist))) + "\n")
+                n, failed, hist, offered, dropped, lag = self._seconds.pop(sec, None) or [0, 0, loadstats.new_histogram(), 0, 0, 0.0]
+                record = LoadSecond(float(sec), self.worker, n, failed, loadstats.encode(hist), offered, dropped, round(lag, 2))
+                lines.append(to_json(record) + "\n")
             self._next = max(self._next, upto)
             if lines:
                 os.write(self._fd, "".join(lines).encode())
@@ -175,35 +197,64 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
 
 
 class SearchUser(FastHttpUser):
+    """Open model: one user per worker process issues that process's share of the
+    shape's arrival rate, whatever the response times, so a slow platform shows up as
+    latency and not as fewer requests (no coordinated omission).
+
+    The arrival clock ticks every TICK_S; each tick spawns the arrivals due since the
+    last one. How late a tick wakes (`lag_ms`) and arrivals that could not be issued
+    because MAX_IN_FLIGHT requests were outstanding (`dropped`) are written per second,
+    so the harness can tell generator trouble from platform latency.
+    """
+
+    TICK_S = 0.005
+    MAX_IN_FLIGHT = int(os.environ.get("GAMEDAY_MAX_IN_FLIGHT", "2000"))
+    # Connections per worker: enough that no request waits for one (that wait would be
+    # counted as latency by Locust's timer).
+    concurrency = int(os.environ.get("GAMEDAY_MAX_CONNECTIONS", "500"))
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         opts = self.environment.parsed_options
         rate = float(getattr(opts, "gameday_rate", 0.0) or 0.0)
         users = int(getattr(opts, "gameday_users", 0) or getattr(opts, "num_users", 0) or 1)
-        # Each user paces itself to rate/users; the sum is the target while the API keeps up.
-        self._period = users / rate if rate > 0 else 0.0
-        self._pace = constant_throughput(rate / users) if rate > 0 else (lambda _user: 0.0)
+        self._share = 1.0 / users
+        self._shape = shapes.make_shape(os.environ.get("GAMEDAY_SHAPE", "steady"), rate or 1.0, **_shape_params())
         seed = os.environ.get("GAMEDAY_LOAD_SEED")
-        # Independent streams per user: identical streams would inflate the cache hit ratio.
+        # Independent query streams per worker: identical ones would inflate the hit ratio.
         self._rng = random.Random(f"{seed}-{WORKER}-{id(self)}") if seed else random.Random()
 
-    def on_start(self) -> None:
-        # -r USERS spawns every user in the same instant; with equal pacing they would
-        # then fire in bursts of USERS requests each period, and the queueing inside a
-        # burst (not the API) would set the latency. A random phase spreads them out.
-        if self._period:
-            gevent.sleep(self._rng.uniform(0, self._period))
-            # constant_throughput counts from _cp_last_run (set at __init__): without
-            # this reset it would subtract the phase from the first wait and re-align.
-            self._cp_last_run = time.perf_counter()
-
     def wait_time(self) -> float:
-        return self._pace(self)
+        return 0.0
 
     @task
+    def arrivals(self) -> None:
+        pool = gevent.pool.Pool(self.MAX_IN_FLIGHT)
+        start = time.monotonic()
+        prev, carry = 0.0, 0.0
+        while True:
+            planned = prev + self.TICK_S
+            gevent.sleep(max(0.0, start + planned - time.monotonic()))
+            now = time.monotonic() - start
+            if self._shape.tick(now) is None:
+                raise StopUser()
+            due, carry = shapes.arrivals_due(self._shape, prev, now, carry, self._share)
+            issued = min(due, self.MAX_IN_FLIGHT - len(pool))
+            for _ in range(issued):
+                pool.spawn(self.search)
+            if WRITER is not None:
+                WRITER.record_tick(issued, due - issued, (now - planned) * 1000.0)
+            prev = now
+
     def search(self) -> None:
         origin, destination, day = MIX.sample(self._rng)
         url = f"/search?origin={origin}&destination={destination}&date={day}"
         with self.client.get(url, name="/search", catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
+
+
+def _shape_params() -> dict[str, float]:
+    """GAMEDAY_SHAPE_<PARAM>=value environment entries, e.g. GAMEDAY_SHAPE_STEP_S=20."""
+    prefix = "GAMEDAY_SHAPE_"
+    return {k[len(prefix):].lower(): float(v) for k, v in os.environ.items() if k.startswith(prefix)}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from gameday import loadstats
 from gameday.checkers import checker
-from gameday.checkers.windows import inside
+from gameday.checkers.windows import inside, measuring_from
 from gameday.history import CacheCounters, History, LoadSecond
+from gameday.load import generator_problem
 from gameday.spec import Slo
 from gameday.verdicts import Outcome, judge
 
@@ -14,8 +15,10 @@ MIN_REQUESTS = 100
 
 
 def _seconds(history: History, in_fault: bool) -> list[LoadSecond]:
+    """Load seconds inside the fault window, or outside it after the warm-up."""
     window = history.fault_window()
-    return [s for s in history.of(LoadSecond) if inside(window, s.t, s.t + 1) == in_fault]
+    start = measuring_from(history)
+    return [s for s in history.of(LoadSecond) if inside(window, s.t, s.t + 1) == in_fault and (in_fault or s.t >= start)]
 
 
 def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
@@ -26,10 +29,13 @@ def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
     requests = sum(s.requests for s in seconds)
     if requests < MIN_REQUESTS:
         return judge(slo, None, f"Only {requests} requests {where}; at least {MIN_REQUESTS} are needed for a p95.")
+    problem = generator_problem(history, seconds)
+    if problem:
+        return judge(slo, None, f"Not measurable {where}: {problem}; its latency would include the generator's own delays.")
     hist = loadstats.merged(s.hist for s in seconds)
     p95 = loadstats.percentile_ms(hist, 95)
     rate = requests / max(len({int(s.t) for s in seconds}), 1)
-    return judge(slo, p95, f"p95 of {requests} requests {where} ({len(seconds)} worker-seconds, ~{rate:.0f} req/s).")
+    return judge(slo, p95, f"p95 of {requests} requests {where}{'' if in_fault else ' after the warm-up'} ({len(seconds)} worker-seconds, ~{rate:.0f} req/s).")
 
 
 @checker("api.p95_latency")
@@ -65,12 +71,13 @@ def error_rate_during_fault(history: History, slo: Slo) -> Outcome:
 @checker("cache.hit_ratio")
 def cache_hit_ratio(history: History, slo: Slo) -> Outcome:
     window = history.fault_window()
+    start = measuring_from(history)
     hits = misses = 0.0
     previous: dict[str, CacheCounters] = {}
     for sample in history.of(CacheCounters):
         before = previous.get(sample.instance)
         previous[sample.instance] = sample
-        if before is None or inside(window, before.t, sample.t):
+        if before is None or before.t < start or inside(window, before.t, sample.t):
             continue
         dh, dm = sample.hits - before.hits, sample.misses - before.misses
         if dh < 0 or dm < 0:  # the instance restarted: its counters reset

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gameday.history import FaultEvent, FaultPhase, History
+from gameday.history import FaultEvent, FaultPhase, History, Marker
 
 
 def fault_instant(history: History, fault: str) -> FaultEvent | None:
@@ -16,3 +16,15 @@ def fault_instant(history: History, fault: str) -> FaultEvent | None:
 def inside(window: tuple[float, float] | None, start: float, end: float) -> bool:
     """Whether [start, end) overlaps the window."""
     return window is not None and start < window[1] and end > window[0]
+
+
+WARMUP_END = "warmup.end"
+
+
+def measuring_from(history: History) -> float:
+    """Steady-state figures count from the end of the drill's warm-up (cold caches and a
+    starting load generator are not the platform's normal operation)."""
+    for marker in history.of(Marker):
+        if marker.name == WARMUP_END:
+            return marker.t
+    return float("-inf")

@@ -20,7 +20,7 @@ from gameday.lab.components import ComponentSpec, wait_healthy
 from gameday.lab.network import Topology, choose_isolation
 from gameday.lab.profile import Profile
 from gameday.lab.state import LabState
-from gameday.lab.tiers import TIERS, LabContext, with_dependencies
+from gameday.lab.tiers import TIERS, LabContext, depth, with_dependencies
 
 Progress = Callable[[str], None]
 
@@ -45,7 +45,23 @@ def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
     out += api_specs
     if "metrics" in tiers:
         out += metrics.specs(ctx, [f"{s.address}:{s.port}" for s in api_specs if s.tier == "api" and s.az])
+    from gameday.lab.tiers import flink, kafka, zookeeper
+
+    for name, module in (("zookeeper", zookeeper), ("kafka", kafka), ("flink", flink)):
+        if name in tiers:
+            out += module.specs(ctx)
     return out
+
+
+def tier_hook(hook: str, ctx: LabContext, tiers: list[str], *args) -> None:
+    """Run `prepare(ctx)` (fresh data, before configs render at `lab up`) or
+    `ready(ctx, say)` (after a tier's processes are healthy) of tiers that define it."""
+    import importlib
+
+    for tier in tiers:
+        fn = getattr(importlib.import_module(f"gameday.lab.tiers.{tier}"), hook, None)
+        if fn is not None:
+            fn(ctx, *args)
 
 
 @dataclass
@@ -109,24 +125,23 @@ class Lab:
         network.create(topo)
         self.say(f"network: {topo.isolation.value}, AZ addresses {', '.join(topo.address(az) for az in network.AZS)}")
         ctx = self.context(st)
+        tier_hook("prepare", ctx, tiers)
         specs = build_specs(ctx, tiers)
         for spec in specs:
             if spec.address and spec.az:
                 network.assert_routed_locally(topo, spec.address)
         timeout = self.profile.get("lab.start_timeout_s")
-        # Start the slow JVM first, everything independent of it meanwhile.
-        early = [s for s in specs if s.tier != "api"]
-        late = [s for s in specs if s.tier == "api"]
-        for spec in early:
-            self._start(st, spec)
-        for spec in early:
-            self._await(st, spec, timeout)
-        if "cassandra" in tiers:
-            self._seed(ctx)
-        for spec in late:
-            self._start(st, spec)
-        for spec in late:
-            self._await(st, spec, timeout)
+        # Wave by wave: a tier starts once the tiers it needs are up; a wave's processes
+        # start together (the slow JVMs first, everything independent of them meanwhile).
+        for wave in sorted({depth(s.tier) for s in specs}):
+            batch = [s for s in specs if depth(s.tier) == wave]
+            for spec in batch:
+                self._start(st, spec)
+            for spec in batch:
+                self._await(st, spec, timeout)
+            if wave == 0 and "cassandra" in tiers:
+                self._seed(ctx)
+            tier_hook("ready", ctx, [t for t in tiers if depth(t) == wave], self.say)
 
     def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None) -> procs.Tracked:
         argv = st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])

@@ -14,6 +14,9 @@ TIERS: dict[str, tuple[str, ...]] = {
     "cassandra": (),
     "api": ("redis", "cassandra"),
     "metrics": (),
+    "kafka": (),
+    "zookeeper": (),
+    "flink": ("zookeeper", "kafka"),
 }
 
 
@@ -32,6 +35,11 @@ class LabContext:
         path = self.home / "data" / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def depth(tier: str) -> int:
+    """Start wave of a tier: 0 needs nothing, otherwise one more than its deepest need."""
+    return 1 + max((depth(d) for d in TIERS[tier]), default=-1)
 
 
 def with_dependencies(tiers: list[str]) -> list[str]:

@@ -1,0 +1,265 @@
+"""Flink: three JobManagers in ZooKeeper HA (one per AZ) and TaskManagers.
+
+Flink comes from the apache-flink PyPI wheel (its apache-flink-libraries dependency
+ships flink-dist and the bin/ scripts), installed into a virtualenv of its own under
+~/.cache/gameday: apache-flink pins apache-beam, pandas, pyarrow and an older redis
+client, which would clash with gameday's own environment. ~850 MB installed.
+
+Each process is started with the wheel's `bin/jobmanager.sh start-foreground` /
+`bin/taskmanager.sh start-foreground`, which exec the JVM (the PID the harness records
+is the JVM's), with a per-process FLINK_CONF_DIR holding its own config.yaml.
+
+Checkpoints and HA metadata go to local directories standing in for object storage.
+A JobManager is healthy when its REST API answers and ZooKeeper names a leader; a
+TaskManager when the leader's REST API lists it (by its fixed resource id).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from gameday.errors import LabError
+from gameday.lab import mavenjars
+from gameday.lab.components import ComponentSpec
+from gameday.lab.network import AZS
+from gameday.lab.tiers import LabContext
+from gameday.lab.tiers.zookeeper import quorum
+
+FLINK_VERSION = "2.3.0"
+HA_ROOT = "/flink"
+CLUSTER_ID = "gameday-lab"
+# Leader info of the REST endpoint (Flink >= 1.15 layout: <root>/<cluster-id>/leader/<component>/connection_info).
+REST_LEADER_PATH = f"{HA_ROOT}/{CLUSTER_ID}/leader/rest_server/connection_info"
+_MARKER = ".complete"
+
+
+def venv_dir(cache: Path | None = None) -> Path:
+    return (cache or mavenjars.cache_dir()) / f"flink-venv-{FLINK_VERSION}"
+
+
+def ensure_flink(cache: Path | None = None, timeout_s: float = 1800) -> Path:
+    """The installed `pyflink` directory (bin/, lib/, conf/); installs it on first use."""
+    venv = venv_dir(cache)
+    marker = venv / _MARKER
+    if not marker.is_file():
+        shutil.rmtree(venv, ignore_errors=True)
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        steps = [[base, "-m", "venv", str(venv)], [str(venv / "bin" / "pip"), "install", "-q", f"apache-flink=={FLINK_VERSION}"]]
+        for cmd in steps:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+            if proc.returncode != 0:
+                shutil.rmtree(venv, ignore_errors=True)
+                raise LabError(f"installing Flink failed: {' '.join(cmd)}\n{(proc.stdout + proc.stderr)[-2000:]}")
+        marker.write_text(FLINK_VERSION + "\n")
+    found = sorted(venv.glob("lib/python3*/site-packages/pyflink"))
+    if not found or not (found[-1] / "bin" / "jobmanager.sh").exists():
+        raise LabError(f"no pyflink/bin/jobmanager.sh under {venv}", hint=f"rm -rf {venv} and try again")
+    return found[-1]
+
+
+def jobmanager_name(az: str) -> str:
+    return f"flink-jm-{az[-1]}"
+
+
+def taskmanager_names(ctx: LabContext) -> list[tuple[str, str]]:
+    n = ctx.profile.get("flink.taskmanagers_per_az")
+    return [(f"flink-tm-{az[-1]}{i}" if n > 1 else f"flink-tm-{az[-1]}", az) for az in AZS for i in range(n)]
+
+
+def storage_dirs(ctx: LabContext) -> dict[str, Path]:
+    """Local stand-ins for object storage: HA metadata, checkpoints, savepoints."""
+    root = ctx.data_dir("flink-storage")
+    return {k: root / k for k in ("ha", "checkpoints", "savepoints")}
+
+
+def render_config(ctx: LabContext, az: str, role: str, resource_id: str = "") -> dict[str, Any]:
+    p, topo = ctx.profile, ctx.topology
+    addr = topo.address(az)
+    dirs = storage_dirs(ctx)
+    conf: dict[str, Any] = {
+        "jobmanager.rpc.address": addr,
+        "jobmanager.rpc.port": p.get("flink.rpc_port"),
+        "jobmanager.bind-host": addr,
+        "rest.address": addr,
+        "rest.bind-address": addr,
+        "rest.port": p.get("flink.rest_port"),
+        "blob.server.port": str(p.get("flink.blob_port")),
+        "high-availability.type": "zookeeper",
+        "high-availability.zookeeper.quorum": quorum(ctx),
+        "high-availability.zookeeper.path.root": HA_ROOT,
+        "high-availability.cluster-id": CLUSTER_ID,
+        "high-availability.storageDir": dirs["ha"].as_uri(),
+        "high-availability.zookeeper.client.session-timeout": p.get("zookeeper.session_timeout_ms"),
+        "high-availability.zookeeper.client.connection-timeout": min(15000, p.get("zookeeper.session_timeout_ms")),
+        "execution.checkpointing.interval": f"{p.get('flink.checkpoint_interval_s')}s",
+        "execution.checkpointing.dir": dirs["checkpoints"].as_uri(),
+        "execution.checkpointing.savepoint-dir": dirs["savepoints"].as_uri(),
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "state.backend.type": p.get("flink.state_backend"),
+        "restart-strategy.type": "exponential-delay",
+        "jobmanager.memory.heap.size": f"{p.get('flink.jobmanager_heap_mb')}m",
+        "jobmanager.memory.off-heap.size": "64m",
+        "jobmanager.memory.jvm-metaspace.size": "192m",
+        "jobmanager.memory.jvm-overhead.min": "64m",
+        "taskmanager.memory.process.size": f"{p.get('flink.taskmanager_process_mb')}m",
+        "taskmanager.memory.managed.fraction": 0.2,
+        "taskmanager.memory.jvm-metaspace.size": "192m",
+        "taskmanager.memory.jvm-overhead.min": "64m",
+        "taskmanager.numberOfTaskSlots": p.get("flink.slots_per_taskmanager"),
+        # A 2-core machine: keep background threads and heartbeats modest.
+        "cluster.io-pool.size": 2,
+        "heartbeat.interval": 2000,
+        "heartbeat.timeout": 10000,
+        "env.java.opts.all": "-XX:+ExitOnOutOfMemoryError -Djava.net.preferIPv4Stack=true -XX:TieredStopAtLevel=1",
+    }
+    if role == "taskmanager":
+        conf.update({"taskmanager.host": addr, "taskmanager.bind-host": addr, "taskmanager.resource-id": resource_id})
+    return conf
+
+
+def _conf_dir(ctx: LabContext, name: str, pyflink: Path, conf: dict[str, Any]) -> Path:
+    d = ctx.conf_dir(name)
+    for f in ("log4j-console.properties", "log4j.properties", "logback-console.xml"):
+        src = pyflink / "conf" / f
+        if src.exists():
+            shutil.copy(src, d / f)
+    (d / "config.yaml").write_text(yaml.safe_dump(conf, sort_keys=False))
+    return d
+
+
+def _env(ctx: LabContext, name: str, conf_dir: Path) -> dict[str, str]:
+    run = ctx.data_dir(name)
+    return {"FLINK_CONF_DIR": str(conf_dir), "FLINK_LOG_DIR": str(run / "log"), "FLINK_PID_DIR": str(run / "pid"), "FLINK_IDENT_STRING": name}
+
+
+# --- leader and REST -------------------------------------------------------------------
+
+
+def _read_utf(data: bytes) -> str | None:
+    """The address in Flink's leader record: ObjectOutputStream.writeUTF in a block-data record."""
+    i = data.find(b"\x77")  # TC_BLOCKDATA
+    if data[:2] != b"\xac\xed" or i < 0 or len(data) < i + 4:
+        return None
+    length = int.from_bytes(data[i + 2 : i + 4], "big")
+    return data[i + 4 : i + 4 + length].decode("utf-8", errors="replace")
+
+
+def rest_leader(zk_quorum: str, timeout_s: float = 2.0) -> str | None:
+    """The leading JobManager's REST URL as ZooKeeper names it, or None if no leader is known."""
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import KazooException
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    client = KazooClient(hosts=zk_quorum, timeout=timeout_s, connection_retry={"max_tries": 1}, command_retry={"max_tries": 1})
+    client.logger.disabled = True
+    try:
+        client.start(timeout=timeout_s)
+        data, _ = client.get(REST_LEADER_PATH)
+        return _read_utf(data) if data else None
+    except (KazooException, KazooTimeoutError, OSError):
+        return None
+    finally:
+        try:
+            client.stop()
+            client.close()
+        except Exception:
+            pass
+
+
+def rest_get(url: str, timeout_s: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        return json.loads(resp.read())
+
+
+def _jm_health(ctx: LabContext, addr: str, port: int) -> Callable[[], str | None]:
+    zk = quorum(ctx)
+
+    def check() -> str | None:
+        try:
+            rest_get(f"http://{addr}:{port}/config", 1.0)
+        except (OSError, ValueError) as exc:
+            return f"JobManager REST {addr}:{port}: {exc}"
+        if rest_leader(zk) is None:
+            return "no JobManager leader named in ZooKeeper"
+        return None
+
+    return check
+
+
+def _tm_health(ctx: LabContext, resource_id: str) -> Callable[[], str | None]:
+    zk = quorum(ctx)
+
+    def check() -> str | None:
+        leader = rest_leader(zk)
+        if leader is None:
+            return "no JobManager leader named in ZooKeeper"
+        try:
+            tms = rest_get(f"{leader.rstrip('/')}/taskmanagers", 1.0).get("taskmanagers", [])
+        except (OSError, ValueError) as exc:
+            return f"leader REST {leader}: {exc}"
+        if not any(tm.get("id") == resource_id for tm in tms):
+            return f"TaskManager {resource_id} is not registered with the leader {leader}"
+        return None
+
+    return check
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    p, topo = ctx.profile, ctx.topology
+    pyflink = ensure_flink()
+    for d in storage_dirs(ctx).values():
+        d.mkdir(parents=True, exist_ok=True)
+    rest = p.get("flink.rest_port")
+    out = []
+    for az in AZS:
+        name, addr = jobmanager_name(az), topo.address(az)
+        conf = _conf_dir(ctx, name, pyflink, render_config(ctx, az, "jobmanager"))
+        argv = ["bash", str(pyflink / "bin" / "jobmanager.sh"), "start-foreground"]
+        out.append(ComponentSpec(name, "flink", az, argv, _jm_health(ctx, addr, rest), addr, rest, env=_env(ctx, name, conf)))
+    for name, az in taskmanager_names(ctx):
+        conf = _conf_dir(ctx, name, pyflink, render_config(ctx, az, "taskmanager", resource_id=name))
+        argv = ["bash", str(pyflink / "bin" / "taskmanager.sh"), "start-foreground"]
+        out.append(ComponentSpec(name, "flink", az, argv, _tm_health(ctx, name), topo.address(az), 0, env=_env(ctx, name, conf)))
+    return out
+
+
+def prepare(ctx: LabContext) -> None:
+    """A new lab starts with no HA metadata, checkpoints or savepoints of an earlier one."""
+    shutil.rmtree(ctx.home / "data" / "flink-storage", ignore_errors=True)
+
+
+def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 60) -> None:
+    began = time.monotonic()
+    leader, last = None, ""
+    want = len(taskmanager_names(ctx)) * ctx.profile.get("flink.slots_per_taskmanager")
+    while time.monotonic() - began < timeout_s:
+        leader = rest_leader(quorum(ctx))
+        if leader:
+            try:
+                overview = rest_get(f"{leader.rstrip('/')}/overview")
+                if overview.get("slots-total", 0) >= want:
+                    say(f"flink: leader {leader}, {overview.get('taskmanagers')} TaskManagers, {overview.get('slots-total')} slots")
+                    return
+                last = f"{overview.get('slots-total')} of {want} slots registered"
+            except (OSError, ValueError) as exc:
+                last = str(exc)
+        else:
+            last = "no leader in ZooKeeper"
+        time.sleep(0.5)
+    raise LabError(f"flink not ready after {timeout_s:.0f} s: {last}")
+
+
+def fetch() -> None:
+    ensure_flink()

@@ -1,0 +1,272 @@
+"""Kafka, the distributed log: three brokers in KRaft mode, one per AZ, from Maven Central jars.
+
+Each node is a combined broker + controller (`process.roles=broker,controller`) on the
+same ports at its own AZ address, with a static three-voter controller quorum. Storage
+is formatted with `kafka.tools.StorageTool format` (what `kafka-storage.sh format` runs)
+before the first start, and the broker runs in the foreground as `java ... kafka.Kafka
+server.properties`, so the harness owns the PID.
+
+When the brokers are up, `ready()` creates the topic the plan names, `supplier.raw`, with
+replication factor 3, `min.insync.replicas` 2 and 7-day retention, and waits until every
+partition has a leader and a full ISR.
+
+The Python client is confluent-kafka (librdkafka in a binary wheel): it has a real admin
+API (topic configs, ISR, the active controller), an idempotent producer with acks=all, and
+it costs far less CPU per message than a pure-Python client, which matters on 2 cores.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from gameday.errors import LabError
+from gameday.lab import mavenjars, network
+from gameday.lab.components import ComponentSpec
+from gameday.lab.network import AZS
+from gameday.lab.tiers import LabContext
+
+TOPIC = "supplier.raw"
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL = "kafka.tools.StorageTool"
+RETENTION_MS = 7 * 24 * 3600 * 1000  # the plan: 7-day retention for replayability
+
+# librdkafka logs every refused connection at ERROR; probes of a dead broker are expected.
+_QUIET = logging.getLogger("gameday.kafka.client")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+def node_name(az: str) -> str:
+    return f"kafka-{az[-1]}"
+
+
+def node_id(az: str) -> int:
+    return AZS.index(az) + 1
+
+
+def bootstrap_servers(ctx: LabContext) -> str:
+    port = ctx.profile.get("kafka.port")
+    return ",".join(f"{ctx.topology.address(az)}:{port}" for az in AZS)
+
+
+def topic_config(ctx: LabContext) -> dict[str, str]:
+    p = ctx.profile
+    return {
+        "min.insync.replicas": str(p.get("kafka.min_insync_replicas")),
+        "retention.ms": str(RETENTION_MS),
+        "unclean.leader.election.enable": str(p.get("kafka.unclean_leader_election")).lower(),
+    }
+
+
+def render_properties(ctx: LabContext, az: str, data_dir: Path) -> str:
+    p, topo = ctx.profile, ctx.topology
+    port, cport = p.get("kafka.port"), p.get("kafka.controller_port")
+    addr = topo.address(az)
+    voters = ",".join(f"{node_id(other)}@{topo.address(other)}:{cport}" for other in AZS)
+    props: dict[str, Any] = {
+        "process.roles": "broker,controller",
+        "node.id": node_id(az),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://{addr}:{port},CONTROLLER://{addr}:{cport}",
+        "advertised.listeners": f"PLAINTEXT://{addr}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        # Durability settings the drills turn (see profile-defaults.yaml, kafka:).
+        "default.replication.factor": p.get("kafka.replication_factor"),
+        "min.insync.replicas": p.get("kafka.min_insync_replicas"),
+        "unclean.leader.election.enable": str(p.get("kafka.unclean_leader_election")).lower(),
+        "offsets.topic.replication.factor": p.get("kafka.replication_factor"),
+        "transaction.state.log.replication.factor": p.get("kafka.replication_factor"),
+        "transaction.state.log.min.isr": min(2, p.get("kafka.replication_factor")),
+        "auto.create.topics.enable": "false",
+        "log.retention.ms": RETENTION_MS,
+        # How long the active controller waits for a broker's heartbeat before fencing it
+        # and moving its partition leaderships (what a broker-loss drill measures).
+        "broker.session.timeout.ms": p.get("kafka.broker_session_timeout_ms"),
+        "broker.heartbeat.interval.ms": min(2000, p.get("kafka.broker_session_timeout_ms") // 3),
+        "replica.lag.time.max.ms": p.get("kafka.replica_lag_time_max_ms"),
+        # A 2-core machine: few threads, few internal partitions, no rebalance delay.
+        "num.network.threads": 2,
+        "num.io.threads": 2,
+        "num.replica.fetchers": 1,
+        "background.threads": 2,
+        "log.cleaner.threads": 1,
+        "num.recovery.threads.per.data.dir": 1,
+        "offsets.topic.num.partitions": 6,
+        "transaction.state.log.num.partitions": 6,
+        "group.initial.rebalance.delay.ms": 0,
+        "share.coordinator.state.topic.replication.factor": p.get("kafka.replication_factor"),
+        "share.coordinator.state.topic.min.isr": min(2, p.get("kafka.replication_factor")),
+    }
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+_LOG4J2 = """status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.cleaner.name = kafka.log.LogCleaner
+logger.cleaner.level = WARN
+"""
+
+
+def cluster_id(ctx: LabContext) -> str:
+    """One KRaft cluster id per lab, kept beside the configs (restarts must reuse it)."""
+    path = ctx.conf_dir("kafka") / "cluster.id"
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
+    return path.read_text().strip()
+
+
+def jvm_opts(heap_mb: int) -> list[str]:
+    return [
+        f"-Xms{min(heap_mb, 128)}m", f"-Xmx{heap_mb}m",
+        "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent", "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
+    ]  # fmt: skip
+
+
+def _format(jars: Path, props: Path, cid: str, log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            ["java", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{jars}/*", STORAGE_TOOL, "format", "-t", cid, "-c", str(props), "--ignore-formatted"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    p, topo = ctx.profile, ctx.topology
+    jars = mavenjars.ensure_jars("kafka", "kafka_2.13-*.jar")
+    port = p.get("kafka.port")
+    cid = cluster_id(ctx)
+    out, formats = [], []
+    for az in AZS:
+        name, addr = node_name(az), topo.address(az)
+        conf_dir, data = ctx.conf_dir(name), ctx.data_dir(name) / "log"
+        props = conf_dir / "server.properties"
+        props.write_text(render_properties(ctx, az, data))
+        log4j = conf_dir / "log4j2.properties"
+        log4j.write_text(_LOG4J2)
+        if not (data / "meta.properties").exists():
+            formats.append((name, _format(jars, props, cid, conf_dir / "format.log")))
+        argv = ["java", *jvm_opts(p.get("kafka.heap_mb")), f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={ctx.data_dir(name)}", "-cp", f"{jars}/*", MAIN_CLASS, str(props)]
+        out.append(ComponentSpec(name, "kafka", az, argv, _health(addr, port, node_id(az)), addr, port))
+    for name, proc in formats:  # formatted in parallel: ~1.5 s of JVM each
+        if proc.wait(timeout=120) != 0:
+            raise LabError(f"formatting {name}'s Kafka storage failed", hint=f"see {ctx.conf_dir(name) / 'format.log'}")
+    return out
+
+
+def prepare(ctx: LabContext) -> None:
+    """A new lab starts from empty logs and a new cluster id."""
+    shutil.rmtree(ctx.home / "conf" / "kafka", ignore_errors=True)
+    for az in AZS:
+        shutil.rmtree(ctx.home / "data" / node_name(az), ignore_errors=True)
+
+
+# --- client side -------------------------------------------------------------------------
+
+
+def admin(bootstrap: str, timeout_ms: int = 1500):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": timeout_ms, "logger": _QUIET})
+
+
+def _health(host: str, port: int, nid: int) -> Callable[[], str | None]:
+    """Healthy = this broker itself answers a metadata request and is registered."""
+
+    def check() -> str | None:
+        from confluent_kafka import KafkaException
+
+        try:
+            md = admin(f"{host}:{port}").list_topics(timeout=2)
+        except KafkaException as exc:
+            return f"kafka {host}:{port}: {exc.args[0].str() if exc.args else exc}"
+        if md.orig_broker_id != nid:
+            return f"kafka {host}:{port}: metadata came from broker {md.orig_broker_id}, not {nid}"
+        if nid not in md.brokers:
+            return f"kafka {host}:{port}: broker {nid} is not registered (brokers: {sorted(md.brokers)})"
+        return None
+
+    return check
+
+
+def describe_topic(bootstrap: str, topic: str = TOPIC, timeout_s: float = 5) -> dict[str, Any]:
+    """Partitions with leader, replicas and ISR, plus the topic's effective config."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    client = admin(bootstrap)
+    md = client.list_topics(topic=topic, timeout=timeout_s)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        raise LabError(f"topic {topic}: {t.error if t else 'missing'}")
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    config = client.describe_configs([resource], request_timeout=timeout_s)[resource].result(timeout=timeout_s)
+    return {
+        "brokers": sorted(md.brokers),
+        "partitions": {pid: {"leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isrs)} for pid, p in sorted(t.partitions.items())},
+        "config": {k: v.value for k, v in config.items()},
+    }
+
+
+def create_topic(ctx: LabContext, timeout_s: float = 60) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    p = ctx.profile
+    bootstrap = bootstrap_servers(ctx)
+    new = NewTopic(TOPIC, num_partitions=p.get("kafka.partitions"), replication_factor=p.get("kafka.replication_factor"), config=topic_config(ctx))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin(bootstrap).create_topics([new], operation_timeout=timeout_s)[TOPIC].result(timeout=timeout_s)
+            return
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if err is not None and err.name() == "TOPIC_ALREADY_EXISTS":
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"could not create {TOPIC}: {err.str() if err else exc}") from None
+            time.sleep(0.5)
+
+
+def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 90) -> None:
+    """After the brokers are healthy: create supplier.raw, wait for full ISRs everywhere."""
+    for az in AZS:
+        network.assert_routed_locally(ctx.topology, ctx.topology.address(az))
+    began = time.monotonic()
+    create_topic(ctx, timeout_s)
+    want = ctx.profile.get("kafka.replication_factor")
+    last = "not described yet"
+    while time.monotonic() - began < timeout_s:
+        try:
+            info = describe_topic(bootstrap_servers(ctx))
+            short = [pid for pid, part in info["partitions"].items() if part["leader"] < 0 or len(part["isr"]) < want]
+            if not short and len(info["partitions"]) == ctx.profile.get("kafka.partitions"):
+                say(f"topic {TOPIC}: {len(info['partitions'])} partitions, RF {want}, min ISR {info['config'].get('min.insync.replicas')}, all in sync after {time.monotonic() - began:.1f} s")
+                return
+            last = f"partitions without a leader or a full ISR: {short}"
+        except Exception as exc:  # the client raises several types while metadata settles
+            last = str(exc)
+        time.sleep(0.5)
+    raise LabError(f"topic {TOPIC} not fully replicated after {timeout_s:.0f} s: {last}")
+
+
+def fetch() -> None:
+    mavenjars.ensure_jars("kafka", "kafka_2.13-*.jar")

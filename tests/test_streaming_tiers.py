@@ -1,0 +1,110 @@
+"""Config rendering of the streaming tiers (Kafka, ZooKeeper, Flink), without starting a JVM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gameday.errors import InputError
+from gameday.lab.network import Isolation, Topology
+from gameday.lab.profile import load_profile
+from gameday.lab.tiers import TIERS, LabContext, depth, with_dependencies
+from gameday.lab.tiers import flink, kafka, zookeeper
+
+
+def _ctx(tmp_path: Path, overrides: dict | None = None, isolation: Isolation = Isolation.NETNS) -> LabContext:
+    profile = load_profile(overrides=overrides)
+    return LabContext(profile, Topology(isolation, "10.213.0.0/24", "gd-br0"), tmp_path)
+
+
+def _props(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def test_streaming_tiers_registered_with_dependencies_no_jvm():
+    assert {"kafka", "zookeeper", "flink"} <= set(TIERS)
+    assert set(with_dependencies(["flink"])) == {"flink", "zookeeper", "kafka"}
+    assert depth("kafka") == depth("zookeeper") == 0 < depth("flink")
+    # The existing tiers keep their order: api starts after redis and cassandra.
+    assert depth("redis") == depth("cassandra") == depth("metrics") == 0 < depth("api")
+
+
+def test_kafka_broker_properties_no_jvm(tmp_path):
+    ctx = _ctx(tmp_path)
+    props = _props(kafka.render_properties(ctx, "az-b", tmp_path / "log"))
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == "1@10.213.0.11:9093,2@10.213.0.12:9093,3@10.213.0.13:9093"
+    assert props["listeners"] == "PLAINTEXT://10.213.0.12:9092,CONTROLLER://10.213.0.12:9093"
+    assert props["advertised.listeners"] == "PLAINTEXT://10.213.0.12:9092"
+    assert props["min.insync.replicas"] == "2"
+    assert props["default.replication.factor"] == "3"
+    assert props["unclean.leader.election.enable"] == "false"
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["log.retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert kafka.bootstrap_servers(ctx) == "10.213.0.11:9092,10.213.0.12:9092,10.213.0.13:9092"
+
+
+def test_kafka_miss_the_plan_knobs_no_jvm(tmp_path):
+    ctx = _ctx(tmp_path, {"kafka": {"min_insync_replicas": 1, "unclean_leader_election": True, "acks": "1", "partitions": 3}})
+    props = _props(kafka.render_properties(ctx, "az-a", tmp_path / "log"))
+    assert props["min.insync.replicas"] == "1"
+    assert props["unclean.leader.election.enable"] == "true"
+    assert kafka.topic_config(ctx) == {"min.insync.replicas": "1", "retention.ms": "604800000", "unclean.leader.election.enable": "true"}
+
+
+def test_kafka_profile_rejects_unknown_and_mistyped_keys_no_jvm():
+    with pytest.raises(InputError, match="kafka.partition"):
+        load_profile(overrides={"kafka": {"partition": 3}})
+    with pytest.raises(InputError, match="kafka.partitions"):
+        load_profile(overrides={"kafka": {"partitions": "many"}})
+
+
+def test_kafka_cluster_id_is_stable_within_a_lab_no_jvm(tmp_path):
+    ctx = _ctx(tmp_path)
+    first = kafka.cluster_id(ctx)
+    assert len(first) == 22 and first == kafka.cluster_id(ctx)
+    kafka.prepare(ctx)  # a new lab: new id
+    assert kafka.cluster_id(ctx) != first
+
+
+def test_zookeeper_config_no_jvm(tmp_path):
+    ctx = _ctx(tmp_path)
+    cfg = _props(zookeeper.render_config(ctx, "az-c"))
+    assert cfg["clientPortAddress"] == "10.213.0.13"
+    assert cfg["server.1"] == "10.213.0.11:2888:3888"
+    assert cfg["server.3"] == "10.213.0.13:2888:3888"
+    assert int(cfg["minSessionTimeout"]) <= 5000 <= int(cfg["maxSessionTimeout"])
+    assert zookeeper.quorum(ctx) == "10.213.0.11:2181,10.213.0.12:2181,10.213.0.13:2181"
+
+
+def test_zookeeper_grants_a_long_session_timeout_no_jvm(tmp_path):
+    # Without a wider maxSessionTimeout, a 60 s request would silently become 40 s.
+    ctx = _ctx(tmp_path, {"zookeeper": {"session_timeout_ms": 60000}})
+    assert int(_props(zookeeper.render_config(ctx, "az-a"))["maxSessionTimeout"]) >= 60000
+
+
+def test_flink_config_no_jvm(tmp_path):
+    ctx = _ctx(tmp_path, {"flink": {"checkpoint_interval_s": 10}, "zookeeper": {"session_timeout_ms": 7000}})
+    jm = flink.render_config(ctx, "az-b", "jobmanager")
+    assert jm["high-availability.type"] == "zookeeper"
+    assert jm["high-availability.zookeeper.quorum"] == zookeeper.quorum(ctx)
+    assert jm["high-availability.zookeeper.client.session-timeout"] == 7000
+    assert jm["rest.address"] == jm["jobmanager.rpc.address"] == "10.213.0.12"
+    assert jm["execution.checkpointing.interval"] == "10s"
+    assert jm["execution.checkpointing.dir"].startswith("file:///")
+    assert "taskmanager.host" not in jm
+    tm = flink.render_config(ctx, "az-c", "taskmanager", resource_id="flink-tm-c")
+    assert tm["taskmanager.host"] == "10.213.0.13" and tm["taskmanager.resource-id"] == "flink-tm-c"
+    yaml.safe_load(yaml.safe_dump(jm))  # config.yaml must be plain YAML
+    assert [n for n, _ in flink.taskmanager_names(ctx)] == ["flink-tm-a", "flink-tm-b", "flink-tm-c"]
+
+
+def test_flink_leader_record_parsing_no_jvm():
+    # ObjectOutputStream: magic, version, block data holding writeUTF(address), then the UUID object.
+    address = b"http://10.213.0.12:8081"
+    record = b"\xac\xed\x00\x05\x77" + bytes([2 + len(address)]) + len(address).to_bytes(2, "big") + address + b"\x73\x72\x00\x0ejava.util.UUID"
+    assert flink._read_utf(record) == "http://10.213.0.12:8081"
+    assert flink._read_utf(b"garbage") is None
