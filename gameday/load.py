@@ -136,16 +136,19 @@ def stall_share(seconds: list[LoadSecond]) -> float:
 
 
 def generator_problem(history: History, seconds: list[LoadSecond]) -> str | None:
-    """Why latency measured in these seconds cannot be trusted, if it cannot."""
+    """Why latency measured in these seconds is not the platform's latency at the requested
+    load: the generator stalled or was CPU-bound (it measured its own delays), or it could
+    not issue every arrival (the platform saw a lighter load than asked)."""
     info = load_info(history)
     if info and any(c > SATURATED_CPU for c in info.get("generator_cpu", [])):
         return f"the load generator was CPU-saturated (cores used per process: {info['generator_cpu']})"
-    dropped = sum(s.dropped for s in seconds)
-    if dropped:
-        return f"the load generator could not issue {dropped} requests (too many in flight)"
     share = stall_share(seconds)
     if share > STALL_SHARE:
         return f"the load generator's event loop stalled {share:.1%} of the time (limit {STALL_SHARE:.0%})"
+    dropped = sum(s.dropped for s in seconds)
+    if dropped:
+        offered = sum(s.offered for s in seconds)
+        return f"{dropped} of {offered + dropped} arrivals could not be issued (too many requests outstanding), so the platform saw less than the requested load"
     return None
 
 

@@ -98,3 +98,47 @@ def test_checker_decorator_registers():
 
     assert registered()["test.only"] is fn
     registered.__globals__["_REGISTRY"].pop("test.only")
+
+
+def _with_load(history: History, **changes) -> History:
+    """The same history with every load second changed, plus the generator's stop marker."""
+    import json
+    from dataclasses import replace
+
+    from gameday.history import LoadSecond, Marker
+
+    cpu = changes.pop("cpu", 0.3)
+    records = [replace(r, **changes) if isinstance(r, LoadSecond) else r for r in history.records]
+    info = {"requested_rate": 300, "shape": "steady", "shape_params": {}, "processes": 1, "started_at": 0, "stopped_at": 1, "generator_cpu": [cpu]}
+    return History.of_records(records + [Marker(t=history.records[-1].t, name="load.stopped", detail=json.dumps(info))])
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"dropped": 5}, "could not be issued"),
+        ({"lag_ms": 60.0}, "stalled"),
+        ({"cpu": 0.97}, "CPU-saturated"),
+    ],
+)
+def test_generator_trouble_makes_latency_unknown_never_pass(changes, reason):
+    out = by_slo(_with_load(failover(), **changes))
+    for slo in ("api.p95_latency", "api.p95_latency_during_fault"):
+        assert out[slo].verdict is Verdict.UNKNOWN
+        assert reason in out[slo].detail
+    assert out["redis.promotion_time"].verdict is Verdict.PASS  # not load-dependent
+
+
+def test_healthy_generator_keeps_latency_verdicts():
+    out = by_slo(_with_load(failover(), offered=300, lag_ms=1.0))
+    assert out["api.p95_latency"].verdict is Verdict.PASS
+
+
+def test_load_summary_flags_a_generator_that_could_not_hold_the_rate():
+    from gameday.load import summarize
+
+    held = summarize(_with_load(failover(), offered=300, lag_ms=1.0))
+    assert held is not None and not held.generator_saturated
+    assert held.achieved_rate > 0 and held.p95_ms == pytest.approx(25.0, rel=0.01)
+    short = summarize(_with_load(failover(), offered=200, lag_ms=1.0))
+    assert short is not None and short.generator_saturated

@@ -1,0 +1,97 @@
+"""The real Kafka tier: three KRaft brokers, one per AZ, and supplier.raw with RF 3 and min ISR 2.
+
+Starts `gameday lab up --tiers kafka` (a lab already running is stopped first, as the
+other lab tests do), checks the cluster through the brokers themselves, then `lab down`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.lab import network, state
+from gameday.lab.profile import load_profile
+from gameday.lab.tiers import kafka
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[1]
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+
+
+def gameday(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    sys.stderr.write(proc.stderr[-4000:])
+    return proc
+
+
+@pytest.fixture(scope="module")
+def kafka_lab():
+    if os.geteuid() != 0:
+        pytest.skip("the lab's network namespaces need root")
+    gameday("lab", "down")
+    began = time.monotonic()
+    up = gameday("lab", "up", "--tiers", "kafka")
+    assert up.returncode == 0, up.stderr[-2000:]
+    print(f"\nkafka lab up took {time.monotonic() - began:.1f} s", file=sys.stderr)
+    profile = load_profile()
+    st = state.load(profile.home)
+    assert st is not None
+    yield st
+    down = gameday("lab", "down")
+    assert down.returncode == 0, down.stderr[-2000:]
+
+
+def test_three_brokers_one_per_az(kafka_lab):
+    st = kafka_lab
+    brokers = {name: t for name, t in st.components.items() if t.tier == "kafka"}
+    assert sorted(brokers) == ["kafka-a", "kafka-b", "kafka-c"]
+    assert {t.az for t in brokers.values()} == set(network.AZS)
+    assert all(t.alive() for t in brokers.values())
+    status = gameday("lab", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+
+
+def test_supplier_raw_has_rf3_and_min_isr2(kafka_lab):
+    st = kafka_lab
+    profile = load_profile()
+    for az in network.AZS:
+        network.assert_routed_locally(st.topology, st.topology.address(az))
+    port = profile.get("kafka.port")
+    bootstrap = ",".join(f"{st.topology.address(az)}:{port}" for az in network.AZS)
+    info = kafka.describe_topic(bootstrap)
+    assert info["brokers"] == [1, 2, 3]
+    assert len(info["partitions"]) == profile.get("kafka.partitions")
+    for pid, part in info["partitions"].items():
+        assert sorted(part["replicas"]) == [1, 2, 3], pid
+        assert sorted(part["isr"]) == [1, 2, 3], pid
+        assert part["leader"] in (1, 2, 3), pid
+    # Leaderships are spread: every broker leads some partition.
+    assert {p["leader"] for p in info["partitions"].values()} == {1, 2, 3}
+    assert info["config"]["min.insync.replicas"] == "2"
+    assert info["config"]["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert info["config"]["unclean.leader.election.enable"] == "false"
+
+
+def test_idempotent_acks_all_round_trip(kafka_lab):
+    """An idempotent acks=all producer writes and reads back through the real cluster."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    st = kafka_lab
+    port = load_profile().get("kafka.port")
+    bootstrap = ",".join(f"{st.topology.address(az)}:{port}" for az in network.AZS)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    acked = []
+    producer.produce(kafka.TOPIC, key=b"supplier-01", value=b'{"seq": 1}', partition=0, on_delivery=lambda err, msg: acked.append((err, msg.offset())))
+    assert producer.flush(15) == 0
+    assert acked and acked[0][0] is None
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-kafka-lab", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(kafka.TOPIC, 0, acked[0][1])])
+    msg = consumer.poll(15)
+    consumer.close()
+    assert msg is not None and msg.error() is None and msg.value() == b'{"seq": 1}'
