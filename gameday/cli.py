@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shape", choices=["steady", "surge", "step"], help="load shape (overrides the experiment's load.shape); surge = 10x the rate")
     run.add_argument("--processes", type=int, help="load generator processes (Locust master/worker when > 1)")
 
+    cap = sub.add_parser("capacity", help="find the highest rate that keeps p95 <= 40 ms and errors within budget (step-up load, no faults)")
+    cap.add_argument("--start", type=float, default=250, help="first step, req/s (default 250)")
+    cap.add_argument("--step", type=float, default=250, help="increase per step, req/s (default 250)")
+    cap.add_argument("--step-s", type=float, default=20, help="seconds per step (default 20; the first 5 s of each are settling)")
+    cap.add_argument("--max", type=float, default=4000, help="last step, req/s (default 4000)")
+    cap.add_argument("--processes", type=int, help="load generator processes")
+    cap.add_argument("--out", type=Path, help="output directory (default runs/<time>-capacity)")
+
     check = sub.add_parser("check", help="re-run the checkers on a saved run directory")
     check.add_argument("run_dir", type=Path)
     report = sub.add_parser("report", help="re-render a run directory's reports and manifest")
@@ -124,6 +132,12 @@ def _main(argv: list[str] | None) -> int:
         run_dir = args.out or Path("runs") / summary.run_id
         print(f"report: {run_dir / 'report.html'}")
         return summary.exit_code
+    if args.command == "capacity":
+        from gameday.capacity import find_capacity, main_summary
+
+        result = find_capacity(args.start, args.step, args.step_s, args.max, args.out, args.processes, say=lambda m: print(m, file=sys.stderr, flush=True))
+        main_summary(result)
+        return 0 if result.capacity_rps is not None else 1
     if args.command == "check":
         from gameday.runner import recheck
 

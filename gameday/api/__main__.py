@@ -11,8 +11,10 @@ requests finish (up to --shutdown-timeout), then close Redis pools and the drive
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
+import uvloop
 from aiohttp import web
 
 from gameday.api.app import Api, make_app
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
                            timeout_s=a.store_timeout, speculative_ms=a.speculative_ms)
     app = make_app(Api(a.instance, store, cache, metrics, ttl_s=a.ttl), connect_store=store.connect_forever)
     host, port = a.listen
+    # uvloop: the same asyncio API with a libuv loop, markedly less CPU per request.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     # access_log=None: a log line per request would cost more CPU than the search itself.
     web.run_app(app, host=host, port=port, access_log=None, shutdown_timeout=a.shutdown_timeout,
                 handle_signals=True, print=None)

@@ -71,3 +71,18 @@ def load_profile(path: Path | None = None, overrides: dict[str, Any] | None = No
     if overrides:
         _merge(data, overrides, "", "overrides")
     return Profile(data=data, source=source)
+
+
+def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored profile completed with defaults added since it was written."""
+    merged = copy.deepcopy(defaults())
+
+    def fill(base: dict[str, Any], stored: dict[str, Any]) -> None:
+        for key, value in stored.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                fill(base[key], value)
+            else:
+                base[key] = value
+
+    fill(merged, data)
+    return merged

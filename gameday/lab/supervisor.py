@@ -18,7 +18,7 @@ from gameday.errors import LabError
 from gameday.lab import network, procs, state
 from gameday.lab.components import ComponentSpec, wait_healthy
 from gameday.lab.network import Topology, choose_isolation
-from gameday.lab.profile import Profile
+from gameday.lab.profile import Profile, with_defaults
 from gameday.lab.state import LabState
 from gameday.lab.tiers import TIERS, LabContext, depth, with_dependencies
 
@@ -91,7 +91,7 @@ class Lab:
         return current
 
     def context(self, st: LabState) -> LabContext:
-        return LabContext(Profile(st.profile, "lab state"), st.topology, self.home)
+        return LabContext(Profile(with_defaults(st.profile), "lab state"), st.topology, self.home)
 
     # --- up ----------------------------------------------------------------------
     def up(self, tiers: list[str]) -> LabState:

@@ -7,10 +7,9 @@ import signal
 from pathlib import Path
 
 from gameday.lab import network
-from gameday.lab.profile import Profile, load_profile
+from gameday.lab.profile import load_profile
 from gameday.lab.state import LabState
 from gameday.lab.supervisor import Lab
-from gameday.lab.tiers import LabContext
 from gameday.lab.tiers import api as api_tier
 from gameday.lab.tiers.redis import node_name, sentinel_name
 from gameday.target import Address
@@ -22,7 +21,7 @@ class LabTarget:
     def __init__(self, lab: Lab, st: LabState) -> None:
         self.lab = lab
         self.st = st
-        self.ctx = LabContext(Profile(st.profile, "lab state"), st.topology, lab.home)
+        self.ctx = lab.context(st)
 
     @classmethod
     def current(cls, profile_path: Path | None = None) -> "LabTarget":

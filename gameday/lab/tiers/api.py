@@ -61,6 +61,9 @@ defaults
 frontend search
   bind 127.0.0.1:{p.get('haproxy.port')}
   default_backend api
+frontend static
+  bind 127.0.0.1:{p.get('haproxy.static_port')}
+  http-request return status 200 content-type text/plain string ok
 frontend stats
   bind 127.0.0.1:{p.get('haproxy.stats_port')}
   http-request use-service prometheus-exporter if {{ path /metrics }}
@@ -77,3 +80,8 @@ backend api
     )
     out.append(ComponentSpec(LB_NAME, "api", "", ["haproxy", "-db", "-f", str(conf)], http_check(f"{lb_url(ctx)}/health"), "127.0.0.1", p.get("haproxy.port")))
     return out
+
+
+def static_url(ctx: LabContext) -> str:
+    """An endpoint HAProxy answers itself: the ceiling of a load generator, without the platform."""
+    return f"http://127.0.0.1:{ctx.profile.get('haproxy.static_port')}"
