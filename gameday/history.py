@@ -218,3 +218,48 @@ class Recorder:
     def close(self) -> None:
         with self._lock:
             self._fh.close()
+
+
+# --- streaming tier records (Kafka) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KafkaPartitionSample(Record):
+    """Leader and in-sync replicas of one partition as the cluster's metadata gives them.
+    leader -1 = no leader; an empty isr with leader -1 and error set = metadata unavailable."""
+
+    kind: ClassVar[str] = "kafka.partition"
+    topic: str
+    partition: int
+    leader: int
+    isr: list[int]
+    replicas: list[int]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class KafkaClusterSample(Record):
+    """Brokers the cluster metadata lists (empty with error set = metadata unavailable),
+    and the active KRaft controller (-1 = not known: brokers do not report it in metadata)."""
+
+    kind: ClassVar[str] = "kafka.cluster"
+    brokers: list[int]
+    controller: int = -1
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class KafkaOffsetsSample(Record):
+    """A consumer group's committed offset and the partition's end (high watermark).
+    Lag in messages is end - committed; lag in seconds is how long ago the end first
+    passed `committed` (a checker reads it from the run of samples). -1 = unknown."""
+
+    kind: ClassVar[str] = "kafka.offsets"
+    group: str
+    topic: str
+    partition: int
+    end: int
+    committed: int
+
+
+RECORD_TYPES.update({cls.kind: cls for cls in (KafkaPartitionSample, KafkaClusterSample, KafkaOffsetsSample)})

@@ -108,3 +108,55 @@ def test_flink_leader_record_parsing_no_jvm():
     record = b"\xac\xed\x00\x05\x77" + bytes([2 + len(address)]) + len(address).to_bytes(2, "big") + address + b"\x73\x72\x00\x0ejava.util.UUID"
     assert flink._read_utf(record) == "http://10.213.0.12:8081"
     assert flink._read_utf(b"garbage") is None
+
+
+def test_kafka_records_round_trip_and_lag_seconds_no_jvm():
+    from gameday.history import KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample, from_json, to_json
+    from gameday.monitors.kafka import lag_seconds
+
+    for rec in (
+        KafkaPartitionSample(t=1.0, topic="supplier.raw", partition=3, leader=2, isr=[1, 2], replicas=[2, 3, 1]),
+        KafkaClusterSample(t=1.0, brokers=[1, 2, 3]),
+        KafkaOffsetsSample(t=1.0, group="g", topic="supplier.raw", partition=0, end=10, committed=7),
+    ):
+        assert from_json(to_json(rec)) == rec
+    s = lambda t, p, end, committed: KafkaOffsetsSample(t=t, group="g", topic="x", partition=p, end=end, committed=committed)
+    samples = [s(0, 0, 5, 5), s(0, 1, 0, 0), s(1, 0, 8, 5), s(1, 1, 0, 0), s(2, 0, 9, 5), s(2, 1, 2, -1), s(3, 0, 9, 9)]
+    # Partition 0's end passed 5 at t=1; at t=2 it is still 5 -> 1 s behind; caught up at t=3.
+    assert lag_seconds(samples) == [(0, 0.0), (1, 0.0), (2, 1.0), (3, 0.0)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xml", "json"])
+def test_supplier_formats_convert_to_canonical_no_jvm(fmt):
+    from gameday.ingest import canonical_event, render_native, to_canonical
+
+    native = render_native(fmt, "FR100-20261201", 11799, "GBP", 63, 1764000000.125)
+    fields = to_canonical(fmt, native)
+    assert fields == {"flight_id": "FR100-20261201", "amount_pence": 11799, "currency": "GBP", "seats": 63, "supplier_ts": pytest.approx(1764000000.125, abs=1e-3)}
+    event = canonical_event("sup-07", 42, fields)
+    assert event["event_id"] == "sup-07-000042" and event["seq"] == 42 and event["supplier"] == "sup-07"
+
+
+def test_sequence_numbers_never_reused_across_restarts_no_jvm(tmp_path):
+    from gameday.ingest import SEQ_BLOCK, SeqAllocator
+
+    first = SeqAllocator(tmp_path / "sup-01.seq")
+    taken = [first.take() for _ in range(5)]
+    assert taken == [1, 2, 3, 4, 5]
+    again = SeqAllocator(tmp_path / "sup-01.seq")  # a crash after 5: the rest of the block is skipped
+    assert again.take() == 1 + SEQ_BLOCK
+
+
+def test_ingest_tier_deals_15_suppliers_over_the_azs_no_jvm(tmp_path):
+    from gameday.ingest import supplier_format
+    from gameday.lab.tiers import ingest
+
+    ctx = _ctx(tmp_path)
+    deal = ingest.assignment(ctx)
+    assert [len(v) for v in deal.values()] == [5, 5, 5]
+    assert {supplier_format(s) for s in deal["az-a"]} == {"csv", "xml", "json"}
+    specs = ingest.specs(ctx)
+    assert [s.name for s in specs] == ["ingest-a", "ingest-b", "ingest-c"]
+    argv = specs[0].argv
+    assert argv[argv.index("--acks") + 1] == "all"
+    assert argv[argv.index("--bootstrap") + 1] == kafka.bootstrap_servers(ctx)

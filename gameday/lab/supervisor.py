@@ -45,9 +45,9 @@ def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
     out += api_specs
     if "metrics" in tiers:
         out += metrics.specs(ctx, [f"{s.address}:{s.port}" for s in api_specs if s.tier == "api" and s.az])
-    from gameday.lab.tiers import flink, kafka, zookeeper
+    from gameday.lab.tiers import flink, ingest, kafka, zookeeper
 
-    for name, module in (("zookeeper", zookeeper), ("kafka", kafka), ("flink", flink)):
+    for name, module in (("zookeeper", zookeeper), ("kafka", kafka), ("flink", flink), ("ingest", ingest)):
         if name in tiers:
             out += module.specs(ctx)
     return out

@@ -17,6 +17,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "kafka": (),
     "zookeeper": (),
     "flink": ("zookeeper", "kafka"),
+    "ingest": ("kafka",),
 }
 
 

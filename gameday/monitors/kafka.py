@@ -1,0 +1,113 @@
+"""Kafka samplers: partition leadership and ISR of supplier.raw, the brokers the cluster
+lists, and a consumer group's committed offsets against each partition's end.
+
+Each tick is one metadata request (leaders, ISR, brokers) and one offsets round
+(ListOffsets latest + the group's committed offsets), through confluent-kafka's admin
+client. A tick that fails is recorded as such (error set), so a checker sees "the
+cluster did not answer" rather than a gap.
+
+Consumer lag in messages is `end - committed`; in seconds it is how long ago the end
+first passed the committed offset, which a checker reads from the run of samples (so
+the sampler never has to fetch message timestamps).
+"""
+
+from __future__ import annotations
+
+import time
+
+from gameday.history import KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample, Recorder
+from gameday.monitors import Sampler
+
+TIMEOUT_S = 1.0
+
+
+def _admin(bootstrap: str):
+    from gameday.lab.tiers.kafka import admin
+
+    return admin(bootstrap, timeout_ms=int(TIMEOUT_S * 1000))
+
+
+def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s: float) -> Sampler:
+    client = _admin(bootstrap)
+    known: dict[int, list[int]] = {}  # partition -> replicas, to report partitions when metadata fails
+
+    def sample() -> None:
+        from confluent_kafka import KafkaException
+
+        now = time.time()
+        try:
+            md = client.list_topics(topic=topic, timeout=TIMEOUT_S)
+        except KafkaException as exc:
+            error = str(exc.args[0].str() if exc.args else exc)
+            recorder.add(KafkaClusterSample(t=now, brokers=[], error=error))
+            for pid, replicas in sorted(known.items()):
+                recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=-1, isr=[], replicas=replicas, error=error))
+            return
+        recorder.add(KafkaClusterSample(t=now, brokers=sorted(md.brokers)))
+        t = md.topics.get(topic)
+        if t is None:
+            return
+        for pid, part in sorted(t.partitions.items()):
+            known[pid] = list(part.replicas)
+            error = str(part.error) if part.error is not None else ""
+            recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=part.leader, isr=sorted(part.isrs), replicas=list(part.replicas), error=error))
+
+    return Sampler(f"kafka-metadata-{topic}", interval_s, sample)
+
+
+def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, partitions: int, interval_s: float) -> Sampler:
+    """End offset and `group`'s committed offset of every partition, each tick."""
+    client = _admin(bootstrap)
+
+    def sample() -> None:
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from confluent_kafka.admin import OffsetSpec
+
+        now = time.time()
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        ends: dict[int, int] = {}
+        try:
+            futures = client.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=TIMEOUT_S)
+            for tp, fut in futures.items():
+                ends[tp.partition] = fut.result().offset
+        except Exception:
+            pass  # recorded as -1 below
+        committed: dict[int, int] = {}
+        try:
+            fut = client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)], request_timeout=TIMEOUT_S)[group]
+            for tp in fut.result().topic_partitions:
+                committed[tp.partition] = tp.offset if tp.offset >= 0 else -1
+        except Exception:
+            pass
+        for p in range(partitions):
+            recorder.add(KafkaOffsetsSample(t=now, group=group, topic=topic, partition=p, end=ends.get(p, -1), committed=committed.get(p, -1)))
+
+    return Sampler(f"kafka-offsets-{group}", interval_s, sample)
+
+
+def lag_seconds(samples: list[KafkaOffsetsSample]) -> list[tuple[float, float]]:
+    """(t, worst lag in seconds over partitions) for each sampling instant.
+
+    A partition's lag at t is t minus the first instant its end offset exceeded the
+    offset the group has committed at t (0 when the group is caught up). Samples with
+    an unknown end or committed offset are skipped (no number is made up).
+    """
+    by_partition: dict[int, list[KafkaOffsetsSample]] = {}
+    for s in sorted(samples, key=lambda s: s.t):
+        by_partition.setdefault(s.partition, []).append(s)
+    worst: dict[float, float] = {}
+    for runs in by_partition.values():
+        for i, s in enumerate(runs):
+            if s.end < 0 or s.committed < 0:
+                continue
+            lag = 0.0
+            if s.end > s.committed:
+                # The first sample whose end passed the committed offset: that data has waited since then.
+                first = next((r.t for r in runs[: i + 1] if r.end > s.committed), s.t)
+                lag = s.t - first
+            worst[s.t] = max(worst.get(s.t, 0.0), lag)
+    return sorted(worst.items())
+
+
+def samplers(recorder: Recorder, bootstrap: str, topic: str, group: str, partitions: int, interval_s: float = 0.5) -> list[Sampler]:
+    return [metadata_sampler(recorder, bootstrap, topic, interval_s), offsets_sampler(recorder, bootstrap, topic, group, partitions, interval_s)]
