@@ -109,6 +109,31 @@ def test_ctrl_c_in_the_fault_window_still_rolls_back(lab, tmp_path):
     assert verdicts(run_dir)["status"] == "interrupted"
 
 
+def test_open_model_load_with_two_worker_processes_holds_its_rate(lab, tmp_path):
+    """One real short run of the load generator alone: Locust master/worker, merged seconds."""
+    from gameday.history import History
+    from gameday.load import LoadPlan, LoadRun, summarize
+    from gameday.target.lab import LabTarget
+
+    target = LabTarget(lab, lab.require_state())
+    plan = LoadPlan(
+        rate=400, target_url=target.lb_url(), max_duration_s=60, processes=2,
+        timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in target.ctx.profile.get("timetable").items()},
+    )  # fmt: skip
+    run = LoadRun(plan, tmp_path)
+    lab.track_helper(run.start())
+    time.sleep(15)
+    run.stop()
+    lab.forget_helper("locust")
+    records = run.records()
+    assert len({r.worker for r in records}) == 2, "each worker process writes its own seconds"
+    summary = summarize(History.of_records([*records, run.marker()]))
+    print(f"\n2 workers at 400 req/s: {summary}", file=sys.stderr)
+    assert summary is not None and summary.errors == 0
+    steady = [r for r in records if r.offered]
+    assert sum(r.offered for r in steady) / len({int(r.t) for r in steady}) == pytest.approx(400, rel=0.1)
+
+
 def test_lab_down_cleans_up_after_a_killed_harness(lab, tmp_path):
     run_dir = tmp_path / "killed"
     proc = subprocess.Popen(GAMEDAY + ["run", str(EXPERIMENT), "--out", str(run_dir)], cwd=REPO)

@@ -1,0 +1,41 @@
+"""Histogram merge logic (no lab): workers and seconds merge exactly, percentiles are never averaged."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from gameday import loadstats
+
+
+def _encoded(values: list[float]) -> str:
+    h = loadstats.new_histogram()
+    for v in values:
+        loadstats.record_ms(h, v)
+    return loadstats.encode(h)
+
+
+def test_merging_workers_equals_one_histogram_of_everything():
+    rng = random.Random(1)
+    fast = [rng.uniform(1, 5) for _ in range(9600)]
+    slow = [rng.uniform(100, 200) for _ in range(400)]
+    merged = loadstats.merged([_encoded(fast), _encoded(slow)])
+    direct = loadstats.merged([_encoded(fast + slow)])
+    for q in (50, 95, 99):
+        assert loadstats.percentile_ms(merged, q) == loadstats.percentile_ms(direct, q)
+    # 4 % of requests are slow, so the true p95 is a fast one; averaging the two
+    # workers' p95s would claim ~100 ms.
+    avg_of_p95 = (loadstats.percentile_ms(loadstats.merged([_encoded(fast)]), 95) + loadstats.percentile_ms(loadstats.merged([_encoded(slow)]), 95)) / 2
+    assert loadstats.percentile_ms(merged, 95) < 5.1
+    assert avg_of_p95 > 90
+
+
+def test_p99_is_precise_to_well_under_a_millisecond():
+    values = [i / 10 for i in range(1, 10001)]  # 0.1 .. 1000 ms
+    p99 = loadstats.percentile_ms(loadstats.merged([_encoded(values)]), 99)
+    assert p99 == pytest.approx(990.0, abs=1.0)
+
+
+def test_empty_histogram_has_no_percentile():
+    assert loadstats.percentile_ms(loadstats.new_histogram(), 95) is None
