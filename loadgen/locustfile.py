@@ -46,7 +46,11 @@ from gameday import loadstats, shapes, timetable
 from gameday.history import LoadSecond, to_json
 
 log = logging.getLogger("gameday.loadgen")
-WORKER = os.environ.get("GAMEDAY_WORKER") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def worker_name() -> str:
+    """Asked per process: `locust --processes N` imports this file once, then forks."""
+    return os.environ.get("GAMEDAY_WORKER") or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _mix_from_env() -> timetable.SearchMix:
@@ -169,7 +173,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if not out:
         log.warning("GAMEDAY_LOAD_OUT not set: per-second load records are not written")
         return
-    WRITER = PerSecondWriter(out.replace("{worker}", WORKER), WORKER)
+    worker = worker_name()
+    WRITER = PerSecondWriter(out.replace("{worker}", worker), worker)
 
 
 @events.test_start.add_listener
@@ -222,7 +227,7 @@ class SearchUser(FastHttpUser):
         self._shape = shapes.make_shape(os.environ.get("GAMEDAY_SHAPE", "steady"), rate or 1.0, **_shape_params())
         seed = os.environ.get("GAMEDAY_LOAD_SEED")
         # Independent query streams per worker: identical ones would inflate the hit ratio.
-        self._rng = random.Random(f"{seed}-{WORKER}-{id(self)}") if seed else random.Random()
+        self._rng = random.Random(f"{seed}-{worker_name()}-{id(self)}") if seed else random.Random()
 
     def wait_time(self) -> float:
         return 0.0
