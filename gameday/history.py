@@ -232,8 +232,8 @@ class KafkaPartitionSample(Record):
     topic: str
     partition: int
     leader: int
-    isr: list[int]
-    replicas: list[int]
+    isr: tuple[int, ...]
+    replicas: tuple[int, ...]
     error: str = ""
 
 
@@ -243,7 +243,7 @@ class KafkaClusterSample(Record):
     and the active KRaft controller (-1 = not known: brokers do not report it in metadata)."""
 
     kind: ClassVar[str] = "kafka.cluster"
-    brokers: list[int]
+    brokers: tuple[int, ...]
     controller: int = -1
     error: str = ""
 

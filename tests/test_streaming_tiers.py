@@ -115,8 +115,8 @@ def test_kafka_records_round_trip_and_lag_seconds_no_jvm():
     from gameday.monitors.kafka import lag_seconds
 
     for rec in (
-        KafkaPartitionSample(t=1.0, topic="supplier.raw", partition=3, leader=2, isr=[1, 2], replicas=[2, 3, 1]),
-        KafkaClusterSample(t=1.0, brokers=[1, 2, 3]),
+        KafkaPartitionSample(t=1.0, topic="supplier.raw", partition=3, leader=2, isr=(1, 2), replicas=(2, 3, 1)),
+        KafkaClusterSample(t=1.0, brokers=(1, 2, 3)),
         KafkaOffsetsSample(t=1.0, group="g", topic="supplier.raw", partition=0, end=10, committed=7),
     ):
         assert from_json(to_json(rec)) == rec
@@ -160,3 +160,15 @@ def test_ingest_tier_deals_15_suppliers_over_the_azs_no_jvm(tmp_path):
     argv = specs[0].argv
     assert argv[argv.index("--acks") + 1] == "all"
     assert argv[argv.index("--bootstrap") + 1] == kafka.bootstrap_servers(ctx)
+
+
+def test_describe_quorum_wire_format_no_jvm():
+    req = kafka.describe_quorum_request(correlation_id=7, client_id="gd")
+    assert int.from_bytes(req[:4], "big") == len(req) - 4
+    assert req[4:6] == (55).to_bytes(2, "big") and req[6:8] == b"\x00\x00" and req[8:12] == (7).to_bytes(4, "big")
+    assert b"__cluster_metadata" in req
+    # correlation 7, no header tags, error 0, 1 topic, name, 1 partition, index 0, error 0, leader 2, epoch 5 ...
+    topic = b"__cluster_metadata"
+    resp = (7).to_bytes(4, "big") + b"\x00" + b"\x00\x00" + b"\x02" + bytes([len(topic) + 1]) + topic + b"\x02"
+    resp += (0).to_bytes(4, "big") + b"\x00\x00" + (2).to_bytes(4, "big") + (5).to_bytes(4, "big")
+    assert kafka.parse_quorum_leader(resp) == 2

@@ -29,7 +29,7 @@ def _admin(bootstrap: str):
 
 def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s: float) -> Sampler:
     client = _admin(bootstrap)
-    known: dict[int, list[int]] = {}  # partition -> replicas, to report partitions when metadata fails
+    known: dict[int, tuple[int, ...]] = {}  # partition -> replicas, to report partitions when metadata fails
 
     def sample() -> None:
         from confluent_kafka import KafkaException
@@ -39,18 +39,18 @@ def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s:
             md = client.list_topics(topic=topic, timeout=TIMEOUT_S)
         except KafkaException as exc:
             error = str(exc.args[0].str() if exc.args else exc)
-            recorder.add(KafkaClusterSample(t=now, brokers=[], error=error))
+            recorder.add(KafkaClusterSample(t=now, brokers=(), error=error))
             for pid, replicas in sorted(known.items()):
-                recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=-1, isr=[], replicas=replicas, error=error))
+                recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=-1, isr=(), replicas=replicas, error=error))
             return
-        recorder.add(KafkaClusterSample(t=now, brokers=sorted(md.brokers)))
+        recorder.add(KafkaClusterSample(t=now, brokers=tuple(sorted(md.brokers))))
         t = md.topics.get(topic)
         if t is None:
             return
         for pid, part in sorted(t.partitions.items()):
-            known[pid] = list(part.replicas)
+            known[pid] = tuple(part.replicas)
             error = str(part.error) if part.error is not None else ""
-            recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=part.leader, isr=sorted(part.isrs), replicas=list(part.replicas), error=error))
+            recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=part.leader, isr=tuple(sorted(part.isrs)), replicas=tuple(part.replicas), error=error))
 
     return Sampler(f"kafka-metadata-{topic}", interval_s, sample)
 

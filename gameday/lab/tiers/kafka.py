@@ -270,3 +270,87 @@ def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 90) ->
 
 def fetch() -> None:
     mavenjars.ensure_jars("kafka", "kafka_2.13-*.jar")
+
+
+# --- the active KRaft controller ------------------------------------------------------------
+# Brokers in KRaft mode report a random live broker as "controller" in metadata, so the
+# active controller comes from DescribeQuorum (API key 55, KIP-836), which a broker
+# forwards to the controllers. confluent-kafka has no call for it: this is the v0
+# request and the start of its response, by hand.
+
+_DESCRIBE_QUORUM = 55
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_uvarint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def describe_quorum_request(correlation_id: int = 1, client_id: str = "gameday") -> bytes:
+    topic = b"__cluster_metadata"
+    header = _DESCRIBE_QUORUM.to_bytes(2, "big") + (0).to_bytes(2, "big") + correlation_id.to_bytes(4, "big")
+    header += len(client_id).to_bytes(2, "big") + client_id.encode() + b"\x00"  # request header v2
+    body = _uvarint(2) + _uvarint(len(topic) + 1) + topic  # one topic
+    body += _uvarint(2) + (0).to_bytes(4, "big") + b"\x00"  # one partition: index 0, no tags
+    body += b"\x00" + b"\x00"  # topic tags, request tags
+    msg = header + body
+    return len(msg).to_bytes(4, "big") + msg
+
+
+def parse_quorum_leader(payload: bytes) -> int:
+    """LeaderId from a DescribeQuorum v0 response (without its 4-byte size); raises on an error code."""
+    i = 4  # correlation id
+    _, i = _read_uvarint(payload, i)  # header tagged fields (none)
+    error = int.from_bytes(payload[i : i + 2], "big", signed=True)
+    i += 2
+    if error:
+        raise LabError(f"DescribeQuorum failed with error code {error}")
+    _, i = _read_uvarint(payload, i)  # topics array length + 1
+    name_len, i = _read_uvarint(payload, i)
+    i += name_len - 1
+    _, i = _read_uvarint(payload, i)  # partitions array length + 1
+    i += 4  # partition index
+    perror = int.from_bytes(payload[i : i + 2], "big", signed=True)
+    i += 2
+    if perror:
+        raise LabError(f"DescribeQuorum failed for __cluster_metadata with error code {perror}")
+    return int.from_bytes(payload[i : i + 4], "big", signed=True)
+
+
+def active_controller(host: str, port: int, timeout_s: float = 2.0) -> int:
+    """Node id of the active KRaft controller, asked through the broker at host:port."""
+    import socket
+
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.sendall(describe_quorum_request())
+        size = b""
+        while len(size) < 4:
+            chunk = sock.recv(4 - len(size))
+            if not chunk:
+                raise LabError(f"{host}:{port} closed the connection")
+            size += chunk
+        want, payload = int.from_bytes(size, "big"), b""
+        while len(payload) < want:
+            chunk = sock.recv(want - len(payload))
+            if not chunk:
+                raise LabError(f"{host}:{port} closed the connection")
+            payload += chunk
+    return parse_quorum_leader(payload)
