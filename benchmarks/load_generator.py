@@ -22,14 +22,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from gameday import loadstats
 from gameday.history import History
 from gameday.lab.supervisor import Lab
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers.api import static_url
 from gameday.load import LoadPlan, LoadRun, generator_problem, stall_share
+from gameday.monitors.api import read_metrics
 from gameday.shapes import ShapeKind
 from gameday.target.lab import LabTarget
 
@@ -78,37 +77,20 @@ def wrk_run(url: str, seconds: float, connections: int = 64) -> dict:
     return {"achieved": float(rate.group(1)) if rate else None, "p50": pct.get("50"), "p90": pct.get("90"), "p99": pct.get("99")}
 
 
-def server_histogram(target: LabTarget) -> dict[float, float]:
-    """Cumulative bucket counts of the API's latency histogram, summed over instances."""
-    buckets: dict[float, float] = {}
+def server_histogram(target: LabTarget) -> tuple[tuple[float, ...], list[float]]:
+    """The API's latency histogram (bounds, cumulative counts), summed over instances."""
+    bounds: tuple[float, ...] = ()
+    total: list[float] = []
     for url in target.api_instances().values():
         with urllib.request.urlopen(f"{url}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-        for family in text_string_to_metric_families(text):
-            if family.name == "gameday_search_latency_seconds":
-                for s in family.samples:
-                    if s.name.endswith("_bucket"):
-                        le = float(s.labels["le"])
-                        buckets[le] = buckets.get(le, 0.0) + s.value
-    return buckets
+            _, (bounds, counts) = read_metrics(resp.read().decode())
+        total = [a + b for a, b in zip(total, counts)] if total else list(counts)
+    return bounds, total
 
 
-def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
-    """Quantile (ms) of the requests between two scrapes, by linear interpolation in buckets."""
-    edges = sorted(after)
-    counts = [after[e] - before.get(e, 0.0) for e in edges]
-    total = counts[-1] if counts else 0
-    if total <= 0:
-        return None
-    rank, prev_edge, prev_count = q * total, 0.0, 0.0
-    for edge, count in zip(edges, counts):
-        if count >= rank:
-            if edge == float("inf"):
-                return prev_edge * 1000
-            frac = (rank - prev_count) / max(count - prev_count, 1e-9)
-            return (prev_edge + (edge - prev_edge) * frac) * 1000
-        prev_edge, prev_count = edge, count
-    return None
+def server_quantiles(before, after) -> dict[str, float | None]:
+    bounds, delta = after[0], [b - a for a, b in zip(before[1], after[1])]
+    return {f"p{int(q * 100)}": loadstats.bucket_quantile_ms(bounds, delta, q) for q in (0.5, 0.95, 0.99)}
 
 
 def fmt(d: dict) -> str:
@@ -136,7 +118,7 @@ def main() -> None:
     result = locust_run(target, api, args.hold_rate, args.hold_s)
     after = server_histogram(target)
     print("  client  " + fmt(result))
-    print("  server  " + fmt({"p50": bucket_quantile(before, after, 0.5), "p95": bucket_quantile(before, after, 0.95), "p99": bucket_quantile(before, after, 0.99)}) + "  (the API's own histogram, all instances)")
+    print("  server  " + fmt(server_quantiles(before, after)) + "  (the API's own histogram, all instances)")
 
 
 if __name__ == "__main__":

@@ -119,9 +119,20 @@ class CacheCounters(Record):
     errors: float
 
 
+@dataclass(frozen=True)
+class ServerLatency(Record):
+    """Cumulative latency histogram of one API instance, as it times its own handler:
+    platform latency without the network, the load balancer or the load generator."""
+
+    kind: ClassVar[str] = "api.latency"
+    instance: str
+    bounds_s: tuple[float, ...]  # bucket upper bounds (the last one is +inf)
+    counts: tuple[float, ...]  # cumulative counts per bucket
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.kind: cls
-    for cls in (FaultEvent, ActivityEvent, Marker, RedisRoleSample, SentinelSample, WriteSample, LoadSecond, CacheCounters)
+    for cls in (FaultEvent, ActivityEvent, Marker, RedisRoleSample, SentinelSample, WriteSample, LoadSecond, CacheCounters, ServerLatency)
 }
 
 R = TypeVar("R", bound=Record)
@@ -142,7 +153,11 @@ def from_json(line: str) -> Record:
     for f in fields(cls):
         if f.name in data:
             value = data[f.name]
-            kwargs[f.name] = FaultPhase(value) if f.type in ("FaultPhase", FaultPhase) else value
+            if f.type in ("FaultPhase", FaultPhase):
+                value = FaultPhase(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
     return cls(**kwargs)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from hdrh.histogram import HdrHistogram
 
@@ -38,3 +38,19 @@ def percentile_ms(hist: HdrHistogram, q: float) -> float | None:
     if hist.get_total_count() == 0:
         return None
     return hist.get_value_at_percentile(q) / 1000.0
+
+
+def bucket_quantile_ms(bounds_s: Sequence[float], counts: Sequence[float], q: float) -> float | None:
+    """Quantile (ms) of a Prometheus-style cumulative histogram, interpolated linearly
+    inside the bucket, as Prometheus's histogram_quantile does."""
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return None
+    rank, prev_bound, prev_count = q * total, 0.0, 0.0
+    for bound, count in zip(bounds_s, counts):
+        if count >= rank:
+            if bound == float("inf"):
+                return prev_bound * 1000
+            return (prev_bound + (bound - prev_bound) * (rank - prev_count) / max(count - prev_count, 1e-9)) * 1000
+        prev_bound, prev_count = bound, count
+    return None

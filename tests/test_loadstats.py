@@ -39,3 +39,11 @@ def test_p99_is_precise_to_well_under_a_millisecond():
 
 def test_empty_histogram_has_no_percentile():
     assert loadstats.percentile_ms(loadstats.new_histogram(), 95) is None
+
+
+def test_prometheus_bucket_quantile_interpolates_inside_the_bucket():
+    bounds = (0.005, 0.01, 0.05, float("inf"))
+    counts = (50, 90, 100, 100)  # cumulative
+    assert loadstats.bucket_quantile_ms(bounds, counts, 0.5) == pytest.approx(5.0)
+    assert loadstats.bucket_quantile_ms(bounds, counts, 0.95) == pytest.approx(30.0)
+    assert loadstats.bucket_quantile_ms(bounds, (0, 0, 0, 0), 0.95) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gameday import loadstats
 from gameday.checkers import checker
 from gameday.checkers.windows import inside, measuring_from
-from gameday.history import CacheCounters, History, LoadSecond
+from gameday.history import CacheCounters, History, LoadSecond, ServerLatency
 from gameday.load import generator_problem
 from gameday.spec import Slo
 from gameday.verdicts import Outcome, judge
@@ -32,11 +32,37 @@ def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
     hist = loadstats.merged(s.hist for s in seconds)
     p95 = loadstats.percentile_ms(hist, 95)
     rate = requests / max(len({int(s.t) for s in seconds}), 1)
-    outcome = judge(slo, p95, f"p95 of {requests} requests {where}{'' if in_fault else ' after the warm-up'} ({len(seconds)} worker-seconds, ~{rate:.0f} req/s).")
+    server = server_p95(history, seconds)
+    server_text = f" The API's own handler p95 over the same seconds: {server:.1f} ms." if server is not None else ""
+    outcome = judge(slo, p95, f"p95 of {requests} requests {where}{'' if in_fault else ' after the warm-up'} ({len(seconds)} worker-seconds, ~{rate:.0f} req/s), measured by the client.{server_text}")
     issue = generator_problem(history, seconds)
     if issue:  # not the platform's latency at the requested load: neither pass nor fail
         return judge(slo, None, f"Measured {p95:.1f} ms {where}, but {issue}.")
     return outcome
+
+
+def server_p95(history: History, seconds: list[LoadSecond]) -> float | None:
+    """p95 the API instances measured themselves over the span of these seconds, from the
+    difference of their cumulative histograms (sampled every second, so edges are approximate)."""
+    if not seconds:
+        return None
+    covered = {int(s.t) for s in seconds}
+    first: dict[str, ServerLatency] = {}
+    last: dict[str, ServerLatency] = {}
+    for sample in history.of(ServerLatency):
+        if int(sample.t) - 1 in covered or int(sample.t) in covered:
+            first.setdefault(sample.instance, sample)
+            last[sample.instance] = sample
+    total: list[float] = []
+    bounds: tuple[float, ...] = ()
+    for name, a in first.items():
+        b = last[name]
+        if b is a or a.bounds_s != b.bounds_s or any(y < x for x, y in zip(a.counts, b.counts)):
+            continue  # one sample only, or the instance restarted
+        bounds = b.bounds_s
+        delta = [y - x for x, y in zip(a.counts, b.counts)]
+        total = [t + d for t, d in zip(total, delta)] if total else delta
+    return loadstats.bucket_quantile_ms(bounds, total, 0.95) if total else None
 
 
 @checker("api.p95_latency")
