@@ -37,7 +37,7 @@ def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
     outcome = judge(slo, p95, f"p95 of {requests} requests {where}{'' if in_fault else ' after the warm-up'} ({len(seconds)} worker-seconds, ~{rate:.0f} req/s), measured by the client.{server_text}")
     issue = generator_problem(history, seconds)
     if issue:  # not the platform's latency at the requested load: neither pass nor fail
-        return judge(slo, None, f"Measured {p95:.1f} ms {where}, but {issue}.")
+        return judge(slo, None, f"Measured {p95:.1f} ms {where} by the client, but {issue}.{server_text}")
     return outcome
 
 
