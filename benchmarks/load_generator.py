@@ -27,7 +27,7 @@ from gameday.history import History
 from gameday.lab.supervisor import Lab
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers.api import static_url
-from gameday.load import LoadPlan, LoadRun, generator_problem, stall_share
+from gameday.load import LoadPlan, LoadRun, generator_problem, stall_share, timetable_env
 from gameday.monitors.api import read_metrics
 from gameday.shapes import ShapeKind
 from gameday.target.lab import LabTarget
@@ -44,7 +44,7 @@ def locust_run(target: LabTarget, base_url: str, rate: float, seconds: float) ->
     out = Path(tempfile.mkdtemp(prefix="gameday-bench-"))
     plan = LoadPlan(
         rate=rate, target_url=base_url, max_duration_s=int(seconds) + 30,
-        timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in target.ctx.profile.get("timetable").items()},
+        timetable=timetable_env(target.ctx.profile),
         shape=ShapeKind.STEADY,
     )  # fmt: skip
     run = LoadRun(plan, out)

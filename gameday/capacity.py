@@ -14,7 +14,7 @@ from gameday.errors import InputError, LabError
 from gameday.history import History, LoadSecond
 from gameday.lab.profile import load_profile
 from gameday.lab.supervisor import Lab
-from gameday.load import HELD_RATE, LoadPlan, LoadRun, generator_problem
+from gameday.load import HELD_RATE, LoadPlan, LoadRun, generator_problem, timetable_env
 from gameday.shapes import ShapeKind, StepUp
 from gameday.spec import catalog
 from gameday.target.lab import LabTarget
@@ -110,7 +110,7 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
         rate=start,
         target_url=target.lb_url(),
         max_duration_s=int(len(shape.steps) * step_s + 30),
-        timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in target.ctx.profile.get("timetable").items()},
+        timetable=timetable_env(target.ctx.profile),
         shape=ShapeKind.STEP,
         shape_params={"step": step, "step_s": step_s, "max_rate": max_rate},
         processes=processes or profile.get("load.processes"),

@@ -45,6 +45,11 @@ class LoadPlan:
         return shapes.make_shape(self.shape, self.rate, **self.shape_params)
 
 
+def timetable_env(profile) -> dict[str, str]:
+    """The timetable settings the store was seeded with, as the locustfile reads them."""
+    return {f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in profile.get("timetable").items()}
+
+
 class LoadRun:
     def __init__(self, plan: LoadPlan, out_dir: Path) -> None:
         self.plan = plan

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gameday.history import Marker, Recorder
-from gameday.load import LoadPlan, LoadRun
+from gameday.load import LoadPlan, LoadRun, timetable_env
 from gameday.shapes import ShapeKind
 from gameday.monitors import Sampler, start_all
 
@@ -65,7 +65,7 @@ class Session:
                 rate=self.drill.rate,
                 target_url=self.target.lb_url(),
                 max_duration_s=self.drill.max_duration_s,
-                timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in profile.get("timetable").items()},
+                timetable=timetable_env(profile),
                 shape=self.drill.shape,
                 shape_params=self.drill.shape_params,
                 processes=self.drill.processes or profile.get("load.processes"),

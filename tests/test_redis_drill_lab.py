@@ -112,13 +112,13 @@ def test_ctrl_c_in_the_fault_window_still_rolls_back(lab, tmp_path):
 def test_open_model_load_with_two_worker_processes_holds_its_rate(lab, tmp_path):
     """One real short run of the load generator alone: Locust master/worker, merged seconds."""
     from gameday.history import History
-    from gameday.load import LoadPlan, LoadRun, summarize
+    from gameday.load import LoadPlan, LoadRun, summarize, timetable_env
     from gameday.target.lab import LabTarget
 
     target = LabTarget(lab, lab.require_state())
     plan = LoadPlan(
         rate=400, target_url=target.lb_url(), max_duration_s=60, processes=2,
-        timetable={f"GAMEDAY_TIMETABLE_{k.upper()}": str(v) for k, v in target.ctx.profile.get("timetable").items()},
+        timetable=timetable_env(target.ctx.profile),
     )  # fmt: skip
     run = LoadRun(plan, tmp_path)
     lab.track_helper(run.start())
