@@ -17,6 +17,7 @@ from typing import Iterator
 from gameday import session as sessions
 from gameday.checkers import run_checkers
 from gameday.errors import InputError, LabError
+from gameday.evidence import save_prometheus_view
 from gameday.experiment import Experiment, load_experiment
 from gameday.history import FaultPhase, History
 from gameday.lab.profile import Profile, load_profile
@@ -124,6 +125,8 @@ def run(req: RunRequest) -> RunSummary:
     history = History.read(run_dir / "history.jsonl")
     summary = judge_run(run_id, exp.path.name, exp.drill.slos, target.name, started, ended, journal, history)
     _collect(exp, run_dir, lab.home / "logs", log_offsets)
+    if "metrics" in target.lab.require_state().tiers:
+        say(save_prometheus_view(f"http://127.0.0.1:{target.ctx.profile.get('prometheus.port')}", started, ended, run_dir / "prometheus.json"))
     finish(run_dir, summary)
     return summary
 
