@@ -189,19 +189,17 @@ def admin(bootstrap: str, timeout_ms: int = 1500):
 
 
 def _health(host: str, port: int, nid: int) -> Callable[[], str | None]:
-    """Healthy = this broker itself answers a metadata request and is registered."""
+    """Healthy = this broker itself answers a metadata request and lists itself (registered
+    and not fenced). A raw request, so the answer surely comes from this broker (a client
+    library would route it to whichever broker it likes)."""
 
     def check() -> str | None:
-        from confluent_kafka import KafkaException
-
         try:
-            md = admin(f"{host}:{port}").list_topics(timeout=2)
-        except KafkaException as exc:
-            return f"kafka {host}:{port}: {exc.args[0].str() if exc.args else exc}"
-        if md.orig_broker_id != nid:
-            return f"kafka {host}:{port}: metadata came from broker {md.orig_broker_id}, not {nid}"
-        if nid not in md.brokers:
-            return f"kafka {host}:{port}: broker {nid} is not registered (brokers: {sorted(md.brokers)})"
+            brokers = broker_metadata(host, port, timeout_s=1.0)
+        except (OSError, LabError) as exc:
+            return f"kafka {host}:{port}: {exc}"
+        if nid not in brokers:
+            return f"kafka {host}:{port}: broker {nid} is not registered (brokers: {sorted(brokers)})"
         return None
 
     return check
@@ -233,9 +231,10 @@ def create_topic(ctx: LabContext, timeout_s: float = 60) -> None:
     bootstrap = bootstrap_servers(ctx)
     new = NewTopic(TOPIC, num_partitions=p.get("kafka.partitions"), replication_factor=p.get("kafka.replication_factor"), config=topic_config(ctx))
     deadline = time.monotonic() + timeout_s
+    client = admin(bootstrap)  # keep a reference: a collected client cancels its futures
     while True:
         try:
-            admin(bootstrap).create_topics([new], operation_timeout=timeout_s)[TOPIC].result(timeout=timeout_s)
+            client.create_topics([new], operation_timeout=10)[TOPIC].result(timeout=15)
             return
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
@@ -335,22 +334,53 @@ def parse_quorum_leader(payload: bytes) -> int:
     return int.from_bytes(payload[i : i + 4], "big", signed=True)
 
 
-def active_controller(host: str, port: int, timeout_s: float = 2.0) -> int:
-    """Node id of the active KRaft controller, asked through the broker at host:port."""
+def _exchange(host: str, port: int, request: bytes, timeout_s: float) -> bytes:
+    """Send one framed request; return the response payload (without its size)."""
     import socket
 
+    def read(sock: socket.socket, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise LabError(f"{host}:{port} closed the connection")
+            buf += chunk
+        return buf
+
     with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.sendall(describe_quorum_request())
-        size = b""
-        while len(size) < 4:
-            chunk = sock.recv(4 - len(size))
-            if not chunk:
-                raise LabError(f"{host}:{port} closed the connection")
-            size += chunk
-        want, payload = int.from_bytes(size, "big"), b""
-        while len(payload) < want:
-            chunk = sock.recv(want - len(payload))
-            if not chunk:
-                raise LabError(f"{host}:{port} closed the connection")
-            payload += chunk
-    return parse_quorum_leader(payload)
+        sock.settimeout(timeout_s)
+        sock.sendall(request)
+        return read(sock, int.from_bytes(read(sock, 4), "big"))
+
+
+def active_controller(host: str, port: int, timeout_s: float = 2.0) -> int:
+    """Node id of the active KRaft controller, asked through the broker at host:port."""
+    return parse_quorum_leader(_exchange(host, port, describe_quorum_request(), timeout_s))
+
+
+def metadata_request(correlation_id: int = 1, client_id: str = "gameday") -> bytes:
+    """Metadata v4 (the oldest Kafka 4 serves), asking for no topics: brokers only."""
+    msg = (3).to_bytes(2, "big") + (4).to_bytes(2, "big") + correlation_id.to_bytes(4, "big")
+    msg += len(client_id).to_bytes(2, "big") + client_id.encode()  # request header v1
+    msg += (0).to_bytes(4, "big") + b"\x00"  # topics: empty array; allow_auto_topic_creation false
+    return len(msg).to_bytes(4, "big") + msg
+
+
+def parse_metadata_brokers(payload: bytes) -> list[int]:
+    i = 4 + 4  # correlation id, throttle time
+    count = int.from_bytes(payload[i : i + 4], "big", signed=True)
+    i += 4
+    out = []
+    for _ in range(max(0, count)):
+        out.append(int.from_bytes(payload[i : i + 4], "big", signed=True))
+        i += 4
+        host_len = int.from_bytes(payload[i : i + 2], "big", signed=True)
+        i += 2 + max(0, host_len) + 4  # host, port
+        rack_len = int.from_bytes(payload[i : i + 2], "big", signed=True)
+        i += 2 + max(0, rack_len)
+    return out
+
+
+def broker_metadata(host: str, port: int, timeout_s: float = 1.0) -> list[int]:
+    """Ids of the brokers that the broker at host:port lists in its own metadata."""
+    return parse_metadata_brokers(_exchange(host, port, metadata_request(), timeout_s))
