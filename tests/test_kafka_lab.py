@@ -95,3 +95,27 @@ def test_idempotent_acks_all_round_trip(kafka_lab):
     msg = consumer.poll(15)
     consumer.close()
     assert msg is not None and msg.error() is None and msg.value() == b'{"seq": 1}'
+
+
+def test_monitor_samples_leaders_isr_and_offsets(kafka_lab, tmp_path):
+    from gameday.history import KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample, Recorder
+    from gameday.monitors import kafka as kafka_monitor
+
+    st = kafka_lab
+    profile = load_profile()
+    port = profile.get("kafka.port")
+    bootstrap = ",".join(f"{st.topology.address(az)}:{port}" for az in network.AZS)
+    recorder = Recorder(tmp_path / "history.jsonl")
+    samplers = [s.start() for s in kafka_monitor.samplers(recorder, bootstrap, kafka.TOPIC, "gameday-test", profile.get("kafka.partitions"), 0.3)]
+    time.sleep(2)
+    for s in samplers:
+        s.stop()
+    recorder.close()
+    history = recorder.history()
+    assert history.of(KafkaClusterSample) and all(c.brokers == (1, 2, 3) for c in history.of(KafkaClusterSample))
+    parts = history.of(KafkaPartitionSample)
+    assert {p.partition for p in parts} == set(range(profile.get("kafka.partitions")))
+    assert all(len(p.isr) == 3 and p.leader in (1, 2, 3) for p in parts)
+    offsets = history.of(KafkaOffsetsSample)
+    assert offsets and all(o.end >= 0 for o in offsets)
+    assert kafka.active_controller(st.topology.address("az-a"), port) in (1, 2, 3)

@@ -172,3 +172,11 @@ def test_describe_quorum_wire_format_no_jvm():
     resp = (7).to_bytes(4, "big") + b"\x00" + b"\x00\x00" + b"\x02" + bytes([len(topic) + 1]) + topic + b"\x02"
     resp += (0).to_bytes(4, "big") + b"\x00\x00" + (2).to_bytes(4, "big") + (5).to_bytes(4, "big")
     assert kafka.parse_quorum_leader(resp) == 2
+
+
+def test_metadata_wire_format_no_jvm():
+    req = kafka.metadata_request(correlation_id=3)
+    assert req[4:8] == (3).to_bytes(2, "big") + (4).to_bytes(2, "big")  # Metadata v4
+    broker = lambda nid, host: nid.to_bytes(4, "big") + len(host).to_bytes(2, "big") + host + (9092).to_bytes(4, "big") + (-1).to_bytes(2, "big", signed=True)
+    resp = (3).to_bytes(4, "big") + (0).to_bytes(4, "big") + (2).to_bytes(4, "big") + broker(1, b"10.213.0.11") + broker(3, b"10.213.0.13")
+    assert kafka.parse_metadata_brokers(resp) == [1, 3]

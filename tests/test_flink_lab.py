@@ -1,0 +1,94 @@
+"""The real Flink tier: ZooKeeper quorum, three JobManagers in ZooKeeper HA, TaskManagers.
+
+Starts `gameday lab up --tiers flink` (which brings ZooKeeper and Kafka too; a lab
+already running is stopped first, as the other lab tests do), checks that ZooKeeper
+names a leader whose REST API sees every TaskManager, kills that leader and checks that
+another JobManager takes over, then `lab down`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.lab import network, state
+from gameday.lab.profile import load_profile
+from gameday.lab.tiers import flink, zookeeper
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[1]
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+
+
+def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    sys.stderr.write(proc.stderr[-4000:])
+    return proc
+
+
+@pytest.fixture(scope="module")
+def flink_lab():
+    if os.geteuid() != 0:
+        pytest.skip("the lab's network namespaces need root")
+    gameday("lab", "down")
+    began = time.monotonic()
+    up = gameday("lab", "up", "--tiers", "flink")
+    assert up.returncode == 0, up.stderr[-2000:]
+    print(f"\nflink lab up took {time.monotonic() - began:.1f} s", file=sys.stderr)
+    st = state.load(load_profile().home)
+    assert st is not None
+    for az in network.AZS:
+        network.assert_routed_locally(st.topology, st.topology.address(az))
+    yield st
+    down = gameday("lab", "down")
+    assert down.returncode == 0, down.stderr[-2000:]
+
+
+def _quorum(st) -> str:
+    port = load_profile().get("zookeeper.client_port")
+    return ",".join(f"{st.topology.address(az)}:{port}" for az in network.AZS)
+
+
+def test_zookeeper_quorum_has_one_leader(flink_lab):
+    st = flink_lab
+    port = load_profile().get("zookeeper.client_port")
+    modes = sorted(zookeeper.mode(st.topology.address(az), port) or "down" for az in network.AZS)
+    assert modes == ["follower", "follower", "leader"]
+
+
+def test_one_leader_sees_every_taskmanager(flink_lab):
+    st = flink_lab
+    assert sorted(n for n, t in st.components.items() if t.tier == "flink") == [
+        "flink-jm-a", "flink-jm-b", "flink-jm-c", "flink-tm-a", "flink-tm-b", "flink-tm-c"
+    ]  # fmt: skip
+    leader = flink.rest_leader(_quorum(st))
+    assert leader and leader.startswith("http://10.213.0.1")
+    overview = flink.rest_get(f"{leader.rstrip('/')}/overview")
+    assert overview["taskmanagers"] == 3 and overview["slots-total"] == 6
+    status = gameday("lab", "status")
+    assert status.returncode == 0, status.stdout
+
+
+def test_killing_the_leader_elects_another(flink_lab):
+    st = flink_lab
+    zk = _quorum(st)
+    old = flink.rest_leader(zk)
+    victim = f"flink-jm-{network.AZS[[st.topology.address(az) for az in network.AZS].index(old.split('//')[1].split(':')[0])][-1]}"
+    killed_at = time.monotonic()
+    assert gameday("lab", "kill", victim).returncode == 0
+    new = None
+    while time.monotonic() - killed_at < 60:
+        new = flink.rest_leader(zk, timeout_s=1)
+        if new and new != old:
+            break
+        time.sleep(0.2)
+    elapsed = time.monotonic() - killed_at
+    print(f"\nnew JobManager leader {new} named {elapsed:.1f} s after killing {victim}", file=sys.stderr)
+    assert new and new != old
+    assert gameday("lab", "restart", victim).returncode == 0
