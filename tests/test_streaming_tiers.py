@@ -96,6 +96,7 @@ def test_flink_config_no_jvm(tmp_path):
     assert jm["execution.checkpointing.interval"] == "10s"
     assert jm["execution.checkpointing.dir"].startswith("file:///")
     assert "taskmanager.host" not in jm
+    assert "--add-opens=java.base/java.util=ALL-UNNAMED" in jm["env.java.opts.all"]  # the dist's Java 17 flags are kept
     tm = flink.render_config(ctx, "az-c", "taskmanager", resource_id="flink-tm-c")
     assert tm["taskmanager.host"] == "10.213.0.13" and tm["taskmanager.resource-id"] == "flink-tm-c"
     yaml.safe_load(yaml.safe_dump(jm))  # config.yaml must be plain YAML
