@@ -18,7 +18,7 @@ import pytest
 
 from gameday.lab import network, state
 from gameday.lab.profile import load_profile
-from gameday.lab.tiers import flink, zookeeper
+from gameday.lab.tiers import LabContext, flink, zookeeper
 
 pytestmark = pytest.mark.lab
 
@@ -33,12 +33,14 @@ def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture(scope="module")
-def flink_lab():
+def flink_lab(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("the lab's network namespaces need root")
     gameday("lab", "down")
     began = time.monotonic()
-    up = gameday("lab", "up", "--tiers", "flink")
+    profile = tmp_path_factory.mktemp("flink") / "fast-checkpoints.yaml"
+    profile.write_text("flink:\n  checkpoint_interval_s: 5\n")
+    up = gameday("lab", "up", "--tiers", "flink", "--profile", str(profile))
     assert up.returncode == 0, up.stderr[-2000:]
     print(f"\nflink lab up took {time.monotonic() - began:.1f} s", file=sys.stderr)
     st = state.load(load_profile().home)
@@ -75,6 +77,28 @@ def test_one_leader_sees_every_taskmanager(flink_lab):
     assert status.returncode == 0, status.stdout
 
 
+def test_a_kafka_source_job_runs_and_checkpoints(flink_lab):
+    st = flink_lab
+    profile = load_profile()
+    ctx = LabContext(profile, st.topology, profile.home)
+    argv, env = flink.client_command(ctx, REPO / "tests" / "data" / "flink_smoke_job.py")
+    env["GAMEDAY_KAFKA"] = ",".join(f"{st.topology.address(az)}:{profile.get('kafka.port')}" for az in network.AZS)
+    proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and "Job has been submitted" in proc.stdout, (proc.stdout + proc.stderr)[-3000:]
+    leader = flink.rest_leader(_quorum(st)).rstrip("/")
+    deadline = time.monotonic() + 90
+    counts: dict = {}
+    while time.monotonic() < deadline:
+        jobs = flink.rest_get(f"{leader}/jobs/overview")["jobs"]
+        if jobs and jobs[0]["state"] == "RUNNING":
+            counts = flink.rest_get(f"{leader}/jobs/{jobs[0]['jid']}/checkpoints")["counts"]
+            if counts["completed"] >= 1:
+                break
+        time.sleep(1)
+    assert counts.get("completed", 0) >= 1, counts
+    assert any((profile.home / "data" / "flink-storage" / "checkpoints").iterdir())
+
+
 def test_killing_the_leader_elects_another(flink_lab):
     st = flink_lab
     zk = _quorum(st)
@@ -91,4 +115,16 @@ def test_killing_the_leader_elects_another(flink_lab):
     elapsed = time.monotonic() - killed_at
     print(f"\nnew JobManager leader {new} named {elapsed:.1f} s after killing {victim}", file=sys.stderr)
     assert new and new != old
+    # The job the previous test submitted comes back RUNNING under the new leader.
+    jobs = []
+    while time.monotonic() - killed_at < 90:
+        try:
+            jobs = flink.rest_get(f"{new.rstrip('/')}/jobs/overview", 1)["jobs"]
+        except (OSError, ValueError):
+            jobs = []
+        if jobs and jobs[0]["state"] == "RUNNING":
+            break
+        time.sleep(0.5)
+    print(f"job {jobs[0]['state'] if jobs else 'missing'} {time.monotonic() - killed_at:.1f} s after the kill", file=sys.stderr)
+    assert jobs and jobs[0]["state"] == "RUNNING"
     assert gameday("lab", "restart", victim).returncode == 0
