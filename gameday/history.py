@@ -278,3 +278,21 @@ class KafkaOffsetsSample(Record):
 
 
 RECORD_TYPES.update({cls.kind: cls for cls in (KafkaPartitionSample, KafkaClusterSample, KafkaOffsetsSample)})
+
+
+@dataclass(frozen=True)
+class FlinkSample(Record):
+    """The Flink JobManager leader ZooKeeper names ("" = none known), and the state of the
+    job as that leader reports it ("" = no answer), with its latest completed checkpoint
+    (id -1 = none; `checkpoint_at` = when it completed, epoch seconds, 0 = none)."""
+
+    kind: ClassVar[str] = "flink.job"
+    leader: str
+    job: str = ""
+    state: str = ""
+    checkpoint_id: int = -1
+    checkpoint_at: float = 0.0
+    error: str = ""
+
+
+RECORD_TYPES[FlinkSample.kind] = FlinkSample

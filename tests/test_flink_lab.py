@@ -99,12 +99,18 @@ def test_a_kafka_source_job_runs_and_checkpoints(flink_lab):
     assert any((profile.home / "data" / "flink-storage" / "checkpoints").iterdir())
 
 
-def test_killing_the_leader_elects_another(flink_lab):
+def test_killing_the_leader_elects_another(flink_lab, tmp_path):
     st = flink_lab
     zk = _quorum(st)
     old = flink.rest_leader(zk)
     victim = f"flink-jm-{network.AZS[[st.topology.address(az) for az in network.AZS].index(old.split('//')[1].split(':')[0])][-1]}"
-    killed_at = time.monotonic()
+    from gameday.history import FlinkSample, Recorder
+    from gameday.monitors.flink import leader_elected_s, sampler
+
+    recorder = Recorder(tmp_path / "history.jsonl")
+    monitor = sampler(recorder, zk, 0.25).start()
+    time.sleep(1)
+    killed_at, fault_t = time.monotonic(), time.time()
     assert gameday("lab", "kill", victim).returncode == 0
     new = None
     while time.monotonic() - killed_at < 60:
@@ -127,4 +133,11 @@ def test_killing_the_leader_elects_another(flink_lab):
         time.sleep(0.5)
     print(f"job {jobs[0]['state'] if jobs else 'missing'} {time.monotonic() - killed_at:.1f} s after the kill", file=sys.stderr)
     assert jobs and jobs[0]["state"] == "RUNNING"
+    time.sleep(1)
+    monitor.stop()
+    recorder.close()
+    samples = recorder.history().of(FlinkSample)
+    elected = leader_elected_s(samples, fault_t, old)
+    print(f"monitor: leader elected after {elected} s; states seen {sorted({x.state for x in samples})}", file=sys.stderr)
+    assert elected is not None and samples[0].leader == old and samples[0].state == "RUNNING"
     assert gameday("lab", "restart", victim).returncode == 0

@@ -194,3 +194,41 @@ def test_integrity_audit_counts_lost_duplicated_and_unacked_no_jvm(tmp_path):
     a = compare(acked, seen)
     assert (a.acknowledged, a.present, a.lost, a.duplicated, a.unacked_present) == (4, 4, 1, 1, 1)
     assert a.lost_ids == ("sup-01-000002",) and a.duplicated_ids == ("sup-01-000003",)
+
+
+def test_kafka_leader_and_isr_recovery_measurements_no_jvm():
+    from gameday.history import KafkaPartitionSample
+    from gameday.monitors.kafka import isr_restored_s, leaders_back_s
+
+    def tick(t, rows):
+        return [KafkaPartitionSample(t=t, topic="x", partition=p, leader=l, isr=tuple(isr), replicas=(1, 2, 3)) for p, (l, isr) in enumerate(rows)]
+
+    samples = (
+        tick(9.0, [(2, [1, 2, 3]), (1, [1, 2, 3])])
+        + tick(10.5, [(2, [1, 2, 3]), (1, [1, 2, 3])])  # broker 2 killed at 10: not yet fenced
+        + tick(19.0, [(-1, [1, 3]), (1, [1, 3])])
+        + tick(20.0, [(3, [1, 3]), (1, [1, 3])])  # every partition led by a live broker
+        + tick(30.0, [(3, [1, 2, 3]), (1, [1, 3])])
+        + tick(31.0, [(3, [1, 2, 3]), (1, [1, 3, 2])])
+    )
+    assert leaders_back_s(samples, 10.0, dead=2) == 10.0
+    assert isr_restored_s(samples, 25.0, want=3) == 6.0
+    assert leaders_back_s(samples[:6], 10.0, dead=2) is None
+
+
+def test_flink_measurements_no_jvm():
+    from gameday.history import FlinkSample, from_json, to_json
+    from gameday.monitors.flink import checkpoint_age, job_recovered_s, leader_elected_s
+
+    a, b = "http://10.213.0.11:8081", "http://10.213.0.12:8081"
+    samples = [
+        FlinkSample(t=9.0, leader=a, job="j", state="RUNNING", checkpoint_id=3, checkpoint_at=5.0),
+        FlinkSample(t=11.0, leader=a, error="rest: refused"),
+        FlinkSample(t=14.0, leader=b, job="j", state="RESTARTING", checkpoint_id=3, checkpoint_at=5.0),
+        FlinkSample(t=16.0, leader=b, job="j", state="RUNNING", checkpoint_id=3, checkpoint_at=5.0),
+        FlinkSample(t=21.0, leader=b, job="j", state="RUNNING", checkpoint_id=4, checkpoint_at=20.5),
+    ]
+    assert all(from_json(to_json(s)) == s for s in samples)
+    assert leader_elected_s(samples, 10.0, a) == 4.0
+    assert job_recovered_s(samples, 10.0) == 11.0  # RUNNING at 16 is not progress; the checkpoint at 20.5 is
+    assert checkpoint_age(samples)[-1] == (21.0, 0.5)

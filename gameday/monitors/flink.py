@@ -1,0 +1,94 @@
+"""Flink sampler: the leading JobManager as ZooKeeper names it, the job's state as that
+leader's REST API reports it, and the job's latest completed checkpoint.
+
+One ZooKeeper session for the whole run (kazoo reconnects by itself), so sampling does
+not open a session per tick. A tick where ZooKeeper or the REST API does not answer is
+recorded with what was missing, never skipped.
+"""
+
+from __future__ import annotations
+
+import time
+
+from gameday.history import FlinkSample, Recorder
+from gameday.monitors import Sampler
+
+TIMEOUT_S = 1.0
+
+
+def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_name: str = "") -> Sampler:
+    from kazoo.client import KazooClient
+
+    from gameday.lab.tiers.flink import REST_LEADER_PATH, _read_utf, rest_get
+
+    client = KazooClient(hosts=zk_quorum, timeout=TIMEOUT_S * 4)
+    client.logger.disabled = True
+    state = {"started": False}
+
+    def sample() -> None:
+        now = time.time()
+        if not state["started"]:
+            client.start(timeout=TIMEOUT_S * 2)
+            state["started"] = True
+        try:
+            data, _ = client.get(REST_LEADER_PATH)
+            leader = (_read_utf(data) or "") if data else ""
+        except Exception as exc:  # kazoo raises many types when the quorum is away
+            recorder.add(FlinkSample(t=now, leader="", error=f"zookeeper: {type(exc).__name__}"))
+            return
+        if not leader:
+            recorder.add(FlinkSample(t=now, leader="", error="no leader in zookeeper"))
+            return
+        base = leader.rstrip("/")
+        try:
+            jobs = rest_get(f"{base}/jobs/overview", TIMEOUT_S).get("jobs", [])
+            jobs = [j for j in jobs if not job_name or j.get("name") == job_name]
+            if not jobs:
+                recorder.add(FlinkSample(t=now, leader=leader, error="no job"))
+                return
+            job = max(jobs, key=lambda j: j.get("start-time", 0))
+            cp = rest_get(f"{base}/jobs/{job['jid']}/checkpoints", TIMEOUT_S).get("latest", {}).get("completed") or {}
+            recorder.add(
+                FlinkSample(
+                    t=now, leader=leader, job=job["jid"], state=job.get("state", ""),
+                    checkpoint_id=int(cp.get("id", -1)), checkpoint_at=float(cp.get("latest_ack_timestamp", 0)) / 1000,
+                )
+            )  # fmt: skip
+        except (OSError, ValueError) as exc:
+            recorder.add(FlinkSample(t=now, leader=leader, error=f"rest: {exc}"))
+
+    s = Sampler("flink", interval_s, sample)
+    stop = s.stop
+
+    def stop_and_close() -> None:
+        stop()
+        try:
+            client.stop()
+            client.close()
+        except Exception:
+            pass
+
+    s.stop = stop_and_close  # type: ignore[method-assign]
+    return s
+
+
+def leader_elected_s(samples: list[FlinkSample], fault_t: float, old_leader: str) -> float | None:
+    """Seconds from the fault until ZooKeeper names a leader other than the killed one."""
+    for s in sorted(samples, key=lambda s: s.t):
+        if s.t >= fault_t and s.leader and s.leader != old_leader:
+            return s.t - fault_t
+    return None
+
+
+def job_recovered_s(samples: list[FlinkSample], fault_t: float) -> float | None:
+    """Seconds from the fault until the job is RUNNING again and has completed a checkpoint
+    after the fault (progress, not just a state flag); None if never."""
+    for s in sorted(samples, key=lambda s: s.t):
+        if s.t >= fault_t and s.state == "RUNNING" and s.checkpoint_at > fault_t:
+            return s.t - fault_t
+    return None
+
+
+def checkpoint_age(samples: list[FlinkSample]) -> list[tuple[float, float]]:
+    """(t, seconds since the latest completed checkpoint) for samples that know one."""
+    return [(s.t, s.t - s.checkpoint_at) for s in sorted(samples, key=lambda s: s.t) if s.checkpoint_at > 0]
