@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,16 +19,12 @@ from gameday.lab import network, state
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers import LabContext, flink, zookeeper
 
+from tests.labutil import REPO, gameday
+
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[1]
-GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 
 
-def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    sys.stderr.write(proc.stderr[-4000:])
-    return proc
 
 
 @pytest.fixture(scope="module")

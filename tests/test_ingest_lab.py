@@ -14,11 +14,9 @@ milliseconds behind), which is why the losing fault freezes the followers first.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -27,17 +25,13 @@ from gameday.lab import network, state
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers import LabContext, ingest, kafka
 
+from tests.labutil import gameday
+
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[1]
-GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 MISS_THE_PLAN = 'kafka:\n  acks: "1"\n  min_insync_replicas: 1\n  unclean_leader_election: true\n'
 
 
-def gameday(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    sys.stderr.write(proc.stderr[-3000:])
-    return proc
 
 
 @pytest.fixture(scope="module", params=["plan", "miss"])

@@ -7,10 +7,8 @@ other lab tests do), checks the cluster through the brokers themselves, then `la
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,16 +16,12 @@ from gameday.lab import network, state
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers import kafka
 
+from tests.labutil import gameday
+
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[1]
-GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 
 
-def gameday(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    sys.stderr.write(proc.stderr[-4000:])
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -19,18 +19,13 @@ import pytest
 from gameday.lab.profile import load_profile
 from gameday.lab.supervisor import Lab
 
+from tests.labutil import GAMEDAY, REPO, gameday
+
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
-GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 
 
-def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    sys.stderr.write(proc.stderr[-4000:])
-    sys.stdout.write(proc.stdout)
-    return proc
 
 
 @pytest.fixture(scope="module")

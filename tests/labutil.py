@@ -1,0 +1,18 @@
+"""What every lab test module shares: the repo, and running the gameday CLI as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+
+
+def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run `gameday ARGS` in the repo; its output is echoed so a failing test shows it."""
+    proc = subprocess.run(GAMEDAY + list(args), cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    sys.stderr.write(proc.stderr[-4000:])
+    sys.stdout.write(proc.stdout)
+    return proc
