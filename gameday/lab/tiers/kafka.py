@@ -182,10 +182,18 @@ def prepare(ctx: LabContext) -> None:
 # --- client side -------------------------------------------------------------------------
 
 
+# Every admin client ever made lives as long as the process. Destroying one while
+# librdkafka still resolves a request of it (a timed-out list_offsets, say) crashed the
+# interpreter with SIGSEGV; a handful of idle clients cost nothing.
+_ADMINS: list = []
+
+
 def admin(bootstrap: str, timeout_ms: int = 1500):
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": timeout_ms, "logger": _QUIET})
+    client = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": timeout_ms, "logger": _QUIET})
+    _ADMINS.append(client)
+    return client
 
 
 def _health(host: str, port: int, nid: int) -> Callable[[], str | None]:
