@@ -47,11 +47,10 @@ def locust_run(target: LabTarget, base_url: str, rate: float, seconds: float) ->
         timetable=timetable_env(target.ctx.profile),
         shape=ShapeKind.STEADY,
     )  # fmt: skip
-    run = LoadRun(plan, out)
-    target.lab.track_helper(run.start())
+    run = LoadRun(plan, out, target.lab)
+    run.start()
     time.sleep(seconds + 2)  # + Locust's start-up
     run.stop()
-    target.lab.forget_helper("locust")
     records = sorted(run.records(), key=lambda r: r.t)[1:-1]  # drop the partial first and last seconds
     history = History.of_records([*records, run.marker()])
     hist = loadstats.merged(r.hist for r in records)

@@ -115,8 +115,8 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
         shape_params={"step": step, "step_s": step_s, "max_rate": max_rate},
         processes=processes or profile.get("load.processes"),
     )
-    load = LoadRun(plan, run_dir)
-    lab.track_helper(load.start())
+    load = LoadRun(plan, run_dir, lab)
+    load.start()
     say(f"capacity: steps {', '.join(f'{r:g}' for r in shape.steps)} req/s, {step_s:g} s each; results in {run_dir}")
     results: list[StepResult] = []
     try:
@@ -140,7 +140,6 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
                 break
     finally:
         load.stop()
-        lab.forget_helper("locust")
     result = CapacityResult(capacity_of(results), catalog()["api.p95_latency"].threshold, catalog()["api.error_rate"].threshold, results, started, str(run_dir))
     text = json.dumps(asdict(result), indent=2)
     (run_dir / "capacity.json").write_text(text + "\n")

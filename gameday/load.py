@@ -51,9 +51,10 @@ def timetable_env(profile) -> dict[str, str]:
 
 
 class LoadRun:
-    def __init__(self, plan: LoadPlan, out_dir: Path) -> None:
+    def __init__(self, plan: LoadPlan, out_dir: Path, lab=None) -> None:
         self.plan = plan
         self.out_dir = out_dir
+        self.lab = lab  # when given, the generator's PID is in the lab state while it runs
         self.tracked: procs.Tracked | None = None
         self.started_at = 0.0
         self.stopped_at = 0.0
@@ -77,6 +78,8 @@ class LoadRun:
         }
         self.started_at = time.time()
         self.tracked = procs.spawn("locust", argv, self.out_dir / "locust.log", env=env, tier="load")
+        if self.lab is not None:  # so `lab down` ends it even if this harness is killed
+            self.lab.track_helper(self.tracked)
         return self.tracked
 
     def generator_cpu(self) -> list[float]:
@@ -105,6 +108,8 @@ class LoadRun:
             t.signal(signal.SIGTERM)
             if not t.wait_gone(15):
                 t.end(2)
+        if self.lab is not None:
+            self.lab.forget_helper(t.name)
 
     def records(self) -> list[LoadSecond]:
         out: list[LoadSecond] = []

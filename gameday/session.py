@@ -59,7 +59,6 @@ class Session:
         self.samplers = start_all(self.recorder, self.target)
         self.mark("monitors.started", ", ".join(s.name for s in self.samplers))
         if self.drill.rate > 0:
-            lab = getattr(self.target, "lab", None)
             profile = self.target.ctx.profile
             plan = LoadPlan(
                 rate=self.drill.rate,
@@ -70,10 +69,8 @@ class Session:
                 shape_params=self.drill.shape_params,
                 processes=self.drill.processes or profile.get("load.processes"),
             )
-            self.load = LoadRun(plan, self.run_dir)
-            tracked = self.load.start()
-            if lab is not None:
-                lab.track_helper(tracked)
+            self.load = LoadRun(plan, self.run_dir, getattr(self.target, "lab", None))
+            self.load.start()
             self.mark("load.started", f"rate={plan.rate} shape={plan.shape.value} processes={plan.processes} url={plan.target_url}")
             say(f"load: {plan.shape.value} {plan.rate:g} req/s (open model, {plan.processes} generator process(es)) against {plan.target_url}")
         say(f"warming up for {self.drill.warmup_s:g} s, then {self.drill.baseline_s:g} s of baseline before the steady-state check")
@@ -99,9 +96,6 @@ class Session:
             except KeyboardInterrupt:
                 pass
             self.load.stop()
-            lab = getattr(self.target, "lab", None)
-            if lab is not None:
-                lab.forget_helper(self.load.tracked.name)
             self.recorder.extend(self.load.records())
             self.recorder.add(self.load.marker())
         for sampler in self.samplers:

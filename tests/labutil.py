@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,3 +17,12 @@ def gameday(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
     sys.stderr.write(proc.stderr[-4000:])
     sys.stdout.write(proc.stdout)
     return proc
+
+
+def fresh_lab() -> None:
+    """Skip without root (the AZs are network namespaces); otherwise stop any lab first."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("the lab's network namespaces need root")
+    gameday("lab", "down")

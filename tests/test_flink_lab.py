@@ -19,7 +19,7 @@ from gameday.lab import network, state
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers import LabContext, flink, zookeeper
 
-from tests.labutil import REPO, gameday
+from tests.labutil import REPO, fresh_lab, gameday
 
 pytestmark = pytest.mark.lab
 
@@ -29,9 +29,7 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def flink_lab(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the lab's network namespaces need root")
-    gameday("lab", "down")
+    fresh_lab()
     began = time.monotonic()
     profile = tmp_path_factory.mktemp("flink") / "fast-checkpoints.yaml"
     profile.write_text("flink:\n  checkpoint_interval_s: 5\n")

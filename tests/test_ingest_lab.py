@@ -13,7 +13,6 @@ milliseconds behind), which is why the losing fault freezes the followers first.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ from gameday.lab import network, state
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers import LabContext, ingest, kafka
 
-from tests.labutil import gameday
+from tests.labutil import fresh_lab, gameday
 
 pytestmark = pytest.mark.lab
 
@@ -36,9 +35,7 @@ MISS_THE_PLAN = 'kafka:\n  acks: "1"\n  min_insync_replicas: 1\n  unclean_leader
 
 @pytest.fixture(scope="module", params=["plan", "miss"])
 def ingest_lab(request, tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the lab's network namespaces need root")
-    gameday("lab", "down")
+    fresh_lab()
     args = ["lab", "up", "--tiers", "ingest"]
     if request.param == "miss":
         profile = tmp_path_factory.mktemp("miss") / "miss-the-plan.yaml"

@@ -6,7 +6,6 @@ other lab tests do), checks the cluster through the brokers themselves, then `la
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from gameday.lab import network, state
 from gameday.lab.profile import load_profile
 from gameday.lab.tiers import kafka
 
-from tests.labutil import gameday
+from tests.labutil import fresh_lab, gameday
 
 pytestmark = pytest.mark.lab
 
@@ -27,9 +26,7 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def kafka_lab():
-    if os.geteuid() != 0:
-        pytest.skip("the lab's network namespaces need root")
-    gameday("lab", "down")
+    fresh_lab()
     began = time.monotonic()
     up = gameday("lab", "up", "--tiers", "kafka")
     assert up.returncode == 0, up.stderr[-2000:]

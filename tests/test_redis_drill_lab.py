@@ -7,7 +7,6 @@ Prometheus) and take it over: a lab already running is stopped first.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from gameday.lab.profile import load_profile
 from gameday.lab.supervisor import Lab
 
-from tests.labutil import GAMEDAY, REPO, gameday
+from tests.labutil import GAMEDAY, REPO, fresh_lab, gameday
 
 pytestmark = pytest.mark.lab
 
@@ -30,9 +29,7 @@ EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
 
 @pytest.fixture(scope="module")
 def lab():
-    if os.geteuid() != 0:
-        pytest.skip("the lab's network namespaces need root")
-    gameday("lab", "down")
+    fresh_lab()
     began = time.monotonic()
     up = gameday("lab", "up")
     assert up.returncode == 0, up.stderr[-2000:]
@@ -115,11 +112,10 @@ def test_open_model_load_with_two_worker_processes_holds_its_rate(lab, tmp_path)
         rate=400, target_url=target.lb_url(), max_duration_s=60, processes=2,
         timetable=timetable_env(target.ctx.profile),
     )  # fmt: skip
-    run = LoadRun(plan, tmp_path)
-    lab.track_helper(run.start())
+    run = LoadRun(plan, tmp_path, lab)
+    run.start()
     time.sleep(15)
     run.stop()
-    lab.forget_helper("locust")
     records = run.records()
     assert len({r.worker for r in records}) == 2, "each worker process writes its own seconds"
     summary = summarize(History.of_records([*records, run.marker()]))

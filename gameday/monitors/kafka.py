@@ -116,27 +116,9 @@ def samplers(recorder: Recorder, bootstrap: str, topic: str, group: str, partiti
 # --- measurements a broker-loss checker needs (pure functions of the history) -------------
 
 
-def leaders_back_s(samples: list[KafkaPartitionSample], fault_t: float, dead: int) -> float | None:
-    """Seconds from the fault until a sample in which every partition has a leader that is
-    not the dead broker; None if that never happened (a checker then says `unknown`/`fail`).
-
-    Until the controller fences a SIGKILLed broker, metadata still names it as leader, so
-    "led by the dead broker" counts as leaderless."""
-    by_t: dict[float, list[KafkaPartitionSample]] = {}
-    for s in samples:
-        if s.t >= fault_t:
-            by_t.setdefault(s.t, []).append(s)
-    partitions = {s.partition for s in samples}
-    for t in sorted(by_t):
-        tick = by_t[t]
-        if {s.partition for s in tick} == partitions and all(s.leader >= 0 and s.leader != dead and not s.error for s in tick):
-            return t - fault_t
-    return None
-
-
-def isr_restored_s(samples: list[KafkaPartitionSample], since_t: float, want: int) -> float | None:
-    """Seconds from `since_t` (e.g. the rollback) until every partition's ISR has at least
-    `want` members again; None if it never did."""
+def _first_tick_where(samples: list[KafkaPartitionSample], since_t: float, ok) -> float | None:
+    """Seconds from `since_t` to the first sampling instant at which every partition was
+    sampled and `ok` holds for each; None if that never happened."""
     by_t: dict[float, list[KafkaPartitionSample]] = {}
     for s in samples:
         if s.t >= since_t:
@@ -144,6 +126,21 @@ def isr_restored_s(samples: list[KafkaPartitionSample], since_t: float, want: in
     partitions = {s.partition for s in samples}
     for t in sorted(by_t):
         tick = by_t[t]
-        if {s.partition for s in tick} == partitions and all(len(s.isr) >= want and not s.error for s in tick):
+        if {s.partition for s in tick} == partitions and all(ok(s) for s in tick):
             return t - since_t
     return None
+
+
+def leaders_back_s(samples: list[KafkaPartitionSample], fault_t: float, dead: int) -> float | None:
+    """Seconds from the fault until a sample in which every partition has a leader that is
+    not the dead broker; None if that never happened (a checker then says `unknown`/`fail`).
+
+    Until the controller fences a SIGKILLed broker, metadata still names it as leader, so
+    "led by the dead broker" counts as leaderless."""
+    return _first_tick_where(samples, fault_t, lambda s: s.leader >= 0 and s.leader != dead and not s.error)
+
+
+def isr_restored_s(samples: list[KafkaPartitionSample], since_t: float, want: int) -> float | None:
+    """Seconds from `since_t` (e.g. the rollback) until every partition's ISR has at least
+    `want` members again; None if it never did."""
+    return _first_tick_where(samples, since_t, lambda s: len(s.isr) >= want and not s.error)
