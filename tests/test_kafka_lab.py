@@ -97,20 +97,27 @@ def test_idempotent_acks_all_round_trip(kafka_lab):
 
 
 def test_monitor_samples_leaders_isr_and_offsets(kafka_lab, tmp_path):
-    from gameday.history import KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample, Recorder
-    from gameday.monitors import kafka as kafka_monitor
+    from gameday.history import History, KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample
 
     st = kafka_lab
     profile = load_profile()
     port = profile.get("kafka.port")
     bootstrap = ",".join(f"{st.topology.address(az)}:{port}" for az in network.AZS)
-    recorder = Recorder(tmp_path / "history.jsonl")
-    samplers = [s.start() for s in kafka_monitor.samplers(recorder, bootstrap, kafka.TOPIC, "gameday-test", profile.get("kafka.partitions"), 0.3)]
-    time.sleep(2)
-    for s in samplers:
-        s.stop()
-    recorder.close()
-    history = recorder.history()
+    # The samplers run in a child process that exits without destructors: librdkafka
+    # admin clients crashed this test run with SIGSEGV (rd_kafka_cgrp_op) in about half
+    # of the runs when they lived in the pytest process. A known open problem (issue 3).
+    path = tmp_path / "history.jsonl"
+    script = (
+        "import os, time; from pathlib import Path\n"
+        "from gameday.history import Recorder; from gameday.monitors import kafka as km\n"
+        f"r = Recorder(Path({str(path)!r}))\n"
+        f"ss = [s.start() for s in km.samplers(r, {bootstrap!r}, {kafka.TOPIC!r}, 'gameday-test', {profile.get('kafka.partitions')}, 0.3)]\n"
+        "time.sleep(2)\n"
+        "[s.stop() for s in ss]; r.close(); os._exit(0)\n"
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr[-2000:]
+    history = History.read(path)
     assert history.of(KafkaClusterSample) and all(c.brokers == (1, 2, 3) for c in history.of(KafkaClusterSample))
     parts = history.of(KafkaPartitionSample)
     assert {p.partition for p in parts} == set(range(profile.get("kafka.partitions")))
