@@ -293,6 +293,70 @@ class FlinkSample(Record):
     checkpoint_id: int = -1
     checkpoint_at: float = 0.0
     error: str = ""
+    tasks_running: bool = False  # every task of the job RUNNING (not just the job's state)
 
 
 RECORD_TYPES[FlinkSample.kind] = FlinkSample
+
+
+# --- streaming data path: freshness, ingest, lag, integrity --------------------------------
+
+
+@dataclass(frozen=True)
+class CanarySample(Record):
+    """One canary price update: produced into supplier.raw at `t`, and the first instant
+    the search API returned that price (`seen_at`, 0 = not seen before `gave_up_at`)."""
+
+    kind: ClassVar[str] = "canary"
+    flight_id: str
+    amount_pence: int
+    seen_at: float = 0.0
+    gave_up_at: float = 0.0
+    polls: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class IngestSecond(Record):
+    """The adapters' deliveries in one second (by acknowledgement or failure time):
+    acknowledged, failed, and the longest event-creation-to-ack time among the acked."""
+
+    kind: ClassVar[str] = "ingest.second"
+    acked: int
+    failed: int
+    max_ack_latency_s: float
+
+
+@dataclass(frozen=True)
+class StreamLagSecond(Record):
+    """Processing lag of the stream job for events produced in one second: from the
+    event's creation to the job processing it (first time seen in its output)."""
+
+    kind: ClassVar[str] = "stream.lag"
+    events: int
+    p95_s: float
+    max_s: float
+
+
+@dataclass(frozen=True)
+class IntegrityAudit(Record):
+    """Events the adapters saw acknowledged up to `cutoff`, against supplier.raw, the
+    job's committed output and the raw events lake. `error` set = the audit could not
+    finish (its counts are then not a measurement)."""
+
+    kind: ClassVar[str] = "integrity.audit"
+    cutoff: float
+    acknowledged: int
+    lost_in_topic: int = -1
+    duplicated_in_topic: int = -1
+    lost_in_output: int = -1
+    duplicated_in_output: int = -1
+    lost_in_archive: int = -1
+    duplicated_in_archive: int = -1
+    waited_s: float = 0.0
+    lost_sample: tuple[str, ...] = ()
+    duplicated_sample: tuple[str, ...] = ()
+    error: str = ""
+
+
+RECORD_TYPES.update({cls.kind: cls for cls in (CanarySample, IngestSecond, StreamLagSecond, IntegrityAudit)})

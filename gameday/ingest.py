@@ -15,7 +15,7 @@ a per-supplier sequence number. Sequence numbers are never reused, even across a
 blocks of them are reserved durably before use (a restart skips to the next block).
 
 The durable ack log: `<dir>/<supplier>.acks`, one line per acknowledged event,
-"seq partition offset", fsynced at least every `fsync_ms`. Failed deliveries go to
+"seq partition offset ack_t created_t" (epoch seconds), fsynced at least every `fsync_ms`. Failed deliveries go to
 `<supplier>.nacks` ("seq t error"). `<dir>/status-<process>.json` is rewritten every
 second with counters (the health check reads it).
 """
@@ -134,12 +134,38 @@ class Supplier:
 
 def read_acks(path: Path) -> list[tuple[int, int, int]]:
     """(seq, partition, offset) of every acknowledged event in one supplier's ack log."""
+    return [(seq, part, off) for seq, part, off, _, _ in read_ack_lines(path)]
+
+
+def read_ack_lines(path: Path) -> list[tuple[int, int, int, float, float]]:
+    """(seq, partition, offset, ack_t, created_t) of every complete line (a line still
+    being written by a running adapter is skipped; ack_t/created_t 0 = not recorded)."""
     out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                out.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    for line in _complete_lines(path):
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((int(parts[0]), int(parts[1]), int(parts[2]), 0.0, 0.0))
+        elif len(parts) == 5:
+            out.append((int(parts[0]), int(parts[1]), int(parts[2]), float(parts[3]), float(parts[4])))
+    return out
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """Lines ended by a newline: a running adapter may be half-way through the last one."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text.split("\n")
+    return lines[:-1]
+
+
+def read_nacks(path: Path) -> list[tuple[int, float, str]]:
+    """(seq, t, error) of every failed delivery in one supplier's nack log."""
+    out = []
+    for line in _complete_lines(path):
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((int(parts[0]), float(parts[1]), parts[2]))
     return out
 
 
@@ -191,10 +217,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
 
-    def on_delivery(sup: Supplier, seq: int):
+    def on_delivery(sup: Supplier, seq: int, created: float):
         def cb(err, msg) -> None:
             if err is None:
-                sup.acks.write(f"{seq} {msg.partition()} {msg.offset()}\n")
+                sup.acks.write(f"{seq} {msg.partition()} {msg.offset()} {time.time():.3f} {created:.3f}\n")
                 sup.acked += 1
                 sup.last_ack = time.time()
             else:
@@ -219,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             seq = sup.seqs.take()
             event = canonical_event(sup.name, seq, to_canonical(sup.fmt, native))
             try:
-                producer.produce(args.topic, key=sup.name.encode(), value=json.dumps(event, separators=(",", ":")).encode(), on_delivery=on_delivery(sup, seq))
+                producer.produce(args.topic, key=sup.name.encode(), value=json.dumps(event, separators=(",", ":")).encode(), on_delivery=on_delivery(sup, seq, event["produced_at"]))
                 stats.produced += 1
             except BufferError:
                 stats.queue_full += 1

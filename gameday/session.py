@@ -15,6 +15,7 @@ from gameday.history import Marker, Recorder
 from gameday.load import LoadPlan, LoadRun, timetable_env
 from gameday.shapes import ShapeKind
 from gameday.monitors import Sampler, start_all
+from gameday import streamwatch
 
 current: "Session | None" = None
 
@@ -44,6 +45,8 @@ class Session:
     recorder: Recorder = field(init=False)
     load: LoadRun | None = None
     samplers: list[Sampler] = field(default_factory=list)
+    stream_monitor: "streamwatch.StreamMonitor | None" = None
+    started_at: float = 0.0
     say: Callable[[str], None] = print
     _stopped: bool = field(default=False, init=False)
 
@@ -56,8 +59,14 @@ class Session:
 
     def start(self) -> None:
         say = self.say
-        self.samplers = start_all(self.recorder, self.target)
-        self.mark("monitors.started", ", ".join(s.name for s in self.samplers))
+        self.started_at = time.time()
+        self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)
+        if streamwatch.wanted(self.drill.tiers):
+            canary = "freshness.searchable" in self.drill.slos
+            self.stream_monitor = streamwatch.StreamMonitor(self.target, self.run_dir, canary)
+            self.stream_monitor.start()
+            say(f"streaming monitor started (pid {self.stream_monitor.tracked.pid}){' with the freshness canary' if canary else ''}")
+        self.mark("monitors.started", ", ".join([s.name for s in self.samplers] + (["streaming"] if self.stream_monitor else [])))
         if self.drill.rate > 0:
             profile = self.target.ctx.profile
             plan = LoadPlan(
@@ -81,7 +90,7 @@ class Session:
 
     @property
     def running(self) -> bool:
-        return not self._stopped and (bool(self.samplers) or self.load is not None)
+        return not self._stopped and (bool(self.samplers) or self.load is not None or self.stream_monitor is not None)
 
     def stop(self) -> None:
         """Cool down, stop load and monitors, and fold the load's records into the history.
@@ -101,5 +110,14 @@ class Session:
         for sampler in self.samplers:
             sampler.stop()
         self.samplers = []
+        cutoff = time.time()
+        if self.stream_monitor is not None:
+            self.recorder.extend(self.stream_monitor.stop())
+            self.stream_monitor = None
         self.mark("monitors.stopped")
+        if streamwatch.AUDITED & set(self.drill.slos):
+            try:
+                self.recorder.extend(streamwatch.audit(self.target, self.run_dir, getattr(self, "started_at", cutoff), cutoff, self.say))
+            except KeyboardInterrupt:
+                self.say("audit interrupted: its SLOs will read unknown")
         self.recorder.close()

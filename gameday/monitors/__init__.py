@@ -43,8 +43,11 @@ class Sampler:
         self._thread.join(timeout=5)
 
 
-def start_all(recorder: Recorder, target, interval_s: float = 0.2) -> list[Sampler]:
+def start_all(recorder: Recorder, target, interval_s: float = 0.2, tiers: list[str] | None = None) -> list[Sampler]:
+    """The in-process samplers of the tiers a drill runs (all of them when not told).
+    Kafka and Flink are sampled by a separate process: see gameday.streamwatch."""
     from gameday.monitors import api, redis
 
-    samplers = redis.samplers(recorder, target, interval_s) + api.samplers(recorder, target, 1.0)
+    tiers = tiers if tiers is not None else ["redis", "api"]
+    samplers = (redis.samplers(recorder, target, interval_s) if "redis" in tiers else []) + (api.samplers(recorder, target, 1.0) if "api" in tiers else [])
     return [s.start() for s in samplers]

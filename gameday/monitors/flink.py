@@ -48,10 +48,12 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
                 return
             job = max(jobs, key=lambda j: j.get("start-time", 0))
             cp = rest_get(f"{base}/jobs/{job['jid']}/checkpoints", TIMEOUT_S).get("latest", {}).get("completed") or {}
+            vertices = rest_get(f"{base}/jobs/{job['jid']}", TIMEOUT_S).get("vertices", [])
             recorder.add(
                 FlinkSample(
                     t=now, leader=leader, job=job["jid"], state=job.get("state", ""),
                     checkpoint_id=int(cp.get("id", -1)), checkpoint_at=float(cp.get("latest_ack_timestamp", 0)) / 1000,
+                    tasks_running=bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices),
                 )
             )  # fmt: skip
         except (OSError, ValueError) as exc:
@@ -73,9 +75,10 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
 
 
 def leader_elected_s(samples: list[FlinkSample], fault_t: float, old_leader: str) -> float | None:
-    """Seconds from the fault until ZooKeeper names a leader other than the killed one."""
+    """Seconds from the fault until ZooKeeper names a leader other than the killed one
+    and that leader's REST API answers."""
     for s in sorted(samples, key=lambda s: s.t):
-        if s.t >= fault_t and s.leader and s.leader != old_leader:
+        if s.t >= fault_t and s.leader and s.leader != old_leader and not s.error.startswith("rest"):
             return s.t - fault_t
     return None
 

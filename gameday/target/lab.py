@@ -69,6 +69,41 @@ class LabTarget:
     def restart(self, component: str, extra_args: list[str] | None = None) -> float:
         return self.lab.restart(component, extra_args)
 
+    # --- streaming tiers --------------------------------------------------------------
+    def _check_lab_addresses(self) -> None:
+        for az in network.AZS:
+            network.assert_routed_locally(self.st.topology, self.st.topology.address(az))
+
+    def kafka_bootstrap(self) -> str:
+        from gameday.lab.tiers.kafka import bootstrap_servers
+
+        self._check_lab_addresses()
+        return bootstrap_servers(self.ctx)
+
+    def zk_quorum(self) -> str:
+        from gameday.lab.tiers.zookeeper import quorum
+
+        self._check_lab_addresses()
+        return quorum(self.ctx)
+
+    def stream_job_name(self) -> str:
+        from gameday.lab.tiers.stream import JOB_NAME
+
+        return JOB_NAME
+
+    def ingest_ack_dir(self) -> Path:
+        from gameday.lab.tiers.ingest import ack_dir
+
+        return ack_dir(self.ctx)
+
+    def archive_dir(self) -> Path:
+        from gameday.lab.tiers.stream import archive_dir
+
+        return archive_dir(self.ctx)
+
+    def components_of(self, tier: str) -> list[str]:
+        return sorted(n for n, t in self.lab.require_state().components.items() if t.tier == tier)
+
     def down_components(self) -> list[str]:
         st = self.lab.require_state()
         return [name for name, t in st.components.items() if not t.alive()]

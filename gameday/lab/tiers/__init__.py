@@ -18,6 +18,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "zookeeper": (),
     "flink": ("zookeeper", "kafka"),
     "ingest": ("kafka",),
+    "stream": ("flink", "redis", "cassandra"),
 }
 
 

@@ -33,6 +33,9 @@ from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
 
 TOPIC = "supplier.raw"
+# The stream job's exactly-once output (Kafka transactions), read by the price applier.
+OUTPUT_TOPIC = "prices.normalized"
+TOPICS = (TOPIC, OUTPUT_TOPIC)
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 RETENTION_MS = 7 * 24 * 3600 * 1000  # the plan: 7-day retention for replayability
@@ -231,34 +234,36 @@ def describe_topic(bootstrap: str, topic: str = TOPIC, timeout_s: float = 5) -> 
     }
 
 
-def create_topic(ctx: LabContext, timeout_s: float = 60) -> None:
+def create_topic(ctx: LabContext, timeout_s: float = 60, topic: str = TOPIC) -> None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import NewTopic
 
     p = ctx.profile
     bootstrap = bootstrap_servers(ctx)
-    new = NewTopic(TOPIC, num_partitions=p.get("kafka.partitions"), replication_factor=p.get("kafka.replication_factor"), config=topic_config(ctx))
+    new = NewTopic(topic, num_partitions=p.get("kafka.partitions"), replication_factor=p.get("kafka.replication_factor"), config=topic_config(ctx))
     deadline = time.monotonic() + timeout_s
     client = admin(bootstrap)  # keep a reference: a collected client cancels its futures
     while True:
         try:
-            client.create_topics([new], operation_timeout=10)[TOPIC].result(timeout=15)
+            client.create_topics([new], operation_timeout=10)[topic].result(timeout=15)
             return
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             if err is not None and err.name() == "TOPIC_ALREADY_EXISTS":
                 return
             if time.monotonic() > deadline:
-                raise LabError(f"could not create {TOPIC}: {err.str() if err else exc}") from None
+                raise LabError(f"could not create {topic}: {err.str() if err else exc}") from None
             time.sleep(0.5)
 
 
 def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 90) -> None:
-    """After the brokers are healthy: create supplier.raw, wait for full ISRs everywhere."""
+    """After the brokers are healthy: create supplier.raw and prices.normalized, wait for
+    full ISRs everywhere (supplier.raw is described; both are created the same way)."""
     for az in AZS:
         network.assert_routed_locally(ctx.topology, ctx.topology.address(az))
     began = time.monotonic()
-    create_topic(ctx, timeout_s)
+    for topic in TOPICS:
+        create_topic(ctx, timeout_s, topic)
     want = ctx.profile.get("kafka.replication_factor")
     last = "not described yet"
     while time.monotonic() - began < timeout_s:

@@ -1,0 +1,172 @@
+"""The stream job and its applier: what turns supplier.raw into prices the API serves.
+
+- The Flink job (gameday/lab/jobs/price_stream.py) is submitted to the HA cluster when the
+  tier comes up, and stopped with a savepoint at `lab down` (the plan: savepoints before
+  any planned stop), into the savepoint directory.
+- The price applier (gameday.stream_apply) is one process in az-b; it reads the job's
+  exactly-once output and writes the store and the hot cache idempotently.
+- The raw events lake is a directory of JSON files the job commits at each checkpoint.
+
+`stream_job()` finds the job by name on the current leader: faults and monitors ask the
+cluster, they never assume.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from gameday.errors import LabError
+from gameday.lab.components import ComponentSpec
+from gameday.lab.network import AZS
+from gameday.lab.tiers import LabContext, flink
+from gameday.lab.tiers.cassandra import store_addresses
+from gameday.lab.tiers.kafka import OUTPUT_TOPIC, bootstrap_servers
+from gameday.lab.tiers.zookeeper import quorum
+
+JOB_NAME = "gameday-price-stream"
+JOB_PY = Path(__file__).resolve().parents[1] / "jobs" / "price_stream.py"
+APPLIER = "stream-apply"
+APPLIER_AZ = AZS[1]
+STALE_S = 5.0
+
+
+def archive_dir(ctx: LabContext) -> Path:
+    return ctx.home / "data" / "lake" / "supplier.raw"
+
+
+def status_dir(ctx: LabContext) -> Path:
+    return ctx.home / "data" / "stream"
+
+
+def _health(out: Path) -> Callable[[], str | None]:
+    from gameday.stream_apply import read_status
+
+    def check() -> str | None:
+        status = read_status(out, APPLIER)
+        if status is None:
+            return f"{APPLIER}: no status file yet"
+        if time.time() - status["t"] > STALE_S:
+            return f"{APPLIER}: status is {time.time() - status['t']:.0f} s old"
+        return None
+
+    return check
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    p, topo = ctx.profile, ctx.topology
+    out = status_dir(ctx)
+    out.mkdir(parents=True, exist_ok=True)
+    archive_dir(ctx).mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "gameday.stream_apply",
+        "--name", APPLIER,
+        "--bootstrap", bootstrap_servers(ctx),
+        "--topic", OUTPUT_TOPIC,
+        "--sentinels", ",".join(f"{topo.address(az)}:{p.get('redis.sentinel.port')}" for az in AZS),
+        "--service", p.get("redis.sentinel.service"),
+        "--cassandra", ",".join(store_addresses(ctx)),
+        "--cassandra-port", str(p.get("cassandra.native_port")),
+        "--keyspace", p.get("cassandra.keyspace"),
+        "--dir", str(out),
+    ]  # fmt: skip
+    return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0)]
+
+
+def prepare(ctx: LabContext) -> None:
+    """A new lab starts with an empty lake and no applier status of an earlier one."""
+    shutil.rmtree(ctx.home / "data" / "lake", ignore_errors=True)
+    shutil.rmtree(status_dir(ctx), ignore_errors=True)
+
+
+def leader_url(ctx: LabContext) -> str | None:
+    leader = flink.rest_leader(quorum(ctx))
+    return leader.rstrip("/") if leader else None
+
+
+def stream_job(ctx: LabContext) -> dict[str, Any] | None:
+    """The stream job's overview entry on the leader (newest by start time), or None."""
+    base = leader_url(ctx)
+    if base is None:
+        return None
+    try:
+        jobs = [j for j in flink.rest_get(f"{base}/jobs/overview").get("jobs", []) if j.get("name") == JOB_NAME]
+    except (OSError, ValueError):
+        return None
+    return max(jobs, key=lambda j: j.get("start-time", 0)) if jobs else None
+
+
+def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
+    """Submit the job (detached); return the seconds `flink run` took."""
+    argv, env = flink.client_command(ctx, JOB_PY)
+    env.update({
+        "GAMEDAY_KAFKA": bootstrap_servers(ctx),
+        "GAMEDAY_ARCHIVE": archive_dir(ctx).as_uri(),
+        "GAMEDAY_JOB_NAME": JOB_NAME,
+        "GAMEDAY_PARALLELISM": str(len(AZS)),
+    })  # fmt: skip
+    began = time.monotonic()
+    proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0 or "Job has been submitted" not in proc.stdout:
+        log = ctx.home / "logs" / "flink-client.log"
+        log.write_text(proc.stdout + proc.stderr)
+        raise LabError(f"submitting the stream job failed (exit {proc.returncode})", hint=f"see {log}")
+    return time.monotonic() - began
+
+
+def running_tasks(ctx: LabContext, job: dict[str, Any]) -> bool:
+    base = leader_url(ctx)
+    try:
+        detail = flink.rest_get(f"{base}/jobs/{job['jid']}")
+    except (OSError, ValueError, TypeError):
+        return False
+    return detail.get("state") == "RUNNING" and all(v.get("status") == "RUNNING" for v in detail.get("vertices", []))
+
+
+def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 180) -> None:
+    """Submit the stream job unless it already runs, and wait until all its tasks run."""
+    job = stream_job(ctx)
+    if job is None or job.get("state") != "RUNNING":
+        took = submit(ctx, say)
+        say(f"stream job {JOB_NAME} submitted in {took:.1f} s")
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        job = stream_job(ctx)
+        if job is not None and running_tasks(ctx, job):
+            say(f"stream job {JOB_NAME} ({job['jid']}) running with all tasks after {time.monotonic() - began:.1f} s")
+            return
+        time.sleep(1)
+    raise LabError(f"stream job {JOB_NAME} not running after {timeout_s:.0f} s", hint="see the flink-jm-*.log files in the lab's logs/")
+
+
+def before_down(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 60) -> None:
+    """Stop the job with a savepoint (best effort: a broken cluster must not block `lab down`)."""
+    job = stream_job(ctx)
+    base = leader_url(ctx)
+    if job is None or base is None or job.get("state") != "RUNNING":
+        return
+    import json
+    import urllib.request
+
+    target = (ctx.home / "data" / "flink-storage" / "savepoints").as_uri()
+    body = json.dumps({"targetDirectory": target, "drain": False}).encode()
+    req = urllib.request.Request(f"{base}/jobs/{job['jid']}/stop", data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            trigger = json.loads(resp.read())["request-id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            result = flink.rest_get(f"{base}/jobs/{job['jid']}/savepoints/{trigger}")
+            if result.get("status", {}).get("id") == "COMPLETED":
+                op = result.get("operation", {})
+                say(f"stream job stopped with savepoint {op.get('location') or op.get('failure-cause', {}).get('class', '?')}")
+                return
+            time.sleep(0.5)
+        say("stream job: savepoint did not complete in time; stopping without it")
+    except (OSError, ValueError, KeyError) as exc:
+        say(f"stream job: could not stop with a savepoint ({exc}); stopping without it")

@@ -1,0 +1,76 @@
+"""The harness side of the streaming measurements: starts the streaming monitor process
+(gameday.monitors.streaming) beside a drill and the audit process (gameday.audit) after
+it, both as tracked lab helpers, and folds what they wrote into the run's history."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from gameday.history import History, Record
+from gameday.lab import procs
+
+STREAM_TIERS = {"kafka", "flink", "stream", "ingest"}
+# SLOs that need the post-drill audit (acks against topic, output and lake; lag; ingest).
+AUDITED = {"data.events_lost", "data.events_duplicated", "ingest.lag", "kafka.consumer_lag_p95"}
+
+
+def wanted(tiers: list[str]) -> bool:
+    return bool(STREAM_TIERS & set(tiers))
+
+
+class StreamMonitor:
+    def __init__(self, target: Any, run_dir: Path, canary: bool) -> None:
+        self.target = target
+        self.out = run_dir / "streaming-monitor.jsonl"
+        self.log = run_dir / "streaming-monitor.log"
+        self.canary = canary
+        self.tracked: procs.Tracked | None = None
+
+    def start(self) -> None:
+        t = self.target
+        argv = [sys.executable, "-m", "gameday.monitors.streaming", "--out", str(self.out), "--bootstrap", t.kafka_bootstrap(), "--partitions", str(t.ctx.profile.get("kafka.partitions"))]
+        if "flink" in t.st.tiers:
+            argv += ["--zk", t.zk_quorum(), "--job-name", t.stream_job_name()]
+        if self.canary:
+            p = t.ctx.profile
+            argv += ["--api-url", t.lb_url(), "--seed", str(p.get("timetable.seed")), "--flights", str(p.get("timetable.flights"))]
+        self.tracked = procs.spawn("streaming-monitor", argv, self.log, tier="monitor")
+        t.lab.track_helper(self.tracked)
+
+    def stop(self) -> list[Record]:
+        tr = self.tracked
+        if tr is None:
+            return []
+        if tr.alive():
+            tr.signal(signal.SIGTERM)
+            if not tr.wait_gone(10):
+                tr.end(2)
+        self.target.lab.forget_helper(tr.name)
+        self.tracked = None
+        return list(History.read(self.out).records) if self.out.exists() else []
+
+
+def audit(target: Any, run_dir: Path, since: float, cutoff: float, say: Callable[[str], None]) -> list[Record]:
+    """Run the audit process to completion (bounded) and return its records."""
+    out, log = run_dir / "audit.jsonl", run_dir / "audit.log"
+    wait = 2 * target.ctx.profile.get("flink.checkpoint_interval_s") + 20
+    argv = [
+        sys.executable, "-m", "gameday.audit", "--out", str(out), "--bootstrap", target.kafka_bootstrap(),
+        "--ack-dir", str(target.ingest_ack_dir()), "--archive", str(target.archive_dir()),
+        "--since", f"{since:.3f}", "--cutoff", f"{cutoff:.3f}", "--wait", str(wait),
+    ]  # fmt: skip
+    say(f"auditing acknowledged events against supplier.raw, the job's output and the lake (waits up to {wait} s for the job's commits)")
+    began = time.monotonic()
+    tracked = procs.spawn("audit", argv, log, tier="monitor")
+    target.lab.track_helper(tracked)
+    try:
+        if not tracked.wait_gone(wait + 240):
+            tracked.end(2)
+    finally:
+        target.lab.forget_helper(tracked.name)
+    say(f"audit done in {time.monotonic() - began:.0f} s")
+    return list(History.read(out).records) if out.exists() else []
