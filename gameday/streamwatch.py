@@ -5,12 +5,13 @@ it, both as tracked lab helpers, and folds what they wrote into the run's histor
 from __future__ import annotations
 
 import signal
+import threading
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from gameday.history import History, Record
+from gameday.history import Marker, Record
 from gameday.lab import procs
 
 STREAM_TIERS = {"kafka", "flink", "stream", "ingest"}
@@ -29,8 +30,29 @@ class StreamMonitor:
         self.log = run_dir / "streaming-monitor.log"
         self.canary = canary
         self.tracked: procs.Tracked | None = None
+        self.restarts = 0
+        self.markers: list[Record] = []
+        self._stop: threading.Event | None = None
 
     def start(self) -> None:
+        self._spawn()
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._watchdog, name="streaming-monitor-watchdog", daemon=True)
+        self._watch.start()
+
+    def _watchdog(self) -> None:
+        """librdkafka has aborted this process when a broker died mid-request (an assertion
+        in rd_kafka_enq_once_del_source_return): start it again, appending to the same
+        file, and say so in the history. The gap shows as missing samples, never as data."""
+        while not self._stop.wait(0.5):
+            tr = self.tracked
+            if tr is not None and not tr.alive():
+                self.target.lab.forget_helper(tr.name)
+                self.restarts += 1
+                self.markers.append(Marker(t=time.time(), name="monitor.restarted", detail=f"streaming monitor pid {tr.pid} ended unexpectedly (restart {self.restarts}); see streaming-monitor.log"))
+                self._spawn()
+
+    def _spawn(self) -> None:
         t = self.target
         argv = [sys.executable, "-m", "gameday.monitors.streaming", "--out", str(self.out), "--bootstrap", t.kafka_bootstrap(), "--partitions", str(t.ctx.profile.get("kafka.partitions"))]
         if "flink" in t.st.tiers:
@@ -42,16 +64,19 @@ class StreamMonitor:
         t.lab.track_helper(self.tracked)
 
     def stop(self) -> list[Record]:
+        if self._stop is not None:
+            self._stop.set()
+            self._watch.join(timeout=5)
         tr = self.tracked
         if tr is None:
-            return []
+            return list(self.markers)
         if tr.alive():
             tr.signal(signal.SIGTERM)
             if not tr.wait_gone(10):
                 tr.end(2)
         self.target.lab.forget_helper(tr.name)
         self.tracked = None
-        return list(History.read(self.out).records) if self.out.exists() else []
+        return list(self.markers) + read_records(self.out)
 
 
 def audit(target: Any, run_dir: Path, since: float, cutoff: float, say: Callable[[str], None]) -> list[Record]:
@@ -73,4 +98,18 @@ def audit(target: Any, run_dir: Path, since: float, cutoff: float, say: Callable
     finally:
         target.lab.forget_helper(tracked.name)
     say(f"audit done in {time.monotonic() - began:.0f} s")
-    return list(History.read(out).records) if out.exists() else []
+    return read_records(out)
+
+
+def read_records(path: Path) -> list[Record]:
+    """What a helper process wrote; a line cut short by its crash is skipped."""
+    from gameday.history import from_json
+
+    out: list[Record] = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(from_json(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out

@@ -85,7 +85,9 @@ def isr_after_rollback(history: History, slo: Slo) -> Outcome:
     if revert is None:
         return judge(slo, float(smallest), f"Smallest ISR at the end of the run: {smallest} (no broker was restored in this run).")
     back = isr_restored_s(samples, revert.t, int(slo.threshold))
+    full = isr_restored_s(samples, revert.t, len(final[0].replicas))
     when = f"every partition's ISR held {int(slo.threshold)}+ replicas {back:.2f} s after {revert.component} was restored" if back is not None else f"ISRs were still short of {int(slo.threshold)} at the end of the run"
+    when += f", all {len(final[0].replicas)} after {full:.2f} s" if full is not None else f", not all {len(final[0].replicas)} by the end of the run"
     return judge(slo, float(smallest), f"Smallest ISR of supplier.raw at the end of the run: {smallest} of {len(final[0].replicas)} replicas; {when}.")
 
 

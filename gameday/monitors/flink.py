@@ -9,6 +9,7 @@ recorded with what was missing, never skipped.
 from __future__ import annotations
 
 import time
+import urllib.error
 
 from gameday.history import FlinkSample, Recorder
 from gameday.monitors import Sampler
@@ -56,7 +57,9 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
                     tasks_running=bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices),
                 )
             )  # fmt: skip
-        except (OSError, ValueError) as exc:
+        except urllib.error.HTTPError as exc:  # the leader's REST server answers, not ready yet
+            recorder.add(FlinkSample(t=now, leader=leader, error=f"http {exc.code}: {exc.reason}"))
+        except (OSError, ValueError) as exc:  # nobody answers at that address
             recorder.add(FlinkSample(t=now, leader=leader, error=f"rest: {exc}"))
 
     s = Sampler("flink", interval_s, sample)

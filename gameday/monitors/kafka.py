@@ -56,28 +56,30 @@ def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s:
 
 
 def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, partitions: int, interval_s: float) -> Sampler:
-    """End offset and `group`'s committed offset of every partition, each tick."""
-    client = _admin(bootstrap)
+    """End offset and `group`'s committed offset of every partition, each tick.
+
+    Through a plain consumer that never joins the group (watermark and OffsetFetch
+    requests): the admin client's list_offsets path tripped a librdkafka assertion
+    (rd_kafka_enq_once_del_source_return: refcnt > 0) when a broker died mid-request."""
+    from confluent_kafka import Consumer
+
+    client = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 1000})
 
     def sample() -> None:
-        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-        from confluent_kafka.admin import OffsetSpec
+        from confluent_kafka import KafkaException, TopicPartition
 
         now = time.time()
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
         ends: dict[int, int] = {}
-        try:
-            futures = client.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=TIMEOUT_S)
-            for tp, fut in futures.items():
-                ends[tp.partition] = fut.result().offset
-        except Exception:
-            pass  # recorded as -1 below
+        for p in range(partitions):
+            try:
+                ends[p] = client.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S, cached=False)[1]
+            except KafkaException:
+                pass  # recorded as -1 below
         committed: dict[int, int] = {}
         try:
-            fut = client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)], request_timeout=TIMEOUT_S)[group]
-            for tp in fut.result().topic_partitions:
+            for tp in client.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=TIMEOUT_S):
                 committed[tp.partition] = tp.offset if tp.offset >= 0 else -1
-        except Exception:
+        except KafkaException:
             pass
         for p in range(partitions):
             recorder.add(KafkaOffsetsSample(t=now, group=group, topic=topic, partition=p, end=ends.get(p, -1), committed=committed.get(p, -1)))

@@ -130,6 +130,8 @@ def render_config(ctx: LabContext, az: str, role: str, resource_id: str = "") ->
         "high-availability.storageDir": dirs["ha"].as_uri(),
         "high-availability.zookeeper.client.session-timeout": p.get("zookeeper.session_timeout_ms"),
         "high-availability.zookeeper.client.connection-timeout": min(15000, p.get("zookeeper.session_timeout_ms")),
+        # Leadership is lost when the session expires, not on every connection hiccup.
+        "high-availability.zookeeper.client.tolerate-suspended-connections": True,
         "execution.checkpointing.interval": f"{p.get('flink.checkpoint_interval_s')}s",
         "execution.checkpointing.dir": dirs["checkpoints"].as_uri(),
         "execution.checkpointing.savepoint-dir": dirs["savepoints"].as_uri(),
