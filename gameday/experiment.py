@@ -49,7 +49,7 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
         raise InputError(f"{path}: no 'gameday' entry in 'extensions'", hint="see experiments/redis-primary-failover.json for the fields")
     ext = exts[0]
     where = f"{path}: extensions[gameday]"
-    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "baseline_s", "cooldown_s", "max_duration_s"}
+    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "baseline_s", "cooldown_s", "max_duration_s", "steady_state_only"}
     unknown = sorted(set(ext) - known)
     if unknown:
         raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
@@ -86,6 +86,8 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
             setattr(settings, key, _field(ext, key, float, where))
     if "max_duration_s" in ext:
         settings.max_duration_s = _field(ext, "max_duration_s", int, where)
+    if "steady_state_only" in ext:
+        settings.steady_state_only = _field(ext, "steady_state_only", bool, where)
     return settings
 
 

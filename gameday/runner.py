@@ -19,7 +19,7 @@ from gameday.checkers import run_checkers
 from gameday.errors import InputError, LabError
 from gameday.evidence import save_prometheus_view
 from gameday.experiment import Experiment, load_experiment
-from gameday.history import FaultPhase, History
+from gameday.history import FaultPhase, History, Marker
 from gameday.lab.profile import Profile, load_profile
 from gameday.lab.supervisor import Lab
 from gameday.load import summarize
@@ -199,7 +199,8 @@ def _classify(journal: dict, history: History) -> tuple[str, str, int]:
         return "deviated", "the steady-state hypothesis did not hold before the fault", 1
     failed = [r["activity"]["name"] for r in journal.get("run", []) if r.get("status") != "succeeded" and r.get("activity", {}).get("type") == "action"]
     injected = [f for f in history.faults() if f.phase is FaultPhase.INJECTED]
-    if failed or not injected:
+    fault_free = any(m.name == sessions.STEADY_STATE_ONLY for m in history.of(Marker))
+    if failed or not (injected or fault_free):
         names = ", ".join(failed) or "none recorded"
         return "not_carried_out", f"the fault was not injected (failed actions: {names})", 2
     if status not in ("completed", "failed") and status is not None:

@@ -18,6 +18,7 @@ from gameday.monitors import Sampler, start_all
 from gameday import streamwatch
 
 current: "Session | None" = None
+STEADY_STATE_ONLY = "drill.steady_state_only"
 
 
 @dataclass
@@ -35,6 +36,9 @@ class DrillSettings:
     baseline_s: float = 15.0
     cooldown_s: float = 10.0
     max_duration_s: int = 600
+    # The method injects no fault: the drill measures the platform in steady state
+    # (e.g. freshness), so "no fault in the history" is expected, not a failed drill.
+    steady_state_only: bool = False
 
 
 @dataclass
@@ -60,6 +64,8 @@ class Session:
     def start(self) -> None:
         say = self.say
         self.started_at = time.time()
+        if self.drill.steady_state_only:
+            self.mark(STEADY_STATE_ONLY, "the method injects no fault")
         self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)
         if streamwatch.wanted(self.drill.tiers):
             canary = "freshness.searchable" in self.drill.slos

@@ -132,11 +132,6 @@ def wait_for_partition_leaders(timeout_s: float = 90, configuration: dict | None
 # --- Flink -------------------------------------------------------------------------------
 
 
-def _flink(configuration: dict | None):
-    target = resolve(configuration)
-    return target, target.ctx
-
-
 def _rest_leader(target) -> str:
     from gameday.lab.tiers import flink
 
@@ -159,10 +154,14 @@ def kill_jobmanager_leader(configuration: dict | None = None) -> dict[str, Any]:
     """SIGKILL the JobManager that ZooKeeper names leader."""
     target = resolve(configuration)
     leader = _rest_leader(target)
+    from gameday.lab.network import AZS
+    from gameday.lab.tiers.flink import jobmanager_name
+
     host = leader.split("//", 1)[1].rsplit(":", 1)[0]
-    name = next((n for n in target.components_of("flink") if n.startswith("flink-jm-") and target.lab.component(n).az and target.st.topology.address(target.az_of(n)) == host), None)
-    if name is None:
-        raise RuntimeError(f"no lab JobManager at {host} (leader {leader})")
+    azs = [az for az in AZS if target.st.topology.address(az) == host]
+    if not azs:
+        raise RuntimeError(f"the leader {leader} is not at a lab AZ address")
+    name = jobmanager_name(azs[0])
     at = target.kill(name)
     _killed.append((KILL_JM, name))
     return fault_output(FaultPhase.INJECTED, KILL_JM, name, at, target.az_of(name), f"leader={leader} SIGKILL")

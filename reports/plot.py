@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from reports.series import TimeSeries
+from reports.series import FaultMark, TimeSeries
 
 WIDTH, LEFT, RIGHT_MARGIN = 1160, 64, 64
 LAT_HEIGHT, TPUT_HEIGHT, GAP, ROW, BOTTOM = 230, 160, 46, 14, 40
@@ -34,6 +34,13 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    css: str
+
+
+@dataclass(frozen=True)
 class Panel:
     top: float
     height: float
@@ -44,6 +51,7 @@ class Panel:
     right_ticks: tuple[Tick, ...] = ()
     threshold_y: float | None = None
     threshold_label: str = ""
+    dots: tuple[Dot, ...] = ()  # sparse measurements, drawn as points rather than a line
 
     @property
     def bottom(self) -> float:
@@ -123,11 +131,13 @@ def _time_ticks(lo: float, hi: float) -> list[float]:
     return [first + i * step for i in range(int((hi - first) // step) + 1)]
 
 
-def _latency_scale(ts: TimeSeries, threshold: float, top: float, bottom: float):
-    values = [v for v in ts.p50_ms + ts.p95_ms + ts.p99_ms if v is not None]
+def value_scale(values: Sequence[float], threshold: float, top: float, bottom: float, name: str, floor: float):
+    """Y scale for a latency-like panel: log once the peak dwarfs the threshold, else linear from 0.
+    `floor` is the smallest value a log axis resolves (lower values sit on it)."""
+    values = list(values)
     peak = max(values + [threshold])
     if peak > LOG_RATIO * threshold:
-        lo_exp = math.floor(math.log10(max(min(values + [threshold]), 0.1)))
+        lo_exp = math.floor(math.log10(max(min(values + [threshold]), floor)))
         hi_exp = math.ceil(math.log10(peak))
         f = _linear(lo_exp, hi_exp, bottom, top)
         fy = lambda v: f(math.log10(max(v, 10**lo_exp)))  # noqa: E731
@@ -137,10 +147,10 @@ def _latency_scale(ts: TimeSeries, threshold: float, top: float, bottom: float):
                 v = m * 10**e
                 if v <= 10**hi_exp:
                     ticks.append(Tick(fy(v), f"{v:g}"))
-        return fy, tuple(ticks), "latency, ms (log scale)"
-    values = _axis(peak * 1.05, 5)
-    fy = _linear(0, values[-1], bottom, top)
-    return fy, tuple(Tick(fy(v), f"{v:g}") for v in values), "latency, ms"
+        return fy, tuple(ticks), f"{name} (log scale)"
+    ticks_at = _axis(peak * 1.05, 5)
+    fy = _linear(0, ticks_at[-1], bottom, top)
+    return fy, tuple(Tick(fy(v), f"{v:g}") for v in ticks_at), name
 
 
 def _axis(peak: float, count: int) -> list[float]:
@@ -157,11 +167,11 @@ def _count_scale(values: Sequence[float], top: float, bottom: float):
     return fy, tuple(Tick(fy(v), f"{v:g}") for v in ticks)
 
 
-def _mark_rows(ts: TimeSeries, fx, right: float) -> tuple[list[tuple[float, str, str, int, str]], int]:
+def _mark_rows(faults: Sequence[FaultMark], fx, right: float) -> tuple[list[tuple[float, str, str, int, str]], int]:
     """Place fault labels on the fewest rows so none overlap (greedy, left to right)."""
     row_ends: list[float] = []
     placed = []
-    for m in sorted(ts.faults, key=lambda m: m.offset):
+    for m in sorted(faults, key=lambda m: m.offset):
         x, w = fx(m.offset), len(m.label) * CHAR_W + 8
         anchor, x0, x1 = ("start", x, x + w) if x + w <= right else ("end", x - w, x)
         row = next((i for i, end in enumerate(row_ends) if end <= x0), len(row_ends))
@@ -172,18 +182,57 @@ def _mark_rows(ts: TimeSeries, fx, right: float) -> tuple[list[tuple[float, str,
     return placed, len(row_ends)
 
 
+@dataclass(frozen=True)
+class TimeAxis:
+    """The x axis every panel of one plot shares, and where the fault labels go above it."""
+
+    lo: float
+    hi: float
+    fx: Callable[[float], float]
+    window: tuple[float, float] | None
+    placed: tuple[tuple[float, str, str, int, str], ...]  # x, phase, label, row, anchor
+    panels_top: float  # first panel's top, below the label rows
+
+
+def time_axis(offsets: Sequence[float], faults: Sequence[FaultMark], window: tuple[float, float] | None, end_offset: float) -> TimeAxis:
+    """Span the data, every fault event and the run end, so a fault outside the data still shows."""
+    right = WIDTH - RIGHT_MARGIN
+    events = [m.offset for m in faults] + ([window[0], window[1]] if window else [])
+    x_lo = min([0.0] + list(offsets) + events)
+    x_hi = max([end_offset, x_lo + 1] + events)
+    fx = _linear(x_lo, x_hi, LEFT, right)
+    placed, rows = _mark_rows(faults, fx, right)
+    return TimeAxis(x_lo, x_hi, fx, window, tuple(placed), 10 + rows * ROW + 6)
+
+
+def frame(axis: TimeAxis, panels: tuple[Panel, ...]) -> Plot:
+    """The panels under a shared time axis, fault marks and shaded fault window."""
+    span = axis.hi - axis.lo
+    fx = axis.fx
+    xticks = tuple(Tick(fx(v), _time_label(v, span)) for v in _time_ticks(axis.lo, axis.hi))
+    marks = tuple(Mark(x, phase, label, 10 + row * ROW + 10, anchor) for x, phase, label, row, anchor in axis.placed)
+    shade = None if axis.window is None else (fx(axis.window[0]), fx(axis.window[1]))
+    return Plot(
+        width=WIDTH,
+        height=panels[-1].bottom + BOTTOM,
+        left=LEFT,
+        right=WIDTH - RIGHT_MARGIN,
+        panels=panels,
+        xticks=xticks,
+        x_label="seconds since run start" if span < 300 else "time since run start ([h:]mm:ss)",
+        shade=shade,
+        marks=marks,
+    )
+
+
 def build_plot(ts: TimeSeries, threshold_ms: float) -> Plot:
     """Latency panel (p50/p95/p99 and the threshold) above a throughput panel (req/s, errors/s)."""
-    right = WIDTH - RIGHT_MARGIN
-    events = [m.offset for m in ts.faults] + ([ts.window[0], ts.window[1]] if ts.window else [])
-    x_lo = min([0.0] + list(ts.offsets) + events)
-    x_hi = max([ts.end_offset, x_lo + 1] + events)
-    fx = _linear(x_lo, x_hi, LEFT, right)
-
-    placed, rows = _mark_rows(ts, fx, right)
-    lat_top = 10 + rows * ROW + 6
+    axis = time_axis(ts.offsets, ts.faults, ts.window, ts.end_offset)
+    fx = axis.fx
+    lat_top = axis.panels_top
     lat_bottom = lat_top + LAT_HEIGHT
-    fy, lat_ticks, lat_label = _latency_scale(ts, threshold_ms, lat_top, lat_bottom)
+    quantiles = [v for v in ts.p50_ms + ts.p95_ms + ts.p99_ms if v is not None]
+    fy, lat_ticks, lat_label = value_scale(quantiles, threshold_ms, lat_top, lat_bottom, "latency, ms", floor=0.1)
     lat = Panel(
         top=lat_top,
         height=LAT_HEIGHT,
@@ -213,18 +262,4 @@ def build_plot(ts: TimeSeries, threshold_ms: float) -> Plot:
         right_ticks=e_ticks,
     )
 
-    span = x_hi - x_lo
-    xticks = tuple(Tick(fx(v), _time_label(v, span)) for v in _time_ticks(x_lo, x_hi))
-    marks = tuple(Mark(x, phase, label, 10 + row * ROW + 10, anchor) for x, phase, label, row, anchor in placed)
-    shade = None if ts.window is None else (fx(ts.window[0]), fx(ts.window[1]))
-    return Plot(
-        width=WIDTH,
-        height=tput.bottom + BOTTOM,
-        left=LEFT,
-        right=right,
-        panels=(lat, tput),
-        xticks=xticks,
-        x_label="seconds since run start" if span < 300 else "time since run start ([h:]mm:ss)",
-        shade=shade,
-        marks=marks,
-    )
+    return frame(axis, (lat, tput))

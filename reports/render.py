@@ -26,6 +26,7 @@ from gameday.verdicts import RunSummary, Verdict
 from reports.junit import write_junit
 from reports.plot import build_plot
 from reports.series import series
+from reports.streaming import streaming_section
 
 OUTPUTS = ("report.html", "report.md", "junit.xml")
 EXIT_MEANING = {
@@ -262,6 +263,7 @@ def context(run_dir: Path) -> dict[str, Any]:
         "series": ts,
         "plot": build_plot(ts, threshold) if ts.has_load else None,
         "threshold_ms": threshold,
+        "streaming": streaming_section(history, summary.started_at, summary.ended_at),
         "timeline": _timeline(history, activities, summary.started_at),
         "activities": activities,
         "steady_states": _steady_states(journal),

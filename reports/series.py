@@ -50,6 +50,10 @@ class TimeSeries:
         return bool(self.offsets)
 
 
+def fault_marks(history: History, start: float) -> tuple[FaultMark, ...]:
+    return tuple(FaultMark(f.t - start, f.phase.value, f.fault, f.component, f.az, f.detail) for f in history.of(FaultEvent))
+
+
 def series(history: History, start: float | None = None, end: float | None = None) -> TimeSeries:
     """Per-second throughput, errors and latency quantiles, plus the fault window and events.
 
@@ -77,9 +81,7 @@ def series(history: History, start: float | None = None, end: float | None = Non
         p99.append(loadstats.percentile_ms(hist, 99))
 
     window = history.fault_window()
-    marks = tuple(
-        FaultMark(f.t - start, f.phase.value, f.fault, f.component, f.az, f.detail) for f in history.of(FaultEvent)
-    )
+    marks = fault_marks(history, start)
     last = max([records[-1].t - start if records else 0.0] + [o + 1 for o in offsets])
     if end is not None:
         last = max(last, end - start)
