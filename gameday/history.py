@@ -294,6 +294,7 @@ class FlinkSample(Record):
     checkpoint_at: float = 0.0
     error: str = ""
     tasks_running: bool = False  # every task of the job RUNNING (not just the job's state)
+    checkpoint_triggered_at: float = 0.0  # when the latest completed checkpoint started (0 = unknown)
 
 
 RECORD_TYPES[FlinkSample.kind] = FlinkSample

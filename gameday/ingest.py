@@ -143,10 +143,10 @@ def read_ack_lines(path: Path) -> list[tuple[int, int, int, float, float]]:
     out = []
     for line in _complete_lines(path):
         parts = line.split()
-        if len(parts) == 3:
-            out.append((int(parts[0]), int(parts[1]), int(parts[2]), 0.0, 0.0))
-        elif len(parts) == 5:
-            out.append((int(parts[0]), int(parts[1]), int(parts[2]), float(parts[3]), float(parts[4])))
+        if len(parts) in (3, 5):
+            offset = -1 if parts[2] == "None" else int(parts[2])  # logs written before -1 was used
+            times = (float(parts[3]), float(parts[4])) if len(parts) == 5 else (0.0, 0.0)
+            out.append((int(parts[0]), int(parts[1]), offset, *times))
     return out
 
 
@@ -220,7 +220,9 @@ def run(args: argparse.Namespace) -> int:
     def on_delivery(sup: Supplier, seq: int, created: float):
         def cb(err, msg) -> None:
             if err is None:
-                sup.acks.write(f"{seq} {msg.partition()} {msg.offset()} {time.time():.3f} {created:.3f}\n")
+                # The offset is unknown (None) when a retried batch was already written.
+                offset = msg.offset() if msg.offset() is not None else -1
+                sup.acks.write(f"{seq} {msg.partition()} {offset} {time.time():.3f} {created:.3f}\n")
                 sup.acked += 1
                 sup.last_ack = time.time()
             else:

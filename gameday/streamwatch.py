@@ -82,7 +82,9 @@ class StreamMonitor:
 def audit(target: Any, run_dir: Path, since: float, cutoff: float, say: Callable[[str], None]) -> list[Record]:
     """Run the audit process to completion (bounded) and return its records."""
     out, log = run_dir / "audit.jsonl", run_dir / "audit.log"
-    wait = 2 * target.ctx.profile.get("flink.checkpoint_interval_s") + 20
+    # Output commits at the next checkpoint; a lake file rolls within ~15 s and commits at
+    # the checkpoint after that. Two intervals and a margin cover both, even across a restore.
+    wait = 2 * target.ctx.profile.get("flink.checkpoint_interval_s") + 30
     argv = [
         sys.executable, "-m", "gameday.audit", "--out", str(out), "--bootstrap", target.kafka_bootstrap(),
         "--ack-dir", str(target.ingest_ack_dir()), "--archive", str(target.archive_dir()),

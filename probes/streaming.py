@@ -141,13 +141,20 @@ def _rest_leader(target) -> str:
     return leader.rstrip("/")
 
 
-def stream_job_running(configuration: dict | None = None) -> bool:
-    """Steady state: the stream job is RUNNING with every task running on the leader."""
+def stream_job_running(configuration: dict | None = None, attempts: int = 3) -> bool:
+    """Steady state: the stream job is RUNNING with every task running on the leader.
+    A REST call that times out on a busy JobManager is asked again (up to `attempts`,
+    2 s apart) before the answer is "no"."""
     from gameday.lab.tiers import stream
 
     target = resolve(configuration)
-    job = stream.stream_job(target.ctx)
-    return job is not None and stream.running_tasks(target.ctx, job)
+    for attempt in range(attempts):
+        job = stream.stream_job(target.ctx)
+        if job is not None and stream.running_tasks(target.ctx, job):
+            return True
+        if attempt + 1 < attempts:
+            time.sleep(2)
+    return False
 
 
 def kill_jobmanager_leader(configuration: dict | None = None) -> dict[str, Any]:
@@ -196,7 +203,7 @@ def wait_for_job_running(timeout_s: float = 120, configuration: dict | None = No
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if stream_job_running(configuration):
+            if stream_job_running(configuration, attempts=1):
                 return {"running": True}
         except Exception:
             pass

@@ -357,3 +357,11 @@ def test_fake_values_epoch():
 
 def test_fake_values_epoch_whole_second():
     assert audit._epoch("2026-11-25 20:00:01Z") == B + 1.0
+
+
+def test_fake_files_ack_with_unknown_offset_is_still_an_ack(tmp_path):
+    # librdkafka reports no offset (None) for a retried batch the broker already had.
+    from gameday.ingest import read_ack_lines
+
+    (tmp_path / "sup-01.acks").write_text("7 2 None 100.5 100.1\n8 2 -1 101.0 100.9\n")
+    assert read_ack_lines(tmp_path / "sup-01.acks") == [(7, 2, -1, 100.5, 100.1), (8, 2, -1, 101.0, 100.9)]

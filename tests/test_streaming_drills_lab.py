@@ -1,7 +1,8 @@
 """The streaming drills, for real, in both directions.
 
 On the default lab (the plan's settings) each drill passes: Kafka broker loss, the leader
-dying with lagging followers, Flink JobManager loss, Flink TaskManager loss. Then on a lab
+dying with lagging followers, Flink JobManager loss, Flink TaskManager loss; the steady-state
+drill measures freshness and fails it, as the plan's own checkpoint interval implies. Then on a lab
 configured to miss the plan (ZooKeeper session timeout 60 s; acks=1, min ISR 1, unclean
 leader election) the JobManager drill fails on leader election and the lagging-followers
 drill fails on data loss, with the lost events counted.
@@ -100,6 +101,17 @@ def test_flink_taskmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
     # the saved run re-checks to the same verdicts
     again = gameday("check", str(tmp_path / "run"))
     assert again.returncode == 0, again.stdout
+
+
+def test_freshness_misses_the_plan_with_its_own_30_s_checkpoints(plan_lab, tmp_path):
+    """Supplier updates reach search only when the job's exactly-once output commits at a
+    checkpoint: with the plan's 30 s interval that is seconds to tens of seconds, not 1 s.
+    The drill must say so (exit 1), while lag, cadence and integrity pass."""
+    code, v = drill("stream-steady-state", tmp_path / "run")
+    assert code == 1
+    fresh = v["freshness.searchable"]
+    assert fresh["verdict"] == "fail" and fresh["measured"] > 1, fresh
+    passed(v, "kafka.consumer_lag_p95", "ingest.lag", "flink.checkpoint_interval", "data.events_lost", "data.events_duplicated")
 
 
 def test_jobmanager_drill_fails_with_a_long_zookeeper_session(missed_lab, tmp_path):

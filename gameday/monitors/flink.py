@@ -55,6 +55,7 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
                     t=now, leader=leader, job=job["jid"], state=job.get("state", ""),
                     checkpoint_id=int(cp.get("id", -1)), checkpoint_at=float(cp.get("latest_ack_timestamp", 0)) / 1000,
                     tasks_running=bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices),
+                    checkpoint_triggered_at=float(cp.get("trigger_timestamp", 0)) / 1000,
                 )
             )  # fmt: skip
         except urllib.error.HTTPError as exc:  # the leader's REST server answers, not ready yet

@@ -63,7 +63,12 @@ def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, 
     (rd_kafka_enq_once_del_source_return: refcnt > 0) when a broker died mid-request."""
     from confluent_kafka import Consumer
 
-    client = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 1000})
+    # read_uncommitted: the end is the high watermark, which moves as a transactional
+    # writer appends (librdkafka's default, read_committed, would only move at commits).
+    client = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+        "isolation.level": "read_uncommitted", "socket.connection.setup.timeout.ms": 1000,
+    })  # fmt: skip
 
     def sample() -> None:
         from confluent_kafka import KafkaException, TopicPartition

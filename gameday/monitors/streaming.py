@@ -28,8 +28,10 @@ CANARY_SUPPLIER = "canary"
 
 
 def canary_loop(recorder: Recorder, bootstrap: str, api_url: str, flight, stop: threading.Event, every_s: float, give_up_s: float, poll_s: float = 0.05) -> None:
-    """Produce one canary update every `every_s`, then poll search until its price shows
-    (or `give_up_s` passes); record each as a CanarySample. Polls are bounded in count."""
+    """Produce a canary update every `every_s` (whether or not the last one showed yet),
+    and poll search for the flight every `poll_s`. An update counts as searchable the first
+    time the API returns its price or a later canary's (later updates supersede it: the
+    store keeps the newest supplier timestamp). Each is recorded once, seen or given up."""
     from confluent_kafka import Producer
 
     from gameday.ingest import producer_config
@@ -37,40 +39,52 @@ def canary_loop(recorder: Recorder, bootstrap: str, api_url: str, flight, stop: 
     producer = Producer(producer_config(bootstrap, "all"))
     query = urllib.parse.urlencode({"origin": flight.origin, "destination": flight.destination, "date": flight.date.isoformat()})
     url = f"{api_url.rstrip('/')}/search?{query}"
-    seq = 0
+    pending: list[dict] = []  # canaries produced and not yet seen or given up, oldest first
+    seq_of: dict[int, int] = {}  # amount -> canary seq
+    seq, next_at, polls = 0, time.time(), 0
     while not stop.is_set():
-        seq += 1
-        # A price no supplier sends (odd pence above any seeded fare), new each time.
-        amount = 900_001 + 2 * (int(time.time() * 10) % 50_000)
-        produced = time.time()
-        event = {
-            "event_id": f"{CANARY_SUPPLIER}-{int(produced * 1000)}", "supplier": CANARY_SUPPLIER, "seq": seq, "type": "price",
-            "flight_id": flight.flight_id, "amount_pence": amount, "currency": flight.price.currency, "seats": 9,
-            "supplier_ts": produced, "produced_at": produced,
-        }  # fmt: skip
-        error = ""
-        try:
-            producer.produce("supplier.raw", key=CANARY_SUPPLIER.encode(), value=json.dumps(event).encode())
-            producer.flush(5)
-        except Exception as exc:
-            error = f"produce: {exc}"
-        seen, polls, deadline = 0.0, 0, produced + give_up_s
-        while not error and not stop.is_set() and time.time() < deadline:
-            polls += 1
+        now = time.time()
+        if now >= next_at:
+            seq += 1
+            amount = 900_001 + 2 * seq  # odd pence above any seeded fare: unmistakable
+            event = {
+                "event_id": f"{CANARY_SUPPLIER}-{int(now * 1000)}", "supplier": CANARY_SUPPLIER, "seq": seq, "type": "price",
+                "flight_id": flight.flight_id, "amount_pence": amount, "currency": flight.price.currency, "seats": 9,
+                "supplier_ts": now, "produced_at": now,
+            }  # fmt: skip
             try:
-                with urllib.request.urlopen(url, timeout=1.0) as resp:
-                    body = json.loads(resp.read())
-                price = next((f.get("price") for f in body.get("flights", []) if f.get("flight_id") == flight.flight_id), None)
-                if price and price.get("amount_pence") == amount:
-                    seen = time.time()
-                    break
-            except (OSError, ValueError):
-                pass
-            stop.wait(poll_s)
-        if stop.is_set() and not seen:
-            return  # cut short by the end of the run: not a measurement
-        recorder.add(CanarySample(t=produced, flight_id=flight.flight_id, amount_pence=amount, seen_at=seen, gave_up_at=0.0 if seen else time.time(), polls=polls, error=error))
-        stop.wait(max(0.0, produced + every_s - time.time()))
+                producer.produce("supplier.raw", key=CANARY_SUPPLIER.encode(), value=json.dumps(event).encode())
+                producer.flush(5)
+                pending.append({"seq": seq, "amount": amount, "t": now, "polls": 0})
+                seq_of[amount] = seq
+            except Exception as exc:
+                recorder.add(CanarySample(t=now, flight_id=flight.flight_id, amount_pence=amount, error=f"produce: {exc}"[:200]))
+            next_at = now + every_s
+        if pending:
+            polls += 1
+            shown = _shown_price(url, flight.flight_id)
+            now = time.time()
+            newest_seen = seq_of.get(shown, 0) if shown is not None else 0
+            for c in list(pending):
+                c["polls"] += 1
+                if c["seq"] <= newest_seen:
+                    recorder.add(CanarySample(t=c["t"], flight_id=flight.flight_id, amount_pence=c["amount"], seen_at=now, polls=c["polls"]))
+                    pending.remove(c)
+                elif now - c["t"] > give_up_s:
+                    recorder.add(CanarySample(t=c["t"], flight_id=flight.flight_id, amount_pence=c["amount"], gave_up_at=now, polls=c["polls"]))
+                    pending.remove(c)
+        stop.wait(poll_s)
+    # Canaries still pending when the run ends were cut short: not a measurement.
+
+
+def _shown_price(url: str, flight_id: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as resp:
+            body = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    price = next((f.get("price") for f in body.get("flights", []) if f.get("flight_id") == flight_id), None)
+    return price.get("amount_pence") if price else None
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
