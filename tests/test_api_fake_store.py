@@ -93,6 +93,13 @@ class RedisLab:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            self._bring_up(tmp)
+        except BaseException:
+            self.stop()  # a setup that fails must not leave its servers running
+            raise
+
+    def _bring_up(self, tmp: Path) -> None:
         self.ports = {"primary": _free_port(), "replica": _free_port(), "sentinel": _free_port()}
         base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
         # Own --dir each: a replica writes the RDB it syncs to its working directory.
