@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from gameday.statusfile import write_status
+
 FORMATS = ("csv", "xml", "json")
 SEQ_BLOCK = 1000
 
@@ -282,16 +284,7 @@ def _write_status(out_dir: Path, process: str, suppliers: list[Supplier], stats:
         "queue_full": stats.queue_full,
         "suppliers": {s.name: {"acked": s.acked, "failed": s.failed, "last_ack": s.last_ack} for s in suppliers},
     }
-    tmp = out_dir / f"status-{process}.tmp"
-    tmp.write_text(json.dumps(status))
-    os.replace(tmp, out_dir / f"status-{process}.json")
-
-
-def read_status(out_dir: Path, process: str) -> dict[str, Any] | None:
-    try:
-        return json.loads((out_dir / f"status-{process}.json").read_text())
-    except (OSError, ValueError):
-        return None
+    write_status(out_dir, process, status)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

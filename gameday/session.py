@@ -123,7 +123,7 @@ class Session:
         self.mark("monitors.stopped")
         if streamwatch.AUDITED & set(self.drill.slos):
             try:
-                self.recorder.extend(streamwatch.audit(self.target, self.run_dir, getattr(self, "started_at", cutoff), cutoff, self.say))
+                self.recorder.extend(streamwatch.audit(self.target, self.run_dir, self.started_at or cutoff, cutoff, self.say))
             except KeyboardInterrupt:
                 self.say("audit interrupted: its SLOs will read unknown")
         self.recorder.close()

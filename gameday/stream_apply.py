@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import time
 from pathlib import Path
 from typing import Any
+
+from gameday.statusfile import write_status
 
 GROUP = "gameday-apply"
 POLL_BATCH = 500
@@ -148,16 +149,7 @@ def _retrying(what: str, fn):
 
 
 def _write_status(out: Path, name: str, stats: dict[str, Any]) -> None:
-    tmp = out / f"status-{name}.tmp"
-    tmp.write_text(json.dumps({"t": time.time(), **stats}))
-    os.replace(tmp, out / f"status-{name}.json")
-
-
-def read_status(out: Path, name: str) -> dict[str, Any] | None:
-    try:
-        return json.loads((out / f"status-{name}.json").read_text())
-    except (OSError, ValueError):
-        return None
+    write_status(out, name, {"t": time.time(), **stats})
 
 
 def main(argv: list[str] | None = None) -> None:

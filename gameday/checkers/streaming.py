@@ -26,6 +26,7 @@ from gameday.history import (
     KafkaPartitionSample,
     StreamLagSecond,
 )
+from gameday.monitors.flink import leader_elected_s
 from gameday.monitors.kafka import isr_restored_s, leaders_back_s
 from gameday.spec import Slo
 from gameday.verdicts import Outcome, fail_at_least, judge
@@ -66,7 +67,8 @@ def leader_reelection(history: History, slo: Slo) -> Outcome:
     after = [s for s in samples if s.t >= fault.t]
     if not after:
         return judge(slo, None, "No partition metadata sampled after the fault.")
-    led = sum(1 for s in samples if s.t < fault.t and s.leader == int(broker) and s.t == max(x.t for x in samples if x.t < fault.t))
+    last_before = max((s.t for s in samples if s.t < fault.t), default=None)
+    led = sum(1 for s in samples if s.t == last_before and s.leader == int(broker))
     back = leaders_back_s(samples, fault.t, int(broker))
     if back is None:
         return fail_at_least(slo, after[-1].t - fault.t, f"Some partition of supplier.raw still had no live leader {after[-1].t - fault.t:.1f} s after broker {broker} was killed.")
@@ -131,9 +133,10 @@ def leader_election(history: History, slo: Slo) -> Outcome:
     samples = sorted((s for s in history.of(FlinkSample) if s.t >= fault.t), key=lambda s: s.t)
     if not samples:
         return judge(slo, None, "No Flink samples after the fault.")
-    for s in samples:
-        if s.leader and s.leader != old and not s.error.startswith("rest"):
-            return judge(slo, s.t - fault.t, f"ZooKeeper named {s.leader} leader and its REST API answered {s.t - fault.t:.2f} s after {fault.component} ({old}) was killed.")
+    elected = leader_elected_s(samples, fault.t, old)
+    if elected is not None:
+        new = next(s.leader for s in samples if s.t - fault.t == elected)
+        return judge(slo, elected, f"ZooKeeper named {new} leader and its REST API answered {elected:.2f} s after {fault.component} ({old}) was killed.")
     return fail_at_least(slo, samples[-1].t - fault.t, f"No new JobManager leader answered in the {samples[-1].t - fault.t:.1f} s watched after {fault.component} was killed.")
 
 
@@ -206,23 +209,25 @@ OVERDUE_MARGIN_S = 5.0
 # --- data integrity and freshness ---------------------------------------------------------
 
 
-def _audit(history: History) -> IntegrityAudit | None:
-    """The last finished audit (every count measured), or None."""
+def _finished_audit(history: History, slo: Slo) -> IntegrityAudit | Outcome:
+    """The last audit if it measured every count, else the `unknown` outcome saying why."""
     audits = history.of(IntegrityAudit)
-    a = audits[-1] if audits else None
-    counts = (a.lost_in_topic, a.lost_in_output, a.lost_in_archive, a.duplicated_in_output, a.duplicated_in_archive) if a else ()
-    if a is not None and not a.error and min(counts) < 0:
-        return IntegrityAudit(t=a.t, cutoff=a.cutoff, acknowledged=-1, error="the audit left some counts unmeasured")
+    if not audits:
+        return judge(slo, None, "No audit in the history.")
+    a = audits[-1]
+    counts = (a.lost_in_topic, a.lost_in_output, a.lost_in_archive, a.duplicated_in_output, a.duplicated_in_archive)
+    if a.error or a.acknowledged < 0 or min(counts) < 0:
+        return judge(slo, None, f"The audit did not finish: {a.error or 'it left some counts unmeasured'}")
+    if a.acknowledged == 0:
+        return judge(slo, None, "No acknowledged events to audit.")
     return a
 
 
 @checker("data.events_lost")
 def events_lost(history: History, slo: Slo) -> Outcome:
-    a = _audit(history)
-    if a is None or a.error or a.acknowledged < 0:
-        return judge(slo, None, f"The audit did not finish: {a.error}" if a else "No audit in the history.")
-    if a.acknowledged == 0:
-        return judge(slo, None, "No acknowledged events to audit.")
+    a = _finished_audit(history, slo)
+    if isinstance(a, Outcome):
+        return a
     worst = max(a.lost_in_topic, a.lost_in_output, a.lost_in_archive)
     sample = f" e.g. {', '.join(a.lost_sample[:5])}." if a.lost_sample else ""
     return judge(slo, float(worst), f"{a.acknowledged} events acknowledged: {a.lost_in_topic} missing from supplier.raw, {a.lost_in_output} from the job's committed output, {a.lost_in_archive} from the raw events lake (after waiting {a.waited_s:.0f} s).{sample}")
@@ -230,11 +235,9 @@ def events_lost(history: History, slo: Slo) -> Outcome:
 
 @checker("data.events_duplicated")
 def events_duplicated(history: History, slo: Slo) -> Outcome:
-    a = _audit(history)
-    if a is None or a.error or a.acknowledged < 0:
-        return judge(slo, None, f"The audit did not finish: {a.error}" if a else "No audit in the history.")
-    if a.acknowledged == 0:
-        return judge(slo, None, "No acknowledged events to audit.")
+    a = _finished_audit(history, slo)
+    if isinstance(a, Outcome):
+        return a
     worst = max(a.duplicated_in_output, a.duplicated_in_archive)
     return judge(slo, float(worst), f"Of {a.acknowledged} acknowledged events: {a.duplicated_in_output} twice or more in the job's committed output, {a.duplicated_in_archive} in the lake; {a.duplicated_in_topic} in supplier.raw itself (which the job deduplicates).")
 

@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from gameday.history import CanarySample, Recorder
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     from gameday.monitors import flink
 
     args = _args(argv)
-    recorder = Recorder(__import__("pathlib").Path(args.out))
+    recorder = Recorder(Path(args.out))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness decides when we stop

@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from gameday.ingest import read_status, supplier_ids
+from gameday.ingest import supplier_ids
+from gameday.statusfile import read_status
 from gameday.lab.components import ComponentSpec
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext

@@ -45,7 +45,7 @@ def status_dir(ctx: LabContext) -> Path:
 
 
 def _health(out: Path) -> Callable[[], str | None]:
-    from gameday.stream_apply import read_status
+    from gameday.statusfile import read_status
 
     def check() -> str | None:
         status = read_status(out, APPLIER)
