@@ -131,13 +131,16 @@ def lag_seconds(events: list[dict], since: float, until: float) -> list[StreamLa
         if eid not in first or processed < first[eid][1]:
             first[eid] = (produced, processed)
     per: dict[int, list[float]] = {}
+    until_t: dict[int, float] = {}
     for produced, processed in first.values():
         if since <= produced <= until:
-            per.setdefault(int(produced), []).append(max(0.0, processed - produced))
+            sec = int(produced)
+            per.setdefault(sec, []).append(max(0.0, processed - produced))
+            until_t[sec] = max(until_t.get(sec, processed), processed)
     out = []
     for sec, lags in sorted(per.items()):
         lags.sort()
-        out.append(StreamLagSecond(t=float(sec), events=len(lags), p95_s=lags[max(0, math.ceil(0.95 * len(lags)) - 1)], max_s=lags[-1]))
+        out.append(StreamLagSecond(t=float(sec), events=len(lags), p95_s=lags[max(0, math.ceil(0.95 * len(lags)) - 1)], max_s=lags[-1], processed_until=until_t[sec]))
     return out
 
 

@@ -331,12 +331,14 @@ class IngestSecond(Record):
 @dataclass(frozen=True)
 class StreamLagSecond(Record):
     """Processing lag of the stream job for events produced in one second: from the
-    event's creation to the job processing it (first time seen in its output)."""
+    event's creation to the job processing it (first time seen in its output).
+    `processed_until`: when the last of them was processed (None in older histories)."""
 
     kind: ClassVar[str] = "stream.lag"
     events: int
     p95_s: float
     max_s: float
+    processed_until: float | None = None
 
 
 @dataclass(frozen=True)

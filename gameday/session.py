@@ -15,10 +15,12 @@ from gameday.history import Marker, Recorder
 from gameday.load import LoadPlan, LoadRun, timetable_env
 from gameday.shapes import ShapeKind
 from gameday.monitors import Sampler, start_all
-from gameday import streamwatch
+from gameday import hostload, streamwatch
 
 current: "Session | None" = None
 STEADY_STATE_ONLY = "drill.steady_state_only"
+HOST_SETTLED = "host.settled"
+HOST_BUSY = "host.busy"
 
 
 @dataclass
@@ -61,8 +63,25 @@ class Session:
     def mark(self, name: str, detail: str = "") -> None:
         self.recorder.add(Marker(t=time.time(), name=name, detail=detail))
 
+    def settle_host(self) -> None:
+        """Let the lab host's CPU pressure fall before the drill (see gameday.hostload)."""
+        profile = getattr(getattr(self.target, "ctx", None), "profile", None)
+        if getattr(self.target, "lab", None) is None or profile is None or profile.get("host.settle_max_wait_s") <= 0:
+            return
+        pressure, waited, settled = hostload.wait_until_settled(profile.get("host.settle_pressure_pct"), profile.get("host.settle_max_wait_s"), self.say)
+        if pressure is None:
+            return
+        if settled:
+            self.mark(HOST_SETTLED, f"cpu pressure {pressure} after waiting {waited:.0f} s")
+            if waited:
+                self.say(f"host CPU pressure {pressure} after {waited:.0f} s: starting")
+        else:
+            self.mark(HOST_BUSY, f"cpu pressure {pressure} still above {profile.get('host.settle_pressure_pct'):g} % after {waited:.0f} s")
+            self.say(f"host CPU pressure still {pressure} after {waited:.0f} s: starting anyway; timing figures may show the host, not the platform")
+
     def start(self) -> None:
         say = self.say
+        self.settle_host()
         self.started_at = time.time()
         if self.drill.steady_state_only:
             self.mark(STEADY_STATE_ONLY, "the method injects no fault")
@@ -120,7 +139,8 @@ class Session:
         if self.stream_monitor is not None:
             self.recorder.extend(self.stream_monitor.stop())
             self.stream_monitor = None
-        self.mark("monitors.stopped")
+        pressure = hostload.cpu_pressure()
+        self.mark("monitors.stopped", f"host cpu pressure {pressure}" if pressure else "")
         if streamwatch.AUDITED & set(self.drill.slos):
             try:
                 self.recorder.extend(streamwatch.audit(self.target, self.run_dir, self.started_at or cutoff, cutoff, self.say))

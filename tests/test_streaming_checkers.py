@@ -137,6 +137,24 @@ def test_fake_history_consumer_lag_p95_pass_fail_unknown():
     assert "Only 9 seconds" in short.detail
 
 
+
+def test_fake_history_consumer_lag_events_in_flight_at_the_fault_are_the_faults():
+    # Created in the two seconds before the kill, processed 11 s later (they waited for the
+    # new leader): the fault's lag, not the steady state's. CI saw exactly this judged as
+    # steady-state lag (p95 11.0 s) before processed_until existed.
+    def lag_second(i: int, lag: float) -> StreamLagSecond:
+        return StreamLagSecond(t=T0 + i, events=10, p95_s=lag, max_s=lag, processed_until=T0 + i + 1 + lag)
+
+    base = [Marker(t=T0, name="warmup.end"), fault("kafka.kill_broker", T0 + 20, "kafka-a"),
+            fault("kafka.kill_broker", T0 + 30, "kafka-a", phase=FaultPhase.REVERTED)]  # fmt: skip
+    lags = {i: 0.5 for i in range(50)} | {18: 11.0, 19: 11.0} | {i: 10.0 for i in range(20, 30)}
+    ok = check("kafka.consumer_lag_p95", base + [lag_second(i, v) for i, v in lags.items()])
+    verdict(ok, Verdict.PASS, 0.5)
+    assert "p95 over 38 seconds" in ok.detail and "peaked at 11.0 s" in ok.detail
+    # The same platform still failing to drain after the restore is the steady state's problem.
+    slow = lags | {i: 8.0 for i in range(30, 34)}
+    verdict(check("kafka.consumer_lag_p95", base + [lag_second(i, v) for i, v in slow.items()]), Verdict.FAIL, 8.0)
+
 # --- Flink --------------------------------------------------------------------------------
 
 
@@ -345,6 +363,7 @@ def test_fake_events_lag_seconds_first_processing_counts():
     ]
     got = [(s.t, s.events, round(s.p95_s, 3), round(s.max_s, 3)) for s in audit.lag_seconds(events, B, B + 100)]
     assert got == [(B, 2, 1.5, 1.5), (B + 1, 1, 0.0, 0.0)]
+    assert [s.processed_until for s in audit.lag_seconds(events, B, B + 100)] == [B + 2.4, B + 1.0]
 
 
 def test_fake_values_epoch():

@@ -129,7 +129,7 @@ def render_config(ctx: LabContext, az: str, role: str, resource_id: str = "") ->
         "high-availability.cluster-id": CLUSTER_ID,
         "high-availability.storageDir": dirs["ha"].as_uri(),
         "high-availability.zookeeper.client.session-timeout": p.get("zookeeper.session_timeout_ms"),
-        "high-availability.zookeeper.client.connection-timeout": min(15000, p.get("zookeeper.session_timeout_ms")),
+        "high-availability.zookeeper.client.connection-timeout": min(15000, max(5000, p.get("zookeeper.session_timeout_ms"))),
         # Leadership is lost when the session expires, not on every connection hiccup.
         "high-availability.zookeeper.client.tolerate-suspended-connections": True,
         "execution.checkpointing.interval": f"{p.get('flink.checkpoint_interval_s')}s",
