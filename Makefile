@@ -12,7 +12,7 @@ drill: bootstrap
 	.venv/bin/gameday run $(EXPERIMENT); rc=$$?; .venv/bin/gameday lab down; exit $$rc
 
 test: bootstrap
-	.venv/bin/pytest -ra
+	.venv/bin/pytest -ra --durations=15
 
 lab-down:
 	.venv/bin/gameday lab down

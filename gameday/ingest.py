@@ -134,11 +134,6 @@ class Supplier:
             self.dirty = False
 
 
-def read_acks(path: Path) -> list[tuple[int, int, int]]:
-    """(seq, partition, offset) of every acknowledged event in one supplier's ack log."""
-    return [(seq, part, off) for seq, part, off, _, _ in read_ack_lines(path)]
-
-
 def read_ack_lines(path: Path) -> list[tuple[int, int, int, float, float]]:
     """(seq, partition, offset, ack_t, created_t) of every complete line (a line still
     being written by a running adapter is skipped; ack_t/created_t 0 = not recorded)."""
@@ -308,83 +303,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-# --- integrity audit: acknowledged events against what the topic holds --------------------
-
-
-@dataclass(frozen=True)
-class Audit:
-    """Jepsen-style counts: every acknowledged event must be in the topic exactly once.
-    `unacked_present`: in the topic without an ack (the ack was lost or not yet written):
-    allowed. `lost` and `duplicated` are failures."""
-
-    acknowledged: int
-    present: int
-    lost: int
-    duplicated: int
-    unacked_present: int
-    lost_ids: tuple[str, ...] = ()
-    duplicated_ids: tuple[str, ...] = ()
-
-
-def compare(acked: dict[str, set[int]], seen: dict[tuple[str, int], int], sample: int = 20) -> Audit:
-    acked_ids = {(s, q) for s, seqs in acked.items() for q in seqs}
-    lost = sorted(acked_ids - seen.keys())
-    dups = sorted(k for k, n in seen.items() if n > 1)
-    fmt = lambda ids: tuple(f"{s}-{q:06d}" for s, q in ids[:sample])  # noqa: E731
-    return Audit(
-        acknowledged=len(acked_ids),
-        present=len(seen),
-        lost=len(lost),
-        duplicated=len(dups),
-        unacked_present=len(seen.keys() - acked_ids),
-        lost_ids=fmt(lost),
-        duplicated_ids=fmt(dups),
-    )
-
-
-def read_ack_dir(ack_dir: Path) -> dict[str, set[int]]:
-    return {p.stem: {seq for seq, _, _ in read_acks(p)} for p in sorted(ack_dir.glob("*.acks"))}
-
-
-def read_topic(bootstrap: str, topic: str = "supplier.raw", timeout_s: float = 120) -> dict[tuple[str, int], int]:
-    """(supplier, seq) -> how many times the topic holds it, from the start of every
-    partition up to its end at the time of the call."""
-    import uuid
-
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"gameday-audit-{uuid.uuid4()}",
-        "enable.auto.commit": False, "auto.offset.reset": "earliest", "isolation.level": "read_uncommitted",
-    })  # fmt: skip
-    try:
-        md = consumer.list_topics(topic, timeout=10)
-        parts = sorted(md.topics[topic].partitions)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-        pending = {p for p in parts if ends[p] > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-        seen: dict[tuple[str, int], int] = {}
-        deadline = time.monotonic() + timeout_s
-        while pending and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 1.0):
-                if msg.error():
-                    continue
-                p = msg.partition()
-                if msg.offset() < ends[p]:
-                    event = json.loads(msg.value())
-                    key = (event["supplier"], int(event["seq"]))
-                    seen[key] = seen.get(key, 0) + 1
-                if msg.offset() >= ends[p] - 1:
-                    pending.discard(p)
-        if pending:
-            raise TimeoutError(f"could not read partitions {sorted(pending)} of {topic} to their end in {timeout_s:.0f} s")
-        return seen
-    finally:
-        consumer.close()
-
-
-def audit(bootstrap: str, ack_dir: Path, topic: str = "supplier.raw") -> Audit:
-    """Call after the adapters have stopped (their ack logs are final)."""
-    return compare(read_ack_dir(ack_dir), read_topic(bootstrap, topic))

@@ -20,6 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from gameday.lab import network, state
+from gameday.lab.profile import load_profile
+from gameday.lab.tiers import flink, kafka, zookeeper
+
 from tests.labutil import REPO, fresh_lab, gameday
 
 pytestmark = pytest.mark.lab
@@ -74,6 +78,45 @@ def missed_lab(tmp_path_factory):
     assert gameday("lab", "down").returncode == 0
 
 
+def _lab_state():
+    st = state.load(load_profile().home)
+    assert st is not None
+    for az in network.AZS:
+        network.assert_routed_locally(st.topology, st.topology.address(az))
+    return st
+
+
+def _topic(st) -> dict:
+    port = load_profile().get("kafka.port")
+    return kafka.describe_topic(",".join(f"{st.topology.address(az)}:{port}" for az in network.AZS))
+
+
+def test_the_lab_has_the_plans_topology(plan_lab):
+    """Three brokers, one per AZ; supplier.raw with RF 3, min ISR 2, 7-day retention, no
+    unclean election, leaderships spread; a ZooKeeper quorum with one leader; the Flink
+    leader sees every TaskManager and runs the stream job."""
+    st, profile = _lab_state(), load_profile()
+    brokers = {n: t for n, t in st.components.items() if t.tier == "kafka"}
+    assert sorted(brokers) == ["kafka-a", "kafka-b", "kafka-c"] and {t.az for t in brokers.values()} == set(network.AZS)
+    info = _topic(st)
+    assert info["brokers"] == [1, 2, 3] and len(info["partitions"]) == profile.get("kafka.partitions")
+    for pid, part in info["partitions"].items():
+        assert sorted(part["replicas"]) == sorted(part["isr"]) == [1, 2, 3], pid
+    assert {p["leader"] for p in info["partitions"].values()} == {1, 2, 3}
+    assert info["config"]["min.insync.replicas"] == "2"
+    assert info["config"]["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert info["config"]["unclean.leader.election.enable"] == "false"
+    assert kafka.active_controller(st.topology.address("az-a"), profile.get("kafka.port")) in (1, 2, 3)
+    zk_port = profile.get("zookeeper.client_port")
+    assert sorted(zookeeper.mode(st.topology.address(az), zk_port) or "down" for az in network.AZS) == ["follower", "follower", "leader"]
+    leader = flink.rest_leader(",".join(f"{st.topology.address(az)}:{zk_port}" for az in network.AZS)).rstrip("/")
+    overview = flink.rest_get(f"{leader}/overview")
+    assert overview["taskmanagers"] == 3 and overview["slots-total"] == 6
+    assert [j["state"] for j in flink.rest_get(f"{leader}/jobs/overview")["jobs"]] == ["RUNNING"]
+    status = gameday("lab", "status")
+    assert status.returncode == 0, status.stdout
+
+
 def test_kafka_broker_loss_passes_on_the_plan(plan_lab, tmp_path):
     code, v = drill("kafka-broker-loss", tmp_path / "run")
     assert code == 0
@@ -122,6 +165,8 @@ def test_jobmanager_drill_fails_with_a_long_zookeeper_session(missed_lab, tmp_pa
 
 
 def test_lagging_followers_lose_acknowledged_events_with_acks_1(missed_lab, tmp_path):
+    config = _topic(_lab_state())["config"]
+    assert (config["min.insync.replicas"], config["unclean.leader.election.enable"]) == ("1", "true")
     code, v = drill("kafka-leader-loss-lagging-followers", tmp_path / "run")
     assert code == 1
     lost = v["data.events_lost"]

@@ -183,19 +183,6 @@ def test_metadata_wire_format_no_jvm():
     assert kafka.parse_metadata_brokers(resp) == [1, 3]
 
 
-def test_integrity_audit_counts_lost_duplicated_and_unacked_no_jvm(tmp_path):
-    from gameday.ingest import compare, read_ack_dir
-
-    (tmp_path / "sup-01.acks").write_text("1 0 0\n2 0 1\n3 0 2\n")
-    (tmp_path / "sup-02.acks").write_text("1 4 0\n")
-    acked = read_ack_dir(tmp_path)
-    assert acked == {"sup-01": {1, 2, 3}, "sup-02": {1}}
-    seen = {("sup-01", 1): 1, ("sup-01", 3): 2, ("sup-02", 1): 1, ("sup-02", 2): 1}
-    a = compare(acked, seen)
-    assert (a.acknowledged, a.present, a.lost, a.duplicated, a.unacked_present) == (4, 4, 1, 1, 1)
-    assert a.lost_ids == ("sup-01-000002",) and a.duplicated_ids == ("sup-01-000003",)
-
-
 def test_kafka_leader_and_isr_recovery_measurements_no_jvm():
     from gameday.history import KafkaPartitionSample
     from gameday.monitors.kafka import isr_restored_s, leaders_back_s
