@@ -65,10 +65,13 @@ class Session:
 
     def settle_host(self) -> None:
         """Let the lab host's CPU pressure fall before the drill (see gameday.hostload)."""
-        profile = getattr(getattr(self.target, "ctx", None), "profile", None)
-        if getattr(self.target, "lab", None) is None or profile is None or profile.get("host.settle_max_wait_s") <= 0:
+        if getattr(self.target, "lab", None) is None:
             return
-        pressure, waited, settled = hostload.wait_until_settled(profile.get("host.settle_pressure_pct"), profile.get("host.settle_max_wait_s"), self.say)
+        profile = self.target.ctx.profile
+        limit, max_wait = profile.get("host.settle_pressure_pct"), profile.get("host.settle_max_wait_s")
+        if max_wait <= 0:
+            return
+        pressure, waited, settled = hostload.wait_until_settled(limit, max_wait, self.say)
         if pressure is None:
             return
         if settled:
@@ -76,7 +79,7 @@ class Session:
             if waited:
                 self.say(f"host CPU pressure {pressure} after {waited:.0f} s: starting")
         else:
-            self.mark(HOST_BUSY, f"cpu pressure {pressure} still above {profile.get('host.settle_pressure_pct'):g} % after {waited:.0f} s")
+            self.mark(HOST_BUSY, f"cpu pressure {pressure} still above {limit:g} % after {waited:.0f} s")
             self.say(f"host CPU pressure still {pressure} after {waited:.0f} s: starting anyway; timing figures may show the host, not the platform")
 
     def start(self) -> None:

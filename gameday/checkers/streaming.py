@@ -26,7 +26,7 @@ from gameday.history import (
     KafkaPartitionSample,
     StreamLagSecond,
 )
-from gameday.monitors.flink import leader_elected_s
+from gameday.monitors.flink import leader_elected
 from gameday.monitors.kafka import isr_restored_s, leaders_back_s
 from gameday.spec import Slo
 from gameday.verdicts import Outcome, fail_at_least, judge
@@ -109,20 +109,22 @@ def _life_overlaps(window: tuple[float, float] | None, s: StreamLagSecond) -> bo
     """Whether the events created in this second were created or processed in the fault
     window: an event created just before a broker dies waits for the new leader, and its
     lag is the fault's, not the steady state's."""
-    return inside(window, s.t, max(s.t + 1, s.processed_until or s.t + 1))
+    last_processed = s.processed_until if s.processed_until is not None else s.t + 1
+    return inside(window, s.t, max(s.t + 1, last_processed))
 
 
 @checker("kafka.consumer_lag_p95")
 def processing_lag(history: History, slo: Slo) -> Outcome:
     window = history.fault_window()
     start = measuring_from(history)
-    seconds = [s for s in history.of(StreamLagSecond) if s.t >= start]
-    outside = [s for s in seconds if not _life_overlaps(window, s)]
+    outside: list[StreamLagSecond] = []
+    in_fault: list[StreamLagSecond] = []
+    for s in (x for x in history.of(StreamLagSecond) if x.t >= start):
+        (in_fault if _life_overlaps(window, s) else outside).append(s)
     if len(outside) < 10:
         return judge(slo, None, f"Only {len(outside)} seconds of processing lag outside the fault window; at least 10 are needed.")
-    in_fault = [s.max_s for s in seconds if _life_overlaps(window, s)]
     p95 = _p95([s.max_s for s in outside])
-    fault_text = f" Events created or processed inside the fault window peaked at {max(in_fault):.1f} s (judged by the recovery objectives)." if in_fault else ""
+    fault_text = f" Events created or processed inside the fault window peaked at {max(s.max_s for s in in_fault):.1f} s (judged by the recovery objectives)." if in_fault else ""
     return judge(slo, p95, f"p95 over {len(outside)} seconds of the stream job's worst per-second lag (event creation to processing), for events created after the warm-up and neither created nor processed in the fault window; {sum(s.events for s in outside)} events.{fault_text}")
 
 
@@ -140,10 +142,10 @@ def leader_election(history: History, slo: Slo) -> Outcome:
     samples = sorted((s for s in history.of(FlinkSample) if s.t >= fault.t), key=lambda s: s.t)
     if not samples:
         return judge(slo, None, "No Flink samples after the fault.")
-    elected = leader_elected_s(samples, fault.t, old)
+    elected = leader_elected(samples, fault.t, old)
     if elected is not None:
-        new = next(s.leader for s in samples if s.t - fault.t == elected)
-        return judge(slo, elected, f"ZooKeeper named {new} leader and its REST API answered {elected:.2f} s after {fault.component} ({old}) was killed.")
+        after = elected.t - fault.t
+        return judge(slo, after, f"ZooKeeper named {elected.leader} leader and its REST API answered {after:.2f} s after {fault.component} ({old}) was killed.")
     return fail_at_least(slo, samples[-1].t - fault.t, f"No new JobManager leader answered in the {samples[-1].t - fault.t:.1f} s watched after {fault.component} was killed.")
 
 

@@ -78,13 +78,19 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
     return s
 
 
-def leader_elected_s(samples: list[FlinkSample], fault_t: float, old_leader: str) -> float | None:
-    """Seconds from the fault until ZooKeeper names a leader other than the killed one
-    and that leader's REST API answers."""
+def leader_elected(samples: list[FlinkSample], fault_t: float, old_leader: str) -> FlinkSample | None:
+    """The first sample after the fault in which ZooKeeper names a leader other than the
+    killed one and that leader's REST API answers."""
     for s in sorted(samples, key=lambda s: s.t):
         if s.t >= fault_t and s.leader and s.leader != old_leader and not s.error.startswith("rest"):
-            return s.t - fault_t
+            return s
     return None
+
+
+def leader_elected_s(samples: list[FlinkSample], fault_t: float, old_leader: str) -> float | None:
+    """Seconds from the fault until a new leader answers (see leader_elected)."""
+    s = leader_elected(samples, fault_t, old_leader)
+    return None if s is None else s.t - fault_t
 
 
 def job_recovered_s(samples: list[FlinkSample], fault_t: float) -> float | None:
