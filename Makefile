@@ -1,5 +1,5 @@
 # The two commands the README starts with.
-.PHONY: drill test bootstrap lab-down
+.PHONY: drill test unit bootstrap lab-down
 
 EXPERIMENT ?= experiments/redis-primary-failover.json
 
@@ -13,6 +13,10 @@ drill: bootstrap
 
 test: bootstrap
 	.venv/bin/pytest -ra --durations=15
+
+# The unit tests alone (no lab, about a minute).
+unit: bootstrap
+	.venv/bin/pytest -ra tests/unit
 
 lab-down:
 	.venv/bin/gameday lab down

@@ -22,46 +22,45 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gameday import loadstats
 from gameday.history import History
-from gameday.lab.supervisor import Lab
-from gameday.lab.profile import load_profile
-from gameday.lab.tiers.api import static_url
-from gameday.load import LoadPlan, LoadRun, generator_problem, stall_share, timetable_env
+from gameday.load import latency
+from gameday.load.run import LoadPlan, LoadRun, generator_problem, stall_share, timetable_env
+from gameday.load.shapes import ShapeKind
 from gameday.monitors.api import read_metrics
-from gameday.shapes import ShapeKind
+from gameday.target import resolve
 from gameday.target.lab import LabTarget
 
 SEARCH = "/search?origin={o}&destination={d}&date={day}"
 
 
 def lab_target() -> LabTarget:
-    lab = Lab(load_profile())
-    return LabTarget(lab, lab.require_state())
+    target = resolve()
+    assert isinstance(target, LabTarget), "this benchmark measures the local lab"
+    return target
 
 
 def locust_run(target: LabTarget, base_url: str, rate: float, seconds: float) -> dict:
     out = Path(tempfile.mkdtemp(prefix="gameday-bench-"))
     plan = LoadPlan(
         rate=rate, target_url=base_url, max_duration_s=int(seconds) + 30,
-        timetable=timetable_env(target.ctx.profile),
+        timetable=timetable_env(target.profile),
         shape=ShapeKind.STEADY,
     )  # fmt: skip
-    run = LoadRun(plan, out, target.lab)
+    run = LoadRun(plan, out, target)
     run.start()
     time.sleep(seconds + 2)  # + Locust's start-up
     run.stop()
     records = sorted(run.records(), key=lambda r: r.t)[1:-1]  # drop the partial first and last seconds
     history = History.of_records([*records, run.marker()])
-    hist = loadstats.merged(r.hist for r in records)
+    hist = latency.merged(r.hist for r in records)
     n = max(len(records), 1)
     return {
         "requested": rate,
         "offered": sum(r.offered for r in records) / n,
         "achieved": sum(r.requests for r in records) / n,
-        "p50": loadstats.percentile_ms(hist, 50),
-        "p95": loadstats.percentile_ms(hist, 95),
-        "p99": loadstats.percentile_ms(hist, 99),
+        "p50": latency.percentile_ms(hist, 50),
+        "p95": latency.percentile_ms(hist, 95),
+        "p99": latency.percentile_ms(hist, 99),
         "errors": sum(r.failures for r in records),
         "cpu": run.cpu,
         "stall": stall_share(records),
@@ -89,7 +88,7 @@ def server_histogram(target: LabTarget) -> tuple[tuple[float, ...], list[float]]
 
 def server_quantiles(before, after) -> dict[str, float | None]:
     bounds, delta = after[0], [b - a for a, b in zip(before[1], after[1])]
-    return {f"p{int(q * 100)}": loadstats.bucket_quantile_ms(bounds, delta, q) for q in (0.5, 0.95, 0.99)}
+    return {f"p{int(q * 100)}": latency.bucket_quantile_ms(bounds, delta, q) for q in (0.5, 0.95, 0.99)}
 
 
 def fmt(d: dict) -> str:
@@ -103,7 +102,7 @@ def main() -> None:
     ap.add_argument("--hold-s", type=float, default=60)
     args = ap.parse_args()
     target = lab_target()
-    static, api = static_url(target.ctx), target.lb_url()
+    static, api = target.static_url(), target.lb_url()
     search = api + SEARCH.format(o="LHR", d="JFK", day="2026-12-02")
     print(f"# machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; one Locust process; {args.seconds:g} s per measurement")
     print("static endpoint (HAProxy answers itself):")

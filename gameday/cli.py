@@ -1,6 +1,7 @@
 """The gameday command line. One error boundary maps failures to exit codes:
 0 every SLO in scope passed, 1 an SLO failed or the steady state deviated,
-2 the drill could not be carried out or measured (including bad input)."""
+2 the drill could not be carried out or measured (including bad input, and any error
+gameday did not foresee: one line names it and where its traceback was written)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import argparse
 import json
 import signal
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
+from gameday.drill.summary import RunSummary
 from gameday.errors import GamedayError
-from gameday.verdicts import RunSummary
+from gameday.lab import DEFAULT_TIERS
 
 FAULTS = {"kill": signal.SIGKILL, "stop": signal.SIGTERM, "freeze": signal.SIGSTOP, "resume": signal.SIGCONT}
 
@@ -23,16 +27,19 @@ def _parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="the local lab: a miniature of the production topology").add_subparsers(dest="lab_command", required=True)
     up = lab.add_parser("up", help="start the lab (idempotent when it is already up)")
-    up.add_argument("--profile", type=Path, help="YAML file overriding lab settings (see gameday/lab/profile-defaults.yaml)")
-    up.add_argument("--tiers", default="redis,cassandra,api,metrics", help="comma-separated tiers to start (dependencies are added)")
+    up.add_argument("--profile", type=Path, help="YAML file overriding lab settings (see gameday/profile/defaults.yaml)")
+    up.add_argument("--tiers", default=",".join(DEFAULT_TIERS), help="comma-separated tiers to start (dependencies are added)")
     st = lab.add_parser("status", help="health of every lab process")
     st.add_argument("--json", action="store_true", help="machine-readable output")
-    lab.add_parser("down", help="stop every lab process by PID and remove the lab network (idempotent)")
+    others = [st, lab.add_parser("down", help="stop every lab process by PID and remove the lab network (idempotent)")]
     for name, sig in FAULTS.items():
         f = lab.add_parser(name, help=f"send {sig.name} to a component, or to every process of an AZ (az-a, az-b, az-c)")
         f.add_argument("component")
+        others.append(f)
     rs = lab.add_parser("restart", help="start a stopped component again")
     rs.add_argument("component")
+    for cmd in others + [rs]:
+        cmd.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab (default: the default home)")
 
     run = sub.add_parser("run", help="run a drill: experiment under load, checkers, report")
     run.add_argument("experiment", type=Path)
@@ -49,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--max", type=float, default=4000, help="last step, req/s (default 4000)")
     cap.add_argument("--processes", type=int, help="load generator processes")
     cap.add_argument("--out", type=Path, help="output directory (default runs/<time>-capacity)")
+    cap.add_argument("--profile", type=Path, help="the run's profile (load.*, host.*, lab.home: see gameday/profile/defaults.yaml)")
 
     check = sub.add_parser("check", help="re-run the checkers on a saved run directory")
     check.add_argument("run_dir", type=Path)
@@ -59,17 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress():
-    from gameday.lab.supervisor import stderr_progress
-
-    return stderr_progress(time.monotonic())
-
-
 def _lab(args) -> int:
-    from gameday.lab.profile import load_profile
-    from gameday.lab.supervisor import Lab
+    from gameday.lab import Lab, stderr_progress
+    from gameday.profile import load_profile
 
-    lab = Lab(load_profile(getattr(args, "profile", None)), _progress())
+    lab = Lab(load_profile(getattr(args, "profile", None)), stderr_progress(time.monotonic()))
     if args.lab_command == "up":
         tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
         try:
@@ -119,13 +121,13 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "lab":
         return _lab(args)
     if args.command == "validate":
-        from gameday.experiment import load_experiment
+        from gameday.drill.experiment import load_experiment
 
         exp = load_experiment(args.experiment)
         print(f"{args.experiment}: valid ({exp.title}; SLOs: {', '.join(exp.drill.slos)})")
         return 0
     if args.command == "run":
-        from gameday.runner import RunRequest, run
+        from gameday.drill.runner import RunRequest, run
 
         summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes))
         print_summary(summary)
@@ -133,13 +135,13 @@ def _main(argv: list[str] | None) -> int:
         print(f"report: {run_dir / 'report.html'}")
         return summary.exit_code
     if args.command == "capacity":
-        from gameday.capacity import find_capacity, main_summary
+        from gameday.load.capacity import find_capacity, main_summary
 
-        result = find_capacity(args.start, args.step, args.step_s, args.max, args.out, args.processes, say=lambda m: print(m, file=sys.stderr, flush=True))
+        result = find_capacity(args.start, args.step, args.step_s, args.max, args.out, args.processes, say=lambda m: print(m, file=sys.stderr, flush=True), profile_path=args.profile)
         main_summary(result)
         return 0 if result.capacity_rps is not None else 1
     if args.command == "check":
-        from gameday.runner import recheck
+        from gameday.drill.runner import recheck
 
         fresh = recheck(args.run_dir)
         saved = RunSummary.read(args.run_dir / "verdicts.json")
@@ -148,7 +150,7 @@ def _main(argv: list[str] | None) -> int:
         print("verdicts match the saved ones" if same else "verdicts DIFFER from the saved verdicts.json")
         return fresh.exit_code
     if args.command == "report":
-        from gameday.runner import finish
+        from gameday.drill.runner import finish
 
         finish(args.run_dir, RunSummary.read(args.run_dir / "verdicts.json"))
         print(f"rendered {args.run_dir / 'report.html'}")
@@ -157,6 +159,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The error boundary: exit 1 stays reserved for a failed SLO or hypothesis."""
     try:
         return _main(argv)
     except GamedayError as exc:
@@ -167,6 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gameday: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a failure gameday did not foresee: one line, the traceback kept
+        where = _save_traceback(exc)
+        print(f"gameday: internal error: {type(exc).__name__}: {exc} (traceback in {where})", file=sys.stderr)
+        return 2
+
+
+def _save_traceback(exc: BaseException) -> Path:
+    with tempfile.NamedTemporaryFile("w", prefix="gameday-traceback-", suffix=".txt", delete=False) as fh:
+        fh.write(f"gameday {' '.join(sys.argv[1:])}\n")
+        traceback.print_exception(exc, file=fh)
+    return Path(fh.name)
 
 
 if __name__ == "__main__":

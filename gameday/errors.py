@@ -17,13 +17,9 @@ class InputError(GamedayError):
     """Bad user input (experiment file, profile, arguments). Nothing was started."""
 
 
-class LabError(GamedayError):
+class TargetError(GamedayError):
+    """The system under test could not be reached, asked or controlled."""
+
+
+class LabError(TargetError):
     """The lab could not be brought up, reached or controlled."""
-
-
-class TargetUnreachable(GamedayError):
-    """The target named by the experiment does not answer."""
-
-
-class FaultNotInjected(GamedayError):
-    """The fault an experiment asked for did not happen."""

@@ -4,7 +4,7 @@
         locust -f loadgen/locustfile.py --headless -u 2 -r 2 --processes 2 -t 60s -H http://127.0.0.1:8080
 
 Open model: one user per worker process (-u = number of processes) issues its share
-of the shape's arrival rate (see SearchUser and gameday.shapes).
+of the shape's arrival rate (see SearchUser and gameday.load.shapes).
 
 Environment (the same timetable parameters as the seeded store, so queries hit routes):
   GAMEDAY_TIMETABLE_SEED/_AIRPORTS/_FLIGHTS/_DAYS/_START   timetable (defaults as timetable.DEFAULTS)
@@ -38,12 +38,13 @@ from typing import Any
 import gevent
 import gevent.pool
 from locust import FastHttpUser, events, task
-from locust.exception import StopUser
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.runners import MasterRunner
 
-from gameday import loadstats, shapes, timetable
+from flightsearch import timetable
 from gameday.history import LoadSecond, to_json
+from gameday.load import latency, shapes
 
 log = logging.getLogger("gameday.loadgen")
 
@@ -94,12 +95,12 @@ class PerSecondWriter:
             bucket = self._bucket(sec)
             bucket[0] += 1
             bucket[1] += failed
-            loadstats.record_ms(bucket[2], latency_ms)
+            latency.record_ms(bucket[2], latency_ms)
 
     def _bucket(self, sec: int) -> list[Any]:
         bucket = self._seconds.get(sec)
         if bucket is None:
-            bucket = self._seconds[sec] = [0, 0, loadstats.new_histogram(), 0, 0, 0.0]
+            bucket = self._seconds[sec] = [0, 0, latency.new_histogram(), 0, 0, 0.0]
         return bucket
 
     def record_tick(self, offered: int, dropped: int, lag_ms: float) -> None:
@@ -124,8 +125,8 @@ class PerSecondWriter:
                 return
             lines = []
             for sec in range(self._next, upto):
-                n, failed, hist, offered, dropped, lag = self._seconds.pop(sec, None) or [0, 0, loadstats.new_histogram(), 0, 0, 0.0]
-                record = LoadSecond(float(sec), self.worker, n, failed, loadstats.encode(hist), offered, dropped, round(lag, 2))
+                n, failed, hist, offered, dropped, lag = self._seconds.pop(sec, None) or [0, 0, latency.new_histogram(), 0, 0, 0.0]
+                record = LoadSecond(float(sec), self.worker, n, failed, latency.encode(hist), offered, dropped, round(lag, 2))
                 lines.append(to_json(record) + "\n")
             self._next = max(self._next, upto)
             if lines:

@@ -1,52 +1,32 @@
-"""Chaos Toolkit providers for the Redis hot cache. Targets decide the mechanism."""
+"""Chaos Toolkit providers for the Redis hot cache. The target decides the mechanism."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-import redis
-
-from gameday.control import fault_output
+from gameday.faults import Fault, fault_output
 from gameday.history import FaultPhase
-from gameday.target import resolve
+from gameday.target import Role, resolve
 
-KILL_PRIMARY = "redis.kill_primary"
-_TIMEOUT_S = 0.5
 # Components this process killed, so the rollback knows what to bring back.
 _killed: list[str] = []
-
-
-def _ask_sentinels(target) -> list[str]:
-    """The primary each answering Sentinel names, as component names."""
-    views = []
-    for host, port in target.sentinels().values():
-        client = redis.Redis(host=host, port=port, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S, decode_responses=True)
-        try:
-            addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", target.redis_service())
-        except redis.RedisError:
-            continue
-        if addr:
-            views.append(target.node_at(addr[0], int(addr[1])))
-    return views
 
 
 def current_primary(configuration: dict | None = None) -> str:
     """The primary a majority of Sentinels name (found by asking, never assumed)."""
     target = resolve(configuration)
-    views = _ask_sentinels(target)
-    quorum = len(target.sentinels()) // 2 + 1
-    for name in set(views):
-        if views.count(name) >= quorum:
-            return name
-    raise RuntimeError(f"no primary named by a majority of Sentinels (views: {views or 'none answered'})")
+    primary = target.redis_primary()
+    if primary is None:
+        views = [v for v in target.sentinel_views().values() if v]
+        raise RuntimeError(f"no primary named by a majority of Sentinels (views: {views or 'none answered'})")
+    return primary
 
 
 def sentinels_agree_on_primary(configuration: dict | None = None) -> bool:
     """Steady state: every Sentinel answers and names the same primary."""
-    target = resolve(configuration)
-    views = _ask_sentinels(target)
-    return len(views) == len(target.sentinels()) and len(set(views)) == 1
+    views = list(resolve(configuration).sentinel_views().values())
+    return all(views) and len(set(views)) == 1
 
 
 def kill_primary(configuration: dict | None = None) -> dict[str, Any]:
@@ -54,7 +34,7 @@ def kill_primary(configuration: dict | None = None) -> dict[str, Any]:
     primary = current_primary(configuration)
     at = target.kill(primary)
     _killed.append(primary)
-    return fault_output(FaultPhase.INJECTED, KILL_PRIMARY, primary, at, target.az_of(primary), "SIGKILL")
+    return fault_output(FaultPhase.INJECTED, Fault.REDIS_KILL_PRIMARY, primary, at, target.az_of(primary), "SIGKILL")
 
 
 def wait_for_new_primary(timeout_s: float = 90, configuration: dict | None = None) -> dict[str, Any]:
@@ -63,10 +43,7 @@ def wait_for_new_primary(timeout_s: float = 90, configuration: dict | None = Non
     killed = set(_killed)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            primary = current_primary(configuration)
-        except RuntimeError:
-            primary = None
+        primary = target.redis_primary()
         if primary and primary not in killed:
             return {"primary": primary}
         time.sleep(0.2)
@@ -74,15 +51,12 @@ def wait_for_new_primary(timeout_s: float = 90, configuration: dict | None = Non
 
 
 def restore_killed(configuration: dict | None = None) -> dict[str, Any]:
-    """Rollback: bring every node this drill killed back, as a replica of the current primary."""
+    """Rollback: bring every Redis node that is down back, as a replica of the current primary."""
     target = resolve(configuration)
-    down = [n for n in target.down_components() if n.startswith("redis-")]
+    down = [n for n in target.down_components() if n in target.components(Role.REDIS)]
     if not down:
         return {"restored": []}
-    restored = []
     for name in down:
         target.restart(name)  # the target brings a Redis node back as a replica of the current primary
-        restored.append(name)
-    at = time.time()
     _killed.clear()
-    return fault_output(FaultPhase.REVERTED, KILL_PRIMARY, ",".join(restored), at, detail="restarted as replicas of the current primary")
+    return fault_output(FaultPhase.REVERTED, Fault.REDIS_KILL_PRIMARY, ",".join(down), time.time(), detail="restarted as replicas of the current primary")

@@ -1,56 +1,30 @@
 """Chaos Toolkit providers for the streaming tiers: Kafka brokers, Flink JobManagers and
-TaskManagers. Victims are found by asking the cluster (metadata, the KRaft quorum,
-ZooKeeper, Flink's REST API), never assumed. Every fault returns plain data that
-gameday's control records in the run's history."""
+TaskManagers. Victims are found by asking the cluster (through the target: metadata, the
+KRaft quorum, ZooKeeper, Flink's REST API), never assumed. Every fault returns plain data
+that gameday's control records in the run's history."""
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
-import sys
 import time
 from typing import Any
 
-from gameday.control import fault_output
+from flightsearch import RAW_TOPIC
+from gameday.errors import TargetError
+from gameday.faults import KAFKA_FAULTS, Fault, fault_output
 from gameday.history import FaultPhase
-from gameday.target import resolve
+from gameday.target import Role, Topic, resolve
 
-KILL_BROKER = "kafka.kill_broker"
-LAGGING_FOLLOWERS = "kafka.kill_leader_after_lagging_followers"
-KILL_JM = "flink.kill_jobmanager"
-KILL_TM = "flink.kill_taskmanager"
-_killed: list[tuple[str, str]] = []  # (fault, component) this process killed
+_killed: list[tuple[Fault, str]] = []  # (fault, component) this process killed
 
 
 # --- Kafka ------------------------------------------------------------------------------
 
 
-def describe(configuration: dict | None = None, topic: str = "supplier.raw") -> dict[str, Any]:
-    target = resolve(configuration)
-    proc = subprocess.run([sys.executable, "-m", "gameday.kafka_query", target.kafka_bootstrap(), topic], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip()[-500:] or f"kafka_query exited {proc.returncode}")
-    return json.loads(proc.stdout)
-
-
-def _broker_component(target, broker_id: int) -> str:
-    from gameday.lab.network import AZS
-    from gameday.lab.tiers.kafka import node_id, node_name
-
-    for az in AZS:
-        if node_id(az) == broker_id:
-            return node_name(az)
-    raise RuntimeError(f"no lab component for broker {broker_id}")
-
-
-def _most_leaders(info: dict[str, Any]) -> tuple[int, int]:
-    counts: dict[int, int] = {}
-    for part in info["partitions"].values():
-        if part["leader"] >= 0:
-            counts[part["leader"]] = counts.get(part["leader"], 0) + 1
+def _most_leaders(topic: Topic) -> tuple[int, int]:
+    counts = topic.leader_counts()
     if not counts:
-        raise RuntimeError("no partition of supplier.raw has a leader")
+        raise RuntimeError(f"no partition of {topic.name} has a leader")
     broker = max(sorted(counts), key=lambda b: counts[b])
     return broker, counts[broker]
 
@@ -59,32 +33,29 @@ def all_partitions_writable(configuration: dict | None = None) -> bool:
     """Steady state: every partition of supplier.raw has a leader and at least
     min.insync.replicas in sync, so acks=all writes succeed (true again once a lost
     broker's partitions have moved; the full ISR after the rollback is kafka.min_isr's)."""
-    info = describe(configuration)
-    need = int(info["config"].get("min.insync.replicas", "1"))
-    return bool(info["partitions"]) and all(p["leader"] >= 0 and len(p["isr"]) >= need for p in info["partitions"].values())
+    topic = resolve(configuration).kafka_topic(RAW_TOPIC)
+    need = topic.min_insync_replicas
+    return bool(topic.partitions) and all(p.leader >= 0 and len(p.isr) >= need for p in topic.partitions.values())
 
 
 def kill_broker(role: str = "most_leaders", configuration: dict | None = None) -> dict[str, Any]:
     """SIGKILL the broker that leads the most supplier.raw partitions (role "most_leaders")
     or the active KRaft controller (role "controller")."""
     target = resolve(configuration)
-    info = describe(configuration)
+    topic = target.kafka_topic(RAW_TOPIC)
     if role == "controller":
-        from gameday.lab.tiers.kafka import active_controller
-
-        host, port = target.kafka_bootstrap().split(",")[0].rsplit(":", 1)
-        broker = active_controller(host, int(port))
-        led = sum(1 for p in info["partitions"].values() if p["leader"] == broker)
+        broker = target.kafka_controller()
+        led = topic.leader_counts().get(broker, 0)
         why = "active KRaft controller"
     elif role == "most_leaders":
-        broker, led = _most_leaders(info)
+        broker, led = _most_leaders(topic)
         why = "leads the most supplier.raw partitions"
     else:
         raise ValueError(f"role must be most_leaders or controller, got {role!r}")
-    name = _broker_component(target, broker)
+    name = target.kafka_broker(broker)
     at = target.kill(name)
-    _killed.append((KILL_BROKER, name))
-    return fault_output(FaultPhase.INJECTED, KILL_BROKER, name, at, target.az_of(name), f"broker={broker} leads={led} role={role} ({why}) SIGKILL")
+    _killed.append((Fault.KAFKA_KILL_BROKER, name))
+    return fault_output(FaultPhase.INJECTED, Fault.KAFKA_KILL_BROKER, name, at, target.az_of(name), f"broker={broker} leads={led} role={role} ({why}) SIGKILL")
 
 
 def kill_leader_after_lagging_followers(lag_s: float = 5.0, configuration: dict | None = None) -> dict[str, Any]:
@@ -93,37 +64,35 @@ def kill_leader_after_lagging_followers(lag_s: float = 5.0, configuration: dict 
     settings (acks=all, min ISR 2) nothing written in that time was acknowledged; with
     acks=1 the leader acknowledged writes only it held."""
     target = resolve(configuration)
-    broker, led = _most_leaders(describe(configuration))
-    leader = _broker_component(target, broker)
-    followers = [n for n in target.components_of("kafka") if n != leader]
+    broker, led = _most_leaders(target.kafka_topic(RAW_TOPIC))
+    leader = target.kafka_broker(broker)
+    followers = [n for n in target.components(Role.KAFKA) if n != leader]
     frozen_at = time.time()
     for name in followers:
-        target.lab.send(name, signal.SIGSTOP)
+        target.freeze(name)
     try:
         time.sleep(lag_s)
         at = target.kill(leader)
     finally:
         for name in followers:
-            target.lab.send(name, signal.SIGCONT)
-    _killed.append((LAGGING_FOLLOWERS, leader))
-    return fault_output(FaultPhase.INJECTED, LAGGING_FOLLOWERS, leader, at, target.az_of(leader), f"broker={broker} leads={led} followers {','.join(followers)} frozen {at - frozen_at:.1f} s before the SIGKILL, then thawed")
+            target.resume(name)
+    _killed.append((Fault.KAFKA_LAGGING_FOLLOWERS, leader))
+    return fault_output(FaultPhase.INJECTED, Fault.KAFKA_LAGGING_FOLLOWERS, leader, at, target.az_of(leader), f"broker={broker} leads={led} followers {','.join(followers)} frozen {at - frozen_at:.1f} s before the SIGKILL, then thawed")
 
 
 def wait_for_partition_leaders(timeout_s: float = 90, configuration: dict | None = None) -> dict[str, Any]:
     """Blocks until every partition has a leader that is not a killed broker."""
-    from gameday.lab.tiers.kafka import node_id
-
     target = resolve(configuration)
-    dead = {node_id(target.az_of(name)) for _, name in _killed if name.startswith("kafka-")}
+    dead = {target.kafka_broker_id(name) for fault, name in _killed if fault in KAFKA_FAULTS}
     deadline = time.monotonic() + timeout_s
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            parts = describe(configuration)["partitions"]
-            last = {pid: p["leader"] for pid, p in parts.items()}
-            if all(p["leader"] >= 0 and p["leader"] not in dead for p in parts.values()):
+            parts = target.kafka_topic(RAW_TOPIC).partitions
+            last = {pid: p.leader for pid, p in parts.items()}
+            if all(p.leader >= 0 and p.leader not in dead for p in parts.values()):
                 return {"leaders": last}
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        except (TargetError, subprocess.TimeoutExpired) as exc:
             last = str(exc)
         time.sleep(2)  # each look is a short-lived process: keep the CPU for the platform
     return {"leaders": last, "timed_out_after_s": timeout_s}
@@ -132,25 +101,21 @@ def wait_for_partition_leaders(timeout_s: float = 90, configuration: dict | None
 # --- Flink -------------------------------------------------------------------------------
 
 
-def _rest_leader(target) -> str:
-    from gameday.lab.tiers import flink
-
-    leader = flink.rest_leader(target.zk_quorum())
+def _flink_leader(target) -> str:
+    leader = target.flink_leader()
     if not leader:
         raise RuntimeError("ZooKeeper names no Flink JobManager leader")
-    return leader.rstrip("/")
+    return leader
 
 
 def stream_job_running(configuration: dict | None = None, attempts: int = 3) -> bool:
     """Steady state: the stream job is RUNNING with every task running on the leader.
     A REST call that times out on a busy JobManager is asked again (up to `attempts`,
     2 s apart) before the answer is "no"."""
-    from gameday.lab.tiers import stream
-
     target = resolve(configuration)
     for attempt in range(attempts):
-        job = stream.stream_job(target.ctx)
-        if job is not None and stream.running_tasks(target.ctx, job):
+        job = target.stream_job()
+        if job is not None and job.tasks_running:
             return True
         if attempt + 1 < attempts:
             time.sleep(2)
@@ -160,42 +125,29 @@ def stream_job_running(configuration: dict | None = None, attempts: int = 3) -> 
 def kill_jobmanager_leader(configuration: dict | None = None) -> dict[str, Any]:
     """SIGKILL the JobManager that ZooKeeper names leader."""
     target = resolve(configuration)
-    leader = _rest_leader(target)
-    from gameday.lab.network import AZS
-    from gameday.lab.tiers.flink import jobmanager_name
-
-    host = leader.split("//", 1)[1].rsplit(":", 1)[0]
-    azs = [az for az in AZS if target.st.topology.address(az) == host]
-    if not azs:
-        raise RuntimeError(f"the leader {leader} is not at a lab AZ address")
-    name = jobmanager_name(azs[0])
+    leader = _flink_leader(target)
+    name = target.flink_component(leader)
     at = target.kill(name)
-    _killed.append((KILL_JM, name))
-    return fault_output(FaultPhase.INJECTED, KILL_JM, name, at, target.az_of(name), f"leader={leader} SIGKILL")
+    _killed.append((Fault.FLINK_KILL_JOBMANAGER, name))
+    return fault_output(FaultPhase.INJECTED, Fault.FLINK_KILL_JOBMANAGER, name, at, target.az_of(name), f"leader={leader} SIGKILL")
 
 
 def kill_taskmanager_with_tasks(configuration: dict | None = None) -> dict[str, Any]:
     """SIGKILL a TaskManager that runs tasks of the stream job (the one running most)."""
-    from gameday.lab.tiers import flink, stream
-
     target = resolve(configuration)
-    base = _rest_leader(target)
-    job = stream.stream_job(target.ctx)
+    _flink_leader(target)
+    job = target.stream_job()
     if job is None:
         raise RuntimeError("the stream job is not running")
-    counts: dict[str, int] = {}
-    for vertex in flink.rest_get(f"{base}/jobs/{job['jid']}").get("vertices", []):
-        for tm in flink.rest_get(f"{base}/jobs/{job['jid']}/vertices/{vertex['id']}/taskmanagers").get("taskmanagers", []):
-            tid = tm.get("taskmanager-id", "")
-            counts[tid] = counts.get(tid, 0) + sum(tm.get("status-counts", {}).values())
+    counts = target.stream_job_tasks()
     if not counts:
-        raise RuntimeError(f"no TaskManager runs tasks of job {job['jid']}")
+        raise RuntimeError(f"no TaskManager runs tasks of job {job.jid}")
     name = max(sorted(counts), key=lambda t: counts[t])
-    if name not in target.components_of("flink"):
-        raise RuntimeError(f"TaskManager {name} is not a lab component")
+    if name not in target.components(Role.TASKMANAGER):
+        raise RuntimeError(f"TaskManager {name} is not a component of the target")
     at = target.kill(name)
-    _killed.append((KILL_TM, name))
-    return fault_output(FaultPhase.INJECTED, KILL_TM, name, at, target.az_of(name), f"tasks={counts[name]} job={job['jid']} SIGKILL")
+    _killed.append((Fault.FLINK_KILL_TASKMANAGER, name))
+    return fault_output(FaultPhase.INJECTED, Fault.FLINK_KILL_TASKMANAGER, name, at, target.az_of(name), f"tasks={counts[name]} job={job.jid} SIGKILL")
 
 
 def wait_for_job_running(timeout_s: float = 120, configuration: dict | None = None) -> dict[str, Any]:
@@ -219,13 +171,13 @@ def restore_killed(configuration: dict | None = None) -> dict[str, Any]:
     target = resolve(configuration)
     down = set(target.down_components())
     restored = []
-    fault = ""
+    fault: Fault | None = None
     for f, name in list(_killed):
         if name in down:
             target.restart(name)
             restored.append(name)
             fault = f
     _killed.clear()
-    if not restored:
+    if fault is None:
         return {"restored": []}
     return fault_output(FaultPhase.REVERTED, fault, ",".join(restored), time.time(), detail="restarted with the same config and data")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import traceback
 from typing import Callable
 
+from gameday.checkers.verdicts import Outcome, judge
 from gameday.history import History
 from gameday.spec import Catalog, Slo, catalog
-from gameday.verdicts import Outcome, judge
 
 Checker = Callable[[History, Slo], Outcome]
 
@@ -28,7 +28,7 @@ def checker(slo_id: str) -> Callable[[Checker], Checker]:
 
 
 def registered() -> dict[str, Checker]:
-    from gameday.checkers import api, redis, streaming  # noqa: F401  (registration side effect)
+    from gameday.checkers import api, data, flink, kafka, redis  # noqa: F401  (registration side effect)
 
     return dict(_REGISTRY)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from gameday import loadstats
 from gameday.checkers import checker
+from gameday.checkers.verdicts import Outcome, judge
 from gameday.checkers.windows import inside, measuring_from
 from gameday.history import CacheCounters, History, LoadSecond, ServerLatency
-from gameday.load import generator_problem
+from gameday.load import latency
+from gameday.load.run import generator_problem
 from gameday.spec import Slo
-from gameday.verdicts import Outcome, judge
 
 # Fewer requests than this in a window cannot support a p95.
 MIN_REQUESTS = 100
@@ -29,8 +29,8 @@ def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
     requests = sum(s.requests for s in seconds)
     if requests < MIN_REQUESTS:
         return judge(slo, None, f"Only {requests} requests {where}; at least {MIN_REQUESTS} are needed for a p95.")
-    hist = loadstats.merged(s.hist for s in seconds)
-    p95 = loadstats.percentile_ms(hist, 95)
+    hist = latency.merged(s.hist for s in seconds)
+    p95 = latency.percentile_ms(hist, 95)
     rate = requests / max(len({int(s.t) for s in seconds}), 1)
     server = server_p95(history, seconds)
     server_text = f" The API's own handler p95 over the same seconds: {server:.1f} ms." if server is not None else ""
@@ -62,7 +62,7 @@ def server_p95(history: History, seconds: list[LoadSecond]) -> float | None:
         bounds = b.bounds_s
         delta = [y - x for x, y in zip(a.counts, b.counts)]
         total = [t + d for t, d in zip(total, delta)] if total else delta
-    return loadstats.bucket_quantile_ms(bounds, total, 0.95) if total else None
+    return latency.bucket_quantile_ms(bounds, total, 0.95) if total else None
 
 
 @checker("api.p95_latency")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from gameday.checkers import checker
-from gameday.checkers.windows import fault_instant
+from gameday.checkers.verdicts import Outcome, fail_at_least, judge
+from gameday.faults import Fault, first
 from gameday.history import History, RedisRoleSample, SentinelSample, WriteSample
 from gameday.spec import Slo
-from gameday.verdicts import Outcome, fail_at_least, judge
 
-KILL_PRIMARY = "redis.kill_primary"
 # A write recovery counts once this many writes in a row succeed.
 STABLE_WRITES = 5
 
 
 @checker("redis.promotion_time")
 def promotion_time(history: History, slo: Slo) -> Outcome:
-    fault = fault_instant(history, KILL_PRIMARY)
+    fault = first(history.faults(), (Fault.REDIS_KILL_PRIMARY,))
     if fault is None:
         return judge(slo, None, "No primary kill in the history.")
     old = fault.component
@@ -49,7 +48,7 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
 
 @checker("redis.client_write_recovery")
 def client_write_recovery(history: History, slo: Slo) -> Outcome:
-    fault = fault_instant(history, KILL_PRIMARY)
+    fault = first(history.faults(), (Fault.REDIS_KILL_PRIMARY,))
     if fault is None:
         return judge(slo, None, "No primary kill in the history.")
     after = [w for w in history.of(WriteSample) if w.t >= fault.t]

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from gameday.history import FaultEvent, FaultPhase, History, Marker
-
-
-def fault_instant(history: History, fault: str) -> FaultEvent | None:
-    """The first injection of the named fault."""
-    for event in history.faults():
-        if event.fault == fault and event.phase is FaultPhase.INJECTED:
-            return event
-    return None
+from gameday.history import WARMUP_END, History, Marker
 
 
 def inside(window: tuple[float, float] | None, start: float, end: float) -> bool:
     """Whether [start, end) overlaps the window."""
     return window is not None and start < window[1] and end > window[0]
-
-
-WARMUP_END = "warmup.end"
 
 
 def measuring_from(history: History) -> float:

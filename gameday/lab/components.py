@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from gameday.target import Role
 
 HealthCheck = Callable[[], str | None]  # None = healthy, else what is wrong
 
@@ -23,17 +24,7 @@ class ComponentSpec:
     port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-
-
-def tcp_check(host: str, port: int, timeout_s: float = 0.5) -> HealthCheck:
-    def check() -> str | None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                return None
-        except OSError as exc:
-            return f"{host}:{port} refuses connections ({exc})"
-
-    return check
+    role: Role | None = None  # what it is to the drills (gameday.target.Role)
 
 
 def http_check(url: str, timeout_s: float = 1.0) -> HealthCheck:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gameday import timetable
+from flightsearch import timetable
 from gameday.errors import LabError
 from gameday.lab.tiers import LabContext
 from gameday.lab.tiers.cassandra import store_addresses

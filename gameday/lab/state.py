@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.lab.network import Isolation, Topology
-from gameday.lab.procs import Tracked
+from gameday.procs import Tracked
 
 
 @dataclass

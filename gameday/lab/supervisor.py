@@ -8,20 +8,20 @@ works from the state file alone, so it also cleans up after a killed harness.
 
 from __future__ import annotations
 
-
 import signal
 import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from gameday.errors import LabError
-from gameday.lab import network, procs, state
+from gameday import procs
+from gameday.errors import InputError, LabError
+from gameday.lab import network, state
 from gameday.lab.components import ComponentSpec, wait_healthy
 from gameday.lab.network import Topology, choose_isolation
-from gameday.lab.profile import Profile, with_defaults
 from gameday.lab.state import LabState
 from gameday.lab.tiers import TIERS, LabContext, depth, with_dependencies
+from gameday.profile import Profile, with_defaults
 
 Progress = Callable[[str], None]
 
@@ -46,9 +46,7 @@ def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
     out += api_specs
     if "metrics" in tiers:
         out += metrics.specs(ctx, [f"{s.address}:{s.port}" for s in api_specs if s.tier == "api" and s.az])
-    from gameday.lab.tiers import flink, ingest, kafka, zookeeper
-
-    from gameday.lab.tiers import stream
+    from gameday.lab.tiers import flink, ingest, kafka, stream, zookeeper
 
     for name, module in (("zookeeper", zookeeper), ("kafka", kafka), ("flink", flink), ("ingest", ingest), ("stream", stream)):
         if name in tiers:
@@ -100,7 +98,7 @@ class Lab:
     def up(self, tiers: list[str]) -> LabState:
         unknown = [t for t in tiers if t not in TIERS]
         if unknown:
-            raise LabError(f"unknown tier(s): {', '.join(unknown)}", hint=f"tiers: {', '.join(TIERS)}")
+            raise InputError(f"unknown tier(s): {', '.join(unknown)}", hint=f"tiers: {', '.join(TIERS)}")
         tiers = with_dependencies(tiers)
         existing = self.state()
         if existing is not None:
@@ -150,7 +148,7 @@ class Lab:
     def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None) -> procs.Tracked:
         argv = st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
-        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier)
+        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
         st.components[spec.name] = tracked
         state.save(self.home, st)
         self.say(f"started {spec.name} ({spec.az or 'host'}, pid {tracked.pid})")

@@ -45,7 +45,7 @@ class Sampler:
 
 def start_all(recorder: Recorder, target, interval_s: float = 0.2, tiers: list[str] | None = None) -> list[Sampler]:
     """The in-process samplers of the tiers a drill runs (all of them when not told).
-    Kafka and Flink are sampled by a separate process: see gameday.streamwatch."""
+    Kafka and Flink are sampled by a separate process: see gameday.monitors.stream_watch."""
     from gameday.monitors import api, redis
 
     tiers = tiers if tiers is not None else ["redis", "api"]

@@ -11,16 +11,15 @@ from __future__ import annotations
 import time
 import urllib.error
 
+from gameday.clients.flink import read_leader_record, rest_get
 from gameday.history import FlinkSample, Recorder
 from gameday.monitors import Sampler
 
 TIMEOUT_S = 1.0
 
 
-def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_name: str = "") -> Sampler:
+def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: float = 0.5, job_name: str = "") -> Sampler:
     from kazoo.client import KazooClient
-
-    from gameday.lab.tiers.flink import REST_LEADER_PATH, _read_utf, rest_get
 
     client = KazooClient(hosts=zk_quorum, timeout=TIMEOUT_S * 4)
     client.logger.disabled = True
@@ -32,8 +31,8 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
             client.start(timeout=TIMEOUT_S * 2)
             state["started"] = True
         try:
-            data, _ = client.get(REST_LEADER_PATH)
-            leader = (_read_utf(data) or "") if data else ""
+            data, _ = client.get(leader_path)
+            leader = (read_leader_record(data) or "") if data else ""
         except Exception as exc:  # kazoo raises many types when the quorum is away
             recorder.add(FlinkSample(t=now, leader="", error=f"zookeeper: {type(exc).__name__}"))
             return
@@ -76,32 +75,3 @@ def sampler(recorder: Recorder, zk_quorum: str, interval_s: float = 0.5, job_nam
 
     s.stop = stop_and_close  # type: ignore[method-assign]
     return s
-
-
-def leader_elected(samples: list[FlinkSample], fault_t: float, old_leader: str) -> FlinkSample | None:
-    """The first sample after the fault in which ZooKeeper names a leader other than the
-    killed one and that leader's REST API answers."""
-    for s in sorted(samples, key=lambda s: s.t):
-        if s.t >= fault_t and s.leader and s.leader != old_leader and not s.error.startswith("rest"):
-            return s
-    return None
-
-
-def leader_elected_s(samples: list[FlinkSample], fault_t: float, old_leader: str) -> float | None:
-    """Seconds from the fault until a new leader answers (see leader_elected)."""
-    s = leader_elected(samples, fault_t, old_leader)
-    return None if s is None else s.t - fault_t
-
-
-def job_recovered_s(samples: list[FlinkSample], fault_t: float) -> float | None:
-    """Seconds from the fault until the job is RUNNING again and has completed a checkpoint
-    after the fault (progress, not just a state flag); None if never."""
-    for s in sorted(samples, key=lambda s: s.t):
-        if s.t >= fault_t and s.state == "RUNNING" and s.checkpoint_at > fault_t:
-            return s.t - fault_t
-    return None
-
-
-def checkpoint_age(samples: list[FlinkSample]) -> list[tuple[float, float]]:
-    """(t, seconds since the latest completed checkpoint) for samples that know one."""
-    return [(s.t, s.t - s.checkpoint_at) for s in sorted(samples, key=lambda s: s.t) if s.checkpoint_at > 0]

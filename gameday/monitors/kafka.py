@@ -6,9 +6,7 @@ Each tick is one metadata request (leaders, ISR, brokers) and one offsets round
 client. A tick that fails is recorded as such (error set), so a checker sees "the
 cluster did not answer" rather than a gap.
 
-Consumer lag in messages is `end - committed`; in seconds it is how long ago the end
-first passed the committed offset, which a checker reads from the run of samples (so
-the sampler never has to fetch message timestamps).
+The job's progress is the output's end offset (see gameday.measures.stream.output_ends).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ TIMEOUT_S = 1.0
 
 
 def _admin(bootstrap: str):
-    from gameday.lab.tiers.kafka import admin
+    from gameday.clients.kafka import admin
 
     return admin(bootstrap, timeout_ms=int(TIMEOUT_S * 1000))
 
@@ -92,62 +90,5 @@ def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, 
     return Sampler(f"kafka-offsets-{group}", interval_s, sample)
 
 
-def lag_seconds(samples: list[KafkaOffsetsSample]) -> list[tuple[float, float]]:
-    """(t, worst lag in seconds over partitions) for each sampling instant.
-
-    A partition's lag at t is t minus the first instant its end offset exceeded the
-    offset the group has committed at t (0 when the group is caught up). Samples with
-    an unknown end or committed offset are skipped (no number is made up).
-    """
-    by_partition: dict[int, list[KafkaOffsetsSample]] = {}
-    for s in sorted(samples, key=lambda s: s.t):
-        by_partition.setdefault(s.partition, []).append(s)
-    worst: dict[float, float] = {}
-    for runs in by_partition.values():
-        for i, s in enumerate(runs):
-            if s.end < 0 or s.committed < 0:
-                continue
-            lag = 0.0
-            if s.end > s.committed:
-                # The first sample whose end passed the committed offset: that data has waited since then.
-                first = next((r.t for r in runs[: i + 1] if r.end > s.committed), s.t)
-                lag = s.t - first
-            worst[s.t] = max(worst.get(s.t, 0.0), lag)
-    return sorted(worst.items())
-
-
 def samplers(recorder: Recorder, bootstrap: str, topic: str, group: str, partitions: int, interval_s: float = 0.5) -> list[Sampler]:
     return [metadata_sampler(recorder, bootstrap, topic, interval_s), offsets_sampler(recorder, bootstrap, topic, group, partitions, interval_s)]
-
-
-# --- measurements a broker-loss checker needs (pure functions of the history) -------------
-
-
-def _first_tick_where(samples: list[KafkaPartitionSample], since_t: float, ok) -> float | None:
-    """Seconds from `since_t` to the first sampling instant at which every partition was
-    sampled and `ok` holds for each; None if that never happened."""
-    by_t: dict[float, list[KafkaPartitionSample]] = {}
-    for s in samples:
-        if s.t >= since_t:
-            by_t.setdefault(s.t, []).append(s)
-    partitions = {s.partition for s in samples}
-    for t in sorted(by_t):
-        tick = by_t[t]
-        if {s.partition for s in tick} == partitions and all(ok(s) for s in tick):
-            return t - since_t
-    return None
-
-
-def leaders_back_s(samples: list[KafkaPartitionSample], fault_t: float, dead: int) -> float | None:
-    """Seconds from the fault until a sample in which every partition has a leader that is
-    not the dead broker; None if that never happened (a checker then says `unknown`/`fail`).
-
-    Until the controller fences a SIGKILLed broker, metadata still names it as leader, so
-    "led by the dead broker" counts as leaderless."""
-    return _first_tick_where(samples, fault_t, lambda s: s.leader >= 0 and s.leader != dead and not s.error)
-
-
-def isr_restored_s(samples: list[KafkaPartitionSample], since_t: float, want: int) -> float | None:
-    """Seconds from `since_t` (e.g. the rollback) until every partition's ISR has at least
-    `want` members again; None if it never did."""
-    return _first_tick_where(samples, since_t, lambda s: len(s.isr) >= want and not s.error)

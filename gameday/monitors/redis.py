@@ -7,6 +7,7 @@ import time
 
 import redis
 
+from gameday.clients import redis as redis_client
 from gameday.history import Recorder, RedisRoleSample, SentinelSample, WriteSample
 from gameday.monitors import Sampler
 
@@ -14,7 +15,7 @@ TIMEOUT_S = 0.25
 
 
 def _client(host: str, port: int) -> redis.Redis:
-    return redis.Redis(host=host, port=port, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S, decode_responses=True)
+    return redis_client.client(host, port, TIMEOUT_S)
 
 
 def samplers(recorder: Recorder, target, interval_s: float) -> list[Sampler]:
@@ -42,8 +43,8 @@ def samplers(recorder: Recorder, target, interval_s: float) -> list[Sampler]:
 
         def sample() -> None:
             try:
-                addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
-                primary = by_addr.get((addr[0], int(addr[1])), f"{addr[0]}:{addr[1]}") if addr else ""
+                addr = redis_client.primary_named_by(client, service)
+                primary = by_addr.get(addr, f"{addr[0]}:{addr[1]}") if addr else ""
             except redis.RedisError:
                 primary = ""
             recorder.add(SentinelSample(t=time.time(), sentinel=name, primary=primary))
@@ -66,11 +67,10 @@ def _writer(recorder: Recorder, sentinels, service: str, by_addr, interval_s: fl
     def discover() -> None:
         for sc in sentinel_clients:
             try:
-                addr = sc.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
+                key = redis_client.primary_named_by(sc, service)
             except redis.RedisError:
                 continue
-            if addr:
-                key = (addr[0], int(addr[1]))
+            if key:
                 if key != current["addr"]:
                     current["addr"], current["client"] = key, _client(*key)
                 return

@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from flightsearch import APPLIER_GROUP, OUTPUT_TOPIC, RAW_TOPIC
 from gameday.history import CanarySample, Recorder
 
 CANARY_SUPPLIER = "canary"
@@ -35,7 +36,7 @@ def canary_loop(recorder: Recorder, bootstrap: str, api_url: str, flight, stop: 
     store keeps the newest supplier timestamp). Each is recorded once, seen or given up."""
     from confluent_kafka import Producer
 
-    from gameday.ingest import producer_config
+    from flightsearch.ingest import producer_config
 
     producer = Producer(producer_config(bootstrap, "all"))
     query = urllib.parse.urlencode({"origin": flight.origin, "destination": flight.destination, "date": flight.date.isoformat()})
@@ -54,7 +55,7 @@ def canary_loop(recorder: Recorder, bootstrap: str, api_url: str, flight, stop: 
                 "supplier_ts": now, "produced_at": now,
             }  # fmt: skip
             try:
-                producer.produce("supplier.raw", key=CANARY_SUPPLIER.encode(), value=json.dumps(event).encode())
+                producer.produce(RAW_TOPIC, key=CANARY_SUPPLIER.encode(), value=json.dumps(event).encode())
                 producer.flush(5)
                 pending.append({"seq": seq, "amount": amount, "t": now, "polls": 0})
                 seq_of[amount] = seq
@@ -93,6 +94,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--zk", default="")
+    p.add_argument("--leader-path", default="", help="ZooKeeper node of the Flink REST leader record")
     p.add_argument("--job-name", default="")
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument("--interval", type=float, default=0.5)
@@ -108,23 +110,22 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from gameday.monitors import kafka
-    from gameday.monitors import flink
+    from gameday.monitors import flink, kafka
 
     args = _args(argv)
     recorder = Recorder(Path(args.out))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness decides when we stop
-    samplers = [kafka.metadata_sampler(recorder, args.bootstrap, "supplier.raw", args.interval)]
-    samplers.append(kafka.offsets_sampler(recorder, args.bootstrap, "prices.normalized", "gameday-apply", args.partitions, args.interval))
-    if args.zk:
-        samplers.append(flink.sampler(recorder, args.zk, args.flink_interval, job_name=args.job_name))
+    samplers = [kafka.metadata_sampler(recorder, args.bootstrap, RAW_TOPIC, args.interval)]
+    samplers.append(kafka.offsets_sampler(recorder, args.bootstrap, OUTPUT_TOPIC, APPLIER_GROUP, args.partitions, args.interval))
+    if args.zk and args.leader_path:
+        samplers.append(flink.sampler(recorder, args.zk, args.leader_path, args.flink_interval, job_name=args.job_name))
     for s in samplers:
         s.start()
     threads = []
     if args.api_url:
-        from gameday.timetable import generate
+        from flightsearch.timetable import generate
 
         flights = generate(seed=args.seed, flights=args.flights).flights
         flight = flights[len(flights) // 2]

@@ -1,41 +1,175 @@
-"""Targets map semantic faults and questions to mechanisms.
+"""Targets: the only way from the harness to the system under test.
 
-Experiments name the fault ("kill the Redis primary"), never the mechanism; the
-target (`lab`, `kubernetes`, `aws`) decides how. Only `lab` is implemented so far.
+Experiments name the fault ("kill the Redis primary"), never the mechanism; probes,
+monitors and the drill ask a `Target` for components, addresses and the cluster's own
+answers (who leads partition 3, which JobManager leads, which node Sentinel promoted),
+and inject faults through it. A new target (Kubernetes, AWS) is one module implementing
+this protocol; docs/targets.md says what each operation must do. Only `lab`, the local
+lab of real processes, exists so far.
+
+Lookups ask the running system, never assume a topology: the lab answers them exactly as
+a real deployment would be asked (Sentinel, Kafka's admin API, ZooKeeper, Flink's REST API).
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from gameday.errors import InputError
+from gameday.procs import Tracked
+from gameday.profile import Profile, load_profile
 
 Address = tuple[str, int]
+
+# The platform's tiers, as experiments name them; each target maps them to its deployment.
+TIERS = ("redis", "cassandra", "api", "metrics", "kafka", "zookeeper", "flink", "ingest", "stream")
+TARGETS = ("lab", "kubernetes", "aws")
+# Keys of an experiment's Chaos Toolkit configuration that gameday's runner sets.
+TARGET_KEY = "gameday_target"
+PROFILE_KEY = "gameday_profile"
+
+
+class Role(str, enum.Enum):
+    """What a component is, whatever the target calls it."""
+
+    REDIS = "redis"
+    SENTINEL = "sentinel"
+    STORE = "store"
+    API = "api"
+    LOAD_BALANCER = "load-balancer"
+    METRICS = "metrics"
+    KAFKA = "kafka"
+    ZOOKEEPER = "zookeeper"
+    JOBMANAGER = "jobmanager"
+    TASKMANAGER = "taskmanager"
+    INGEST = "ingest"
+    APPLIER = "applier"
+
+
+@dataclass(frozen=True)
+class Partition:
+    leader: int  # broker id, -1 = none
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic as the cluster describes it: partitions and the effective config."""
+
+    name: str
+    brokers: tuple[int, ...]
+    partitions: dict[int, Partition]
+    config: dict[str, str]
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return int(self.config.get("min.insync.replicas", "1"))
+
+    def leader_counts(self) -> dict[int, int]:
+        """Partitions led per broker (partitions without a leader left out)."""
+        counts: dict[int, int] = {}
+        for p in self.partitions.values():
+            if p.leader >= 0:
+                counts[p.leader] = counts.get(p.leader, 0) + 1
+        return counts
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    """The stream job as the leading JobManager reports it."""
+
+    jid: str
+    state: str
+    tasks_running: bool  # every task RUNNING, not just the job's state
 
 
 class Target(Protocol):
     name: str
+    # The platform runs on this machine: its CPU pressure is the drill's (see drill.hostload).
+    runs_locally: bool
+    # The run's profile: the target's own settings with the run's keys over them.
+    profile: Profile
 
+    def settings(self) -> dict[str, Any]:
+        """The profile the target runs with (what a run's profile is compared with)."""
+
+    # --- what runs ------------------------------------------------------------------------
+    def tiers(self) -> list[str]: ...
+    def azs(self) -> tuple[str, ...]: ...
+    def components(self, role: Role | None = None, az: str | None = None) -> list[str]: ...
+    def az_of(self, component: str) -> str: ...
+    def unhealthy(self, tiers: list[str]) -> list[str]:
+        """'name state problem' of every component of these tiers that is not healthy."""
+    def down_components(self) -> list[str]: ...
+
+    # --- faults: each returns the instant (epoch s) it took effect; restart, seconds to healthy
+    def kill(self, component: str) -> float: ...
+    def stop(self, component: str) -> float: ...
+    def freeze(self, component: str) -> float: ...
+    def resume(self, component: str) -> float: ...
+    def restart(self, component: str) -> float: ...
+
+    # --- addresses ---------------------------------------------------------------------------
+    def lb_url(self) -> str: ...
+    def api_instances(self) -> dict[str, str]: ...
     def redis_nodes(self) -> dict[str, Address]: ...
     def sentinels(self) -> dict[str, Address]: ...
     def redis_service(self) -> str: ...
-    def api_instances(self) -> dict[str, str]: ...
-    def lb_url(self) -> str: ...
-    def node_at(self, host: str, port: int) -> str: ...
-    def kill(self, component: str) -> float: ...
-    def restart(self, component: str, extra_args: list[str] | None = None) -> float: ...
-    def down_components(self) -> list[str]: ...
+    def node_at(self, address: Address) -> str: ...
+    def kafka_bootstrap(self) -> str: ...
+    def zk_quorum(self) -> str: ...
+    def flink_leader_path(self) -> str: ...
+    def prometheus_url(self) -> str | None: ...
+
+    # --- the system's own answers ------------------------------------------------------------
+    def sentinel_views(self) -> dict[str, str]:
+        """Sentinel -> the component it names primary ("" = no answer or none named)."""
+    def redis_primary(self) -> str | None:
+        """The primary a majority of Sentinels name, or None."""
+    def kafka_topic(self, topic: str) -> Topic: ...
+    def kafka_broker(self, broker_id: int) -> str: ...
+    def kafka_broker_id(self, component: str) -> int: ...
+    def kafka_controller(self) -> int: ...
+    def flink_leader(self) -> str | None:
+        """The leading JobManager's REST URL, as Flink's HA records it."""
+    def flink_component(self, rest_url: str) -> str: ...
+    def stream_job(self) -> StreamJob | None: ...
+    def stream_job_tasks(self) -> dict[str, int]:
+        """TaskManager component -> tasks of the stream job it runs."""
+    def stream_job_name(self) -> str: ...
+
+    # --- what a drill reads and leaves ---------------------------------------------------------
+    def ingest_ack_dir(self) -> Path: ...
+    def lake_dir(self) -> Path: ...
+    def component_logs(self) -> list[Path]: ...
+    def apply_live(self, settings: dict[str, Any]) -> None:
+        """Apply settings (profile keys) the running system takes without a restart (the
+        runner puts them back with the values of `settings()`)."""
+    def track_helper(self, tracked: Tracked) -> None:
+        """A process the harness started for this target (load, monitors), ended with it."""
+    def forget_helper(self, name: str) -> None: ...
 
 
-def resolve(configuration: dict[str, Any] | None = None) -> Target:
-    name = (configuration or {}).get("gameday_target", "lab")
-    if name == "lab":
-        from gameday.target.lab import LabTarget
+def target_name(configuration: dict[str, Any] | None) -> str:
+    name = (configuration or {}).get(TARGET_KEY, "lab")
+    if name not in TARGETS:
+        raise InputError(f"unknown target {name!r}", hint=f"targets: {', '.join(TARGETS)}")
+    return name
 
-        return LabTarget.current()
-    if name in ("kubernetes", "aws"):
-        raise InputError(
-            f"target {name!r} is not implemented yet",
-            hint="only the local lab target exists; run with GAMEDAY_TARGET=lab (the default)",
-        )
-    raise InputError(f"unknown target {name!r}", hint="targets: lab, kubernetes, aws")
+
+def resolve(configuration: dict[str, Any] | None = None, profile: Profile | None = None) -> Target:
+    """The target an experiment's configuration names (default `lab`), with the run's
+    profile: the one given, else the file the runner wrote into the configuration."""
+    name = target_name(configuration)
+    if name != "lab":
+        raise InputError(f"target {name!r} is not implemented yet", hint="only the local lab target exists; run with GAMEDAY_TARGET=lab (the default)")
+    from gameday.target.lab import LabTarget
+
+    if profile is None:
+        path = (configuration or {}).get(PROFILE_KEY)
+        profile = load_profile(Path(path) if path else None)
+    return LabTarget.open(profile)

@@ -1,109 +1,256 @@
-"""The embedded lab target: faults are signals to tracked local processes."""
+"""The lab target: the local lab of real processes (gameday.lab). Faults are signals to
+tracked PIDs; lookups ask the running components the way a real deployment is asked.
+
+Every lab address is checked to be routed to the lab's own bridge (and the network guard
+installed) before anything is sent to it.
+"""
 
 from __future__ import annotations
 
-import os
+import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import redis
+
+from gameday.clients import redis as redis_client
+from gameday.clients.flink import rest_get
+from gameday.errors import LabError, TargetError
 from gameday.lab import network
-from gameday.lab.profile import load_profile
 from gameday.lab.state import LabState
 from gameday.lab.supervisor import Lab
 from gameday.lab.tiers import api as api_tier
-from gameday.lab.tiers.redis import node_name, sentinel_name
-from gameday.target import Address
+from gameday.lab.tiers import flink as flink_tier
+from gameday.lab.tiers import ingest as ingest_tier
+from gameday.lab.tiers import kafka as kafka_tier
+from gameday.lab.tiers import redis as redis_tier
+from gameday.lab.tiers import stream as stream_tier
+from gameday.lab.tiers import zookeeper as zookeeper_tier
+from gameday.procs import Tracked
+from gameday.profile import Profile
+from gameday.profile.live import SENTINEL_LIVE
+from gameday.target import Address, Partition, Role, StreamJob, Topic
+
+_TIMEOUT_S = 0.5
 
 
 class LabTarget:
     name = "lab"
+    runs_locally = True
 
     def __init__(self, lab: Lab, st: LabState) -> None:
         self.lab = lab
         self.st = st
-        self.ctx = lab.context(st)
+        self.ctx = lab.context(st)  # the lab's own settings, as it was started
 
     @classmethod
-    def current(cls, profile_path: Path | None = None) -> "LabTarget":
-        env = os.environ.get("GAMEDAY_PROFILE")
-        lab = Lab(load_profile(profile_path or (Path(env) if env else None)))
-        return cls(lab, lab.require_state())
+    def open(cls, profile: Profile) -> "LabTarget":
+        """The lab running at the profile's home, driven with the run's profile (the lab's
+        own settings with the run's per-run keys over them)."""
+        st = Lab(profile).require_state()
+        return cls(Lab(profile.over(st.profile, profile.source)), st)
+
+    @property
+    def profile(self) -> Profile:
+        """The run's profile: the lab's settings with the run's keys over them."""
+        return self.lab.profile
+
+    def settings(self) -> dict[str, Any]:
+        """The profile the lab was started with (what a run's profile is compared with)."""
+        return self.ctx.profile.data
+
+    def _routed(self, address: str) -> str:
+        network.assert_routed_locally(self.st.topology, address)
+        return address
 
     def _addr(self, az: str, port_key: str) -> Address:
-        host = self.st.topology.address(az)
-        network.assert_routed_locally(self.st.topology, host)
-        return host, self.ctx.profile.get(port_key)
+        return self._routed(self.st.topology.address(az)), self.ctx.profile.get(port_key)
 
-    def redis_nodes(self) -> dict[str, Address]:
-        return {node_name(az): self._addr(az, "redis.port") for az in network.AZS}
+    # --- what runs -------------------------------------------------------------------------
+    def tiers(self) -> list[str]:
+        return list(self.st.tiers)
 
-    def sentinels(self) -> dict[str, Address]:
-        return {sentinel_name(az): self._addr(az, "redis.sentinel.port") for az in network.AZS}
+    def azs(self) -> tuple[str, ...]:
+        return network.AZS
 
-    def redis_service(self) -> str:
-        return self.ctx.profile.get("redis.sentinel.service")
+    def components(self, role: Role | None = None, az: str | None = None) -> list[str]:
+        st = self.lab.require_state()
+        return sorted(n for n, t in st.components.items() if (role is None or t.role == role.value) and (az is None or t.az == az))
+
+    def az_of(self, component: str) -> str:
+        return self.lab.component(component).az
+
+    def unhealthy(self, tiers: list[str]) -> list[str]:
+        return [f"{s.name} {s.state} {s.problem}".strip() for s in self.lab.status() if s.state != "healthy" and s.tier in tiers]
+
+    def down_components(self) -> list[str]:
+        st = self.lab.require_state()
+        return [name for name, t in st.components.items() if not t.alive()]
+
+    # --- faults --------------------------------------------------------------------------------
+    def kill(self, component: str) -> float:
+        return self.lab.send(component, signal.SIGKILL)
+
+    def stop(self, component: str) -> float:
+        return self.lab.send(component, signal.SIGTERM)
+
+    def freeze(self, component: str) -> float:
+        return self.lab.send(component, signal.SIGSTOP)
+
+    def resume(self, component: str) -> float:
+        return self.lab.send(component, signal.SIGCONT)
+
+    def restart(self, component: str) -> float:
+        """A Redis node comes back as a replica of the primary the Sentinels name."""
+        return self.lab.restart(component)
+
+    # --- addresses ---------------------------------------------------------------------------
+    def lb_url(self) -> str:
+        return api_tier.lb_url(self.ctx)
+
+    def static_url(self) -> str:
+        """An endpoint HAProxy answers itself (load-generator benchmarks; lab only)."""
+        return api_tier.static_url(self.ctx)
 
     def api_instances(self) -> dict[str, str]:
         out = {}
         for spec in api_tier.specs(self.ctx):
             if spec.az:
-                network.assert_routed_locally(self.st.topology, spec.address)
-                out[spec.name] = f"http://{spec.address}:{spec.port}"
+                out[spec.name] = f"http://{self._routed(spec.address)}:{spec.port}"
         return out
 
-    def lb_url(self) -> str:
-        return api_tier.lb_url(self.ctx)
+    def redis_nodes(self) -> dict[str, Address]:
+        return {redis_tier.node_name(az): self._addr(az, "redis.port") for az in network.AZS}
 
-    def node_at(self, host: str, port: int) -> str:
+    def sentinels(self) -> dict[str, Address]:
+        return {redis_tier.sentinel_name(az): self._addr(az, "redis.sentinel.port") for az in network.AZS}
+
+    def redis_service(self) -> str:
+        return self.ctx.profile.get("redis.sentinel.service")
+
+    def node_at(self, address: Address) -> str:
+        host, port = address
         for name, addr in {**self.redis_nodes(), **self.sentinels()}.items():
             if addr == (host, int(port)):
                 return name
         return f"{host}:{port}"
 
-    def az_of(self, component: str) -> str:
-        return self.lab.component(component).az
-
-    def kill(self, component: str) -> float:
-        return self.lab.send(component, signal.SIGKILL)
-
-    def restart(self, component: str, extra_args: list[str] | None = None) -> float:
-        return self.lab.restart(component, extra_args)
-
-    # --- streaming tiers --------------------------------------------------------------
     def _check_lab_addresses(self) -> None:
         for az in network.AZS:
-            network.assert_routed_locally(self.st.topology, self.st.topology.address(az))
+            self._routed(self.st.topology.address(az))
 
     def kafka_bootstrap(self) -> str:
-        from gameday.lab.tiers.kafka import bootstrap_servers
-
         self._check_lab_addresses()
-        return bootstrap_servers(self.ctx)
+        return kafka_tier.bootstrap_servers(self.ctx)
 
     def zk_quorum(self) -> str:
-        from gameday.lab.tiers.zookeeper import quorum
-
         self._check_lab_addresses()
-        return quorum(self.ctx)
+        return zookeeper_tier.quorum(self.ctx)
+
+    def flink_leader_path(self) -> str:
+        return flink_tier.REST_LEADER_PATH
+
+    def prometheus_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ctx.profile.get('prometheus.port')}" if "metrics" in self.st.tiers else None
+
+    # --- the system's own answers --------------------------------------------------------------
+    def sentinel_views(self) -> dict[str, str]:
+        views = {}
+        for name, (host, port) in self.sentinels().items():
+            try:
+                addr = redis_client.primary_named_by(redis_client.client(host, port, _TIMEOUT_S), self.redis_service())
+            except redis.RedisError:
+                addr = None
+            views[name] = self.node_at(addr) if addr else ""
+        return views
+
+    def redis_primary(self) -> str | None:
+        named = [v for v in self.sentinel_views().values() if v]
+        quorum = len(self.sentinels()) // 2 + 1
+        return next((name for name in sorted(set(named)) if named.count(name) >= quorum), None)
+
+    def kafka_topic(self, topic: str) -> Topic:
+        """Asked through a short-lived process: librdkafka clients crashed the harness."""
+        proc = subprocess.run([sys.executable, "-m", "gameday.clients.kafka_query", self.kafka_bootstrap(), topic], capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise TargetError(proc.stderr.strip()[-500:] or f"kafka_query exited {proc.returncode}")
+        info = json.loads(proc.stdout)
+        parts = {int(pid): Partition(p["leader"], tuple(p["replicas"]), tuple(p["isr"])) for pid, p in info["partitions"].items()}
+        return Topic(topic, tuple(info["brokers"]), parts, info["config"])
+
+    def kafka_broker(self, broker_id: int) -> str:
+        for az in network.AZS:
+            if kafka_tier.node_id(az) == broker_id:
+                return kafka_tier.node_name(az)
+        raise LabError(f"no lab component for broker {broker_id}")
+
+    def kafka_broker_id(self, component: str) -> int:
+        return kafka_tier.node_id(self.az_of(component))
+
+    def kafka_controller(self) -> int:
+        host, port = self.kafka_bootstrap().split(",")[0].rsplit(":", 1)
+        return kafka_tier.active_controller(host, int(port))
+
+    def flink_leader(self) -> str | None:
+        leader = flink_tier.rest_leader(self.zk_quorum(), flink_tier.REST_LEADER_PATH)
+        return leader.rstrip("/") if leader else None
+
+    def flink_component(self, rest_url: str) -> str:
+        host = rest_url.split("//", 1)[-1].rsplit(":", 1)[0]
+        az = self.st.topology.az_of_address(host)
+        if az is None:
+            raise LabError(f"the JobManager {rest_url} is not at a lab AZ address")
+        return flink_tier.jobmanager_name(az)
+
+    def stream_job(self) -> StreamJob | None:
+        job = stream_tier.stream_job(self.ctx)
+        if job is None:
+            return None
+        return StreamJob(job["jid"], job.get("state", ""), stream_tier.running_tasks(self.ctx, job))
+
+    def stream_job_tasks(self) -> dict[str, int]:
+        base, job = self.flink_leader(), stream_tier.stream_job(self.ctx)
+        if base is None or job is None:
+            raise TargetError("the stream job is not running")
+        counts: dict[str, int] = {}
+        for vertex in rest_get(f"{base}/jobs/{job['jid']}").get("vertices", []):
+            for tm in rest_get(f"{base}/jobs/{job['jid']}/vertices/{vertex['id']}/taskmanagers").get("taskmanagers", []):
+                tid = tm.get("taskmanager-id", "")  # the lab sets each TaskManager's resource id to its name
+                counts[tid] = counts.get(tid, 0) + sum(tm.get("status-counts", {}).values())
+        return counts
 
     def stream_job_name(self) -> str:
-        from gameday.lab.tiers.stream import JOB_NAME
+        return stream_tier.JOB_NAME
 
-        return JOB_NAME
-
+    # --- what a drill reads and leaves -----------------------------------------------------------
     def ingest_ack_dir(self) -> Path:
-        from gameday.lab.tiers.ingest import ack_dir
+        return ingest_tier.ack_dir(self.ctx)
 
-        return ack_dir(self.ctx)
+    def lake_dir(self) -> Path:
+        return stream_tier.archive_dir(self.ctx)
 
-    def archive_dir(self) -> Path:
-        from gameday.lab.tiers.stream import archive_dir
+    def component_logs(self) -> list[Path]:
+        return sorted((self.lab.home / "logs").glob("*.log"))
 
-        return archive_dir(self.ctx)
+    def apply_live(self, settings: dict[str, Any]) -> None:
+        """Sentinel's settings, with SENTINEL SET on every Sentinel."""
+        unknown = sorted(set(settings) - set(SENTINEL_LIVE))
+        if unknown:
+            raise LabError(f"the lab cannot change {', '.join(unknown)} live")
+        for name, (host, port) in self.sentinels().items():
+            client = redis_client.client(host, port, timeout_s=1)
+            for key, value in settings.items():
+                try:
+                    client.execute_command("SENTINEL", "SET", self.redis_service(), SENTINEL_LIVE[key], str(value))
+                except redis.RedisError as exc:
+                    raise LabError(f"could not set {key}={value} on {name}: {exc}") from None
 
-    def components_of(self, tier: str) -> list[str]:
-        return sorted(n for n, t in self.lab.require_state().components.items() if t.tier == tier)
+    def track_helper(self, tracked: Tracked) -> None:
+        self.lab.track_helper(tracked)
 
-    def down_components(self) -> list[str]:
-        st = self.lab.require_state()
-        return [name for name, t in st.components.items() if not t.alive()]
+    def forget_helper(self, name: str) -> None:
+        self.lab.forget_helper(name)
+

@@ -6,20 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.lab.network import Topology
-from gameday.lab.profile import Profile
+from gameday.profile import Profile
+from gameday.target import TIERS
 
-# Tiers in start order, with the tiers each needs running.
-TIERS: dict[str, tuple[str, ...]] = {
-    "redis": (),
-    "cassandra": (),
+# The tiers each tier needs running (the others need none); start order is TIERS's.
+NEEDS: dict[str, tuple[str, ...]] = {
     "api": ("redis", "cassandra"),
-    "metrics": (),
-    "kafka": (),
-    "zookeeper": (),
     "flink": ("zookeeper", "kafka"),
     "ingest": ("kafka",),
     "stream": ("flink", "redis", "cassandra"),
 }
+# What `gameday lab up` starts when not told.
+DEFAULT_TIERS = ("redis", "cassandra", "api", "metrics")
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class LabContext:
 
 def depth(tier: str) -> int:
     """Start wave of a tier: 0 needs nothing, otherwise one more than its deepest need."""
-    return 1 + max((depth(d) for d in TIERS[tier]), default=-1)
+    return 1 + max((depth(d) for d in NEEDS.get(tier, ())), default=-1)
 
 
 def with_dependencies(tiers: list[str]) -> list[str]:
@@ -49,7 +47,7 @@ def with_dependencies(tiers: list[str]) -> list[str]:
 
     def add(tier: str) -> None:
         wanted.add(tier)
-        for dep in TIERS[tier]:
+        for dep in NEEDS.get(tier, ()):
             add(dep)
 
     for tier in tiers:

@@ -9,6 +9,7 @@ from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
 from gameday.lab.tiers.cassandra import store_addresses
 from gameday.lab.tiers.redis import sentinel_name  # noqa: F401  (naming shared with monitors)
+from gameday.target import Role
 
 LB_NAME = "haproxy"
 
@@ -33,7 +34,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         addr = topo.address(az)
         port = base_port + index // len(AZS) if p.get("api.instances_per_az") > 1 else base_port
         argv = [
-            sys.executable, "-m", "gameday.api",
+            sys.executable, "-m", "flightsearch.api",
             "--listen", f"{addr}:{port}",
             "--instance", name,
             "--sentinels", sentinels,
@@ -43,7 +44,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "--keyspace", p.get("cassandra.keyspace"),
             "--ttl", str(p.get("redis.ttl_s")),
         ]  # fmt: skip
-        out.append(ComponentSpec(name, "api", az, argv, http_check(f"http://{addr}:{port}/health"), addr, port))
+        out.append(ComponentSpec(name, "api", az, argv, http_check(f"http://{addr}:{port}/health"), addr, port, role=Role.API))
         servers.append(f"  server {name} {addr}:{port} check")
     conf = ctx.conf_dir(LB_NAME) / "haproxy.cfg"
     interval = p.get("haproxy.check_interval_ms")
@@ -78,7 +79,7 @@ backend api
         + "\n".join(servers)
         + "\n"
     )
-    out.append(ComponentSpec(LB_NAME, "api", "", ["haproxy", "-db", "-f", str(conf)], http_check(f"{lb_url(ctx)}/health"), "127.0.0.1", p.get("haproxy.port")))
+    out.append(ComponentSpec(LB_NAME, "api", "", ["haproxy", "-db", "-f", str(conf)], http_check(f"{lb_url(ctx)}/health"), "127.0.0.1", p.get("haproxy.port"), role=Role.LOAD_BALANCER))
     return out
 
 

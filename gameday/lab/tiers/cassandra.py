@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gameday.lab import cassandra_node
 from gameday.lab.components import ComponentSpec
+from gameday.lab.jvm import maven
 from gameday.lab.network import AZS
-from gameday.lab.tiers import LabContext
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from gameday.lab.tiers import LabContext, cassandra_node
+from gameday.target import Role
 
 
 def node_azs(ctx: LabContext) -> list[str]:
@@ -18,10 +17,6 @@ def node_azs(ctx: LabContext) -> list[str]:
 
 def store_addresses(ctx: LabContext) -> list[str]:
     return [ctx.topology.address(az) for az in node_azs(ctx)]
-
-
-def cache_dir() -> Path:
-    return Path.home() / ".cache" / "gameday"
 
 
 def _health(host: str, port: int):
@@ -37,7 +32,7 @@ def _health(host: str, port: int):
 
 def specs(ctx: LabContext) -> list[ComponentSpec]:
     p = ctx.profile
-    jars = cassandra_node.ensure_jars(cache_dir(), REPO_ROOT)
+    jars = maven.ensure_jars("cassandra", "cassandra-all-*.jar")
     seeds = store_addresses(ctx)[:1]
     out = []
     for az in node_azs(ctx):
@@ -52,10 +47,10 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             storage_port=p.get("cassandra.storage_port"),
         )
         argv = cassandra_node.command(jars, node_dir, heap_mb=p.get("cassandra.heap_mb"))
-        out.append(ComponentSpec(name, "cassandra", az, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port")))
+        out.append(ComponentSpec(name, "cassandra", az, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port"), role=Role.STORE))
     return out
 
 
 def fetch() -> Path:
     """Resolve the jars now (bootstrap), so `lab up` never waits on Maven."""
-    return cassandra_node.ensure_jars(cache_dir(), REPO_ROOT)
+    return maven.ensure_jars("cassandra", "cassandra-all-*.jar")

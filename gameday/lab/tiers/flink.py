@@ -16,31 +16,28 @@ TaskManager when the leader's REST API lists it (by its fixed resource id).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from gameday.clients.flink import rest_get, rest_leader, rest_leader_path
 from gameday.errors import LabError
-from gameday.lab import mavenjars
 from gameday.lab.components import ComponentSpec
+from gameday.lab.jvm import maven
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
 from gameday.lab.tiers.zookeeper import quorum
+from gameday.target import Role
 
 FLINK_VERSION = "2.3.0"
 HA_ROOT = "/flink"
 CLUSTER_ID = "gameday-lab"
-# Leader info of the REST endpoint (Flink >= 1.15 layout: <root>/<cluster-id>/leader/<component>/connection_info).
-REST_LEADER_PATH = f"{HA_ROOT}/{CLUSTER_ID}/leader/rest_server/connection_info"
+REST_LEADER_PATH = rest_leader_path(HA_ROOT, CLUSTER_ID)
 _MARKER = ".complete"
 
 # From the distribution's conf/config.yaml (env.java.opts.all), which the lab's own
@@ -72,7 +69,7 @@ LAB_JVM_OPTS: tuple[str, ...] = ("-XX:+ExitOnOutOfMemoryError", "-Djava.net.pref
 
 
 def venv_dir(cache: Path | None = None) -> Path:
-    return (cache or mavenjars.cache_dir()) / f"flink-venv-{FLINK_VERSION}"
+    return (cache or maven.cache_dir()) / f"flink-venv-{FLINK_VERSION}"
 
 
 def ensure_flink(cache: Path | None = None, timeout_s: float = 1800) -> Path:
@@ -176,42 +173,6 @@ def _env(ctx: LabContext, name: str, conf_dir: Path) -> dict[str, str]:
 # --- leader and REST -------------------------------------------------------------------
 
 
-def _read_utf(data: bytes) -> str | None:
-    """The address in Flink's leader record: ObjectOutputStream.writeUTF in a block-data record."""
-    i = data.find(b"\x77")  # TC_BLOCKDATA
-    if data[:2] != b"\xac\xed" or i < 0 or len(data) < i + 4:
-        return None
-    length = int.from_bytes(data[i + 2 : i + 4], "big")
-    return data[i + 4 : i + 4 + length].decode("utf-8", errors="replace")
-
-
-def rest_leader(zk_quorum: str, timeout_s: float = 2.0) -> str | None:
-    """The leading JobManager's REST URL as ZooKeeper names it, or None if no leader is known."""
-    from kazoo.client import KazooClient
-    from kazoo.exceptions import KazooException
-    from kazoo.handlers.threading import KazooTimeoutError
-
-    client = KazooClient(hosts=zk_quorum, timeout=timeout_s, connection_retry={"max_tries": 1}, command_retry={"max_tries": 1})
-    client.logger.disabled = True
-    try:
-        client.start(timeout=timeout_s)
-        data, _ = client.get(REST_LEADER_PATH)
-        return _read_utf(data) if data else None
-    except (KazooException, KazooTimeoutError, OSError):
-        return None
-    finally:
-        try:
-            client.stop()
-            client.close()
-        except Exception:
-            pass
-
-
-def rest_get(url: str, timeout_s: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-        return json.loads(resp.read())
-
-
 def _jm_health(ctx: LabContext, addr: str, port: int) -> Callable[[], str | None]:
     zk = quorum(ctx)
 
@@ -220,7 +181,7 @@ def _jm_health(ctx: LabContext, addr: str, port: int) -> Callable[[], str | None
             rest_get(f"http://{addr}:{port}/config", 1.0)
         except (OSError, ValueError) as exc:
             return f"JobManager REST {addr}:{port}: {exc}"
-        if rest_leader(zk) is None:
+        if rest_leader(zk, REST_LEADER_PATH) is None:
             return "no JobManager leader named in ZooKeeper"
         return None
 
@@ -231,7 +192,7 @@ def _tm_health(ctx: LabContext, resource_id: str) -> Callable[[], str | None]:
     zk = quorum(ctx)
 
     def check() -> str | None:
-        leader = rest_leader(zk)
+        leader = rest_leader(zk, REST_LEADER_PATH)
         if leader is None:
             return "no JobManager leader named in ZooKeeper"
         try:
@@ -256,11 +217,11 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         name, addr = jobmanager_name(az), topo.address(az)
         conf = _conf_dir(ctx, name, pyflink, render_config(ctx, az, "jobmanager"))
         argv = ["bash", str(pyflink / "bin" / "jobmanager.sh"), "start-foreground"]
-        out.append(ComponentSpec(name, "flink", az, argv, _jm_health(ctx, addr, rest), addr, rest, env=_env(ctx, name, conf)))
+        out.append(ComponentSpec(name, "flink", az, argv, _jm_health(ctx, addr, rest), addr, rest, env=_env(ctx, name, conf), role=Role.JOBMANAGER))
     for name, az in taskmanager_names(ctx):
         conf = _conf_dir(ctx, name, pyflink, render_config(ctx, az, "taskmanager", resource_id=name))
         argv = ["bash", str(pyflink / "bin" / "taskmanager.sh"), "start-foreground"]
-        out.append(ComponentSpec(name, "flink", az, argv, _tm_health(ctx, name), topo.address(az), 0, env=_env(ctx, name, conf)))
+        out.append(ComponentSpec(name, "flink", az, argv, _tm_health(ctx, name), topo.address(az), 0, env=_env(ctx, name, conf), role=Role.TASKMANAGER))
     return out
 
 
@@ -274,7 +235,7 @@ def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 60) ->
     leader, last = None, ""
     want = len(taskmanager_names(ctx)) * ctx.profile.get("flink.slots_per_taskmanager")
     while time.monotonic() - began < timeout_s:
-        leader = rest_leader(quorum(ctx))
+        leader = rest_leader(quorum(ctx), REST_LEADER_PATH)
         if leader:
             try:
                 overview = rest_get(f"{leader.rstrip('/')}/overview")
@@ -292,19 +253,13 @@ def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 60) ->
 
 def connector_jars() -> list[Path]:
     """Jars a lab job ships with `flink run -j` (the Kafka connector), from lab/flink/pom.xml."""
-    jars = mavenjars.ensure_jars("flink", "flink-sql-connector-kafka-*.jar")
+    jars = maven.ensure_jars("flink", "flink-sql-connector-kafka-*.jar")
     return sorted(jars.glob("*.jar"))
 
 
 def client_command(ctx: LabContext, job_py: Path, *, detached: bool = True) -> tuple[list[str], dict[str, str]]:
     """argv and environment that submit a PyFlink job to the HA cluster (the client finds
-    the leading JobManager through ZooKeeper, with a JobManager's config).
-
-    Checked by hand on this lab: a Table API job with a Kafka source on supplier.raw ran
-    with exactly-once RocksDB checkpoints into the local checkpoint directory and committed
-    its offsets (group of the job) to Kafka on each checkpoint; killing the leading
-    JobManager gave a new leader in ~4 s and the job RUNNING again from its latest
-    checkpoint in ~8 s."""
+    the leading JobManager through ZooKeeper, with a JobManager's config)."""
     pyflink = ensure_flink()
     argv = ["bash", str(pyflink / "bin" / "flink"), "run", *(["-d"] if detached else []), "-py", str(job_py)]
     for jar in connector_jars():

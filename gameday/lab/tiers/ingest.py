@@ -1,4 +1,4 @@
-"""Ingestion adapters: the simulated suppliers, one adapter process per AZ (see gameday.ingest).
+"""Ingestion adapters: the simulated suppliers, one adapter process per AZ (see flightsearch.ingest).
 
 Suppliers are dealt round-robin to the AZs (15 suppliers: 5 per AZ). Ack logs, sequence
 reservations and status files live in `<lab home>/data/ingest/`, which a new lab empties.
@@ -13,12 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from gameday.ingest import supplier_ids
-from gameday.statusfile import read_status
+from flightsearch.ingest import supplier_ids
+from flightsearch.statusfile import read_status
 from gameday.lab.components import ComponentSpec
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
 from gameday.lab.tiers.kafka import TOPIC, bootstrap_servers
+from gameday.target import Role
 
 STALE_S = 5.0
 
@@ -65,7 +66,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             continue
         name = process_name(az)
         argv = [
-            sys.executable, "-m", "gameday.ingest",
+            sys.executable, "-m", "flightsearch.ingest",
             "--process", name,
             "--bootstrap", bootstrap_servers(ctx),
             "--topic", TOPIC,
@@ -77,7 +78,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "--seed", str(p.get("timetable.seed")),
             "--flights", str(p.get("timetable.flights")),
         ]  # fmt: skip
-        out.append(ComponentSpec(name, "ingest", az, argv, _health(out_dir, name), ctx.topology.address(az), 0))
+        out.append(ComponentSpec(name, "ingest", az, argv, _health(out_dir, name), ctx.topology.address(az), 0, role=Role.INGEST))
     return out
 
 

@@ -7,6 +7,7 @@ import yaml
 from gameday.lab.components import ComponentSpec, http_check
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
+from gameday.target import Role
 
 
 def specs(ctx: LabContext, api_targets: list[str]) -> list[ComponentSpec]:
@@ -40,17 +41,17 @@ def specs(ctx: LabContext, api_targets: list[str]) -> list[ComponentSpec]:
             "node-exporter", "metrics", "",
             ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node}", "--collector.disable-defaults",
              "--collector.cpu", "--collector.meminfo", "--collector.loadavg", "--collector.netdev", "--collector.stat"],
-            http_check(f"http://127.0.0.1:{node}/metrics"), "127.0.0.1", node,
+            http_check(f"http://127.0.0.1:{node}/metrics"), "127.0.0.1", node, role=Role.METRICS,
         ),
         ComponentSpec(
             "redis-exporter", "metrics", "",
             ["prometheus-redis-exporter", "-web.listen-address", f"127.0.0.1:{rex}", "-redis.addr", redis_targets[0]],
-            http_check(f"http://127.0.0.1:{rex}/metrics"), "127.0.0.1", rex,
+            http_check(f"http://127.0.0.1:{rex}/metrics"), "127.0.0.1", rex, role=Role.METRICS,
         ),
         ComponentSpec(
             "prometheus", "metrics", "",
             ["prometheus", f"--config.file={conf}", f"--storage.tsdb.path={data}", f"--web.listen-address=127.0.0.1:{prom}",
              "--storage.tsdb.retention.time=2d", "--log.level=warn"],
-            http_check(f"http://127.0.0.1:{prom}/-/ready"), "127.0.0.1", prom,
+            http_check(f"http://127.0.0.1:{prom}/-/ready"), "127.0.0.1", prom, role=Role.METRICS,
         ),
     ]  # fmt: skip

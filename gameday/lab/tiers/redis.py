@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import redis
 
+from gameday.clients import redis as redis_client
 from gameday.lab.components import ComponentSpec
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
+from gameday.target import Role
 
 PRIMARY_AZ = "az-a"
 
@@ -20,7 +22,7 @@ def sentinel_name(az: str) -> str:
 
 
 def _client(host: str, port: int) -> redis.Redis:
-    return redis.Redis(host=host, port=port, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
+    return redis_client.client(host, port, 0.5)
 
 
 def _redis_health(host: str, port: int):
@@ -75,7 +77,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             lines.append(f"replicaof {primary} {port}")
         conf = ctx.conf_dir(name) / "redis.conf"
         conf.write_text("\n".join(lines) + "\n")
-        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], _redis_health(addr, port), addr, port))
+        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], _redis_health(addr, port), addr, port, role=Role.REDIS))
     for az in AZS:
         name, addr = sentinel_name(az), topo.address(az)
         conf = ctx.conf_dir(name) / "sentinel.conf"
@@ -94,7 +96,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             )
             + "\n"
         )
-        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf), "--sentinel"], _sentinel_health(addr, sport, service), addr, sport))
+        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf), "--sentinel"], _sentinel_health(addr, sport, service), addr, sport, role=Role.SENTINEL))
     return out
 
 
@@ -104,12 +106,10 @@ def rejoin_args(ctx: LabContext, name: str) -> list[str]:
     p, topo = ctx.profile, ctx.topology
     for az in AZS:
         try:
-            addr = _client(topo.address(az), p.get("redis.sentinel.port")).execute_command(
-                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", p.get("redis.sentinel.service")
-            )
+            addr = redis_client.primary_named_by(_client(topo.address(az), p.get("redis.sentinel.port")), p.get("redis.sentinel.service"))
         except redis.RedisError:
             continue
-        if addr and (addr[0], int(addr[1])) != (topo.address(_az_of(name)), p.get("redis.port")):
+        if addr and addr != (topo.address(_az_of(name)), p.get("redis.port")):
             return ["--replicaof", addr[0], str(addr[1])]
         if addr:
             return []

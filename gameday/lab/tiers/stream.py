@@ -1,9 +1,9 @@
 """The stream job and its applier: what turns supplier.raw into prices the API serves.
 
-- The Flink job (gameday/lab/jobs/price_stream.py) is submitted to the HA cluster when the
+- The Flink job (flightsearch/jobs/price_stream.py) is submitted to the HA cluster when the
   tier comes up, and stopped with a savepoint at `lab down` (the plan: savepoints before
   any planned stop), into the savepoint directory.
-- The price applier (gameday.stream_apply) is one process in az-b; it reads the job's
+- The price applier (flightsearch.stream_apply) is one process in az-b; it reads the job's
   exactly-once output and writes the store and the hot cache idempotently.
 - The raw events lake is a directory of JSON files the job commits at each checkpoint.
 
@@ -21,23 +21,26 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import flightsearch.jobs
+from flightsearch import OUTPUT_TOPIC, RAW_TOPIC
 from gameday.errors import LabError
 from gameday.lab.components import ComponentSpec
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext, flink
 from gameday.lab.tiers.cassandra import store_addresses
-from gameday.lab.tiers.kafka import OUTPUT_TOPIC, bootstrap_servers
+from gameday.lab.tiers.kafka import bootstrap_servers
 from gameday.lab.tiers.zookeeper import quorum
+from gameday.target import Role
 
 JOB_NAME = "gameday-price-stream"
-JOB_PY = Path(__file__).resolve().parents[1] / "jobs" / "price_stream.py"
+JOB_PY = Path(flightsearch.jobs.__file__).with_name("price_stream.py")
 APPLIER = "stream-apply"
 APPLIER_AZ = AZS[1]
 STALE_S = 5.0
 
 
 def archive_dir(ctx: LabContext) -> Path:
-    return ctx.home / "data" / "lake" / "supplier.raw"
+    return ctx.home / "data" / "lake" / RAW_TOPIC
 
 
 def status_dir(ctx: LabContext) -> Path:
@@ -45,7 +48,7 @@ def status_dir(ctx: LabContext) -> Path:
 
 
 def _health(out: Path) -> Callable[[], str | None]:
-    from gameday.statusfile import read_status
+    from flightsearch.statusfile import read_status
 
     def check() -> str | None:
         status = read_status(out, APPLIER)
@@ -64,7 +67,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     out.mkdir(parents=True, exist_ok=True)
     archive_dir(ctx).mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", "gameday.stream_apply",
+        sys.executable, "-m", "flightsearch.stream_apply",
         "--name", APPLIER,
         "--bootstrap", bootstrap_servers(ctx),
         "--topic", OUTPUT_TOPIC,
@@ -75,7 +78,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         "--keyspace", p.get("cassandra.keyspace"),
         "--dir", str(out),
     ]  # fmt: skip
-    return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0)]
+    return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]
 
 
 def prepare(ctx: LabContext) -> None:
@@ -85,7 +88,7 @@ def prepare(ctx: LabContext) -> None:
 
 
 def leader_url(ctx: LabContext) -> str | None:
-    leader = flink.rest_leader(quorum(ctx))
+    leader = flink.rest_leader(quorum(ctx), flink.REST_LEADER_PATH)
     return leader.rstrip("/") if leader else None
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import shutil
 import socket
 
-from gameday.lab import mavenjars
 from gameday.lab.components import ComponentSpec
+from gameday.lab.jvm import maven
 from gameday.lab.network import AZS
 from gameday.lab.tiers import LabContext
+from gameday.target import Role
 
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
@@ -113,7 +114,7 @@ def _logback_xml(ctx: LabContext, name: str) -> str:
 
 def specs(ctx: LabContext) -> list[ComponentSpec]:
     p, topo = ctx.profile, ctx.topology
-    jars = mavenjars.ensure_jars("zookeeper", "zookeeper-3*.jar")
+    jars = maven.ensure_jars("zookeeper", "zookeeper-3*.jar")
     port = p.get("zookeeper.client_port")
     heap = p.get("zookeeper.heap_mb")
     out = []
@@ -123,13 +124,13 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         conf = ctx.conf_dir(name) / "zoo.cfg"
         conf.write_text(render_config(ctx, az))
         argv = [
-            "java", f"-Xms32m", f"-Xmx{heap}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "java", "-Xms32m", f"-Xmx{heap}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-XX:+ExitOnOutOfMemoryError", "-Djava.net.preferIPv4Stack=true",
             f"-Dlogback.configurationFile={_logback_xml(ctx, name)}",
             "-Dzookeeper.admin.enableServer=false",
             "-cp", f"{jars}/*", MAIN_CLASS, str(conf),
         ]  # fmt: skip
-        out.append(ComponentSpec(name, "zookeeper", az, argv, _health(addr, port), addr, port))
+        out.append(ComponentSpec(name, "zookeeper", az, argv, _health(addr, port), addr, port, role=Role.ZOOKEEPER))
     return out
 
 
@@ -140,4 +141,4 @@ def prepare(ctx: LabContext) -> None:
 
 
 def fetch() -> None:
-    mavenjars.ensure_jars("zookeeper", "zookeeper-3*.jar")
+    maven.ensure_jars("zookeeper", "zookeeper-3*.jar")

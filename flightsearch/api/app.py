@@ -1,0 +1,190 @@
+"""HTTP handlers of the flight-search API: /search, /health, /metrics.
+
+A search is: route listing (Redis ``route:O:D:DATE``, else the store), then the
+prices of its flights (Redis MGET of ``price:<flight_id>``, misses from the store),
+then one pipelined write-back of whatever came from the store. Redis failing is
+degradation, never an error: the request is answered from the store and the failed
+cache call is counted in gameday_cache_errors_total. Only the store failing makes a
+search fail (503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from time import perf_counter
+from typing import Any
+
+from aiohttp import web
+
+from flightsearch.api.cache import CacheUnavailable, SentinelCache
+from flightsearch.api.metrics import ApiMetrics
+from flightsearch.api.store import FlightView, PriceView, Store, StoreUnavailable
+
+log = logging.getLogger("flightsearch.api")
+AIRPORT = re.compile(r"^[A-Z]{3}$")
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass
+class Api:
+    instance: str
+    store: Store
+    cache: SentinelCache
+    metrics: ApiMetrics
+    ttl_s: int = 60
+    health_timeout_s: float = 0.5
+
+
+API_KEY = web.AppKey("api", Api)
+
+
+def _bad(parameter: str, message: str) -> web.Response:
+    return web.Response(status=400, content_type="application/json",
+                        text=_dumps({"error": message, "parameter": parameter}))
+
+
+def _parse(query: Any) -> tuple[str, str, date] | web.Response:
+    origin, destination, day = query.get("origin", ""), query.get("destination", ""), query.get("date", "")
+    if not AIRPORT.match(origin):
+        return _bad("origin", "origin must be a 3-letter IATA code, e.g. LHR")
+    if not AIRPORT.match(destination):
+        return _bad("destination", "destination must be a 3-letter IATA code, e.g. JFK")
+    if len(day) != 10:
+        return _bad("date", "date must be YYYY-MM-DD")
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return _bad("date", "date must be YYYY-MM-DD")
+    return origin, destination, parsed
+
+
+async def _cache_try(api: Api, coro: Any, default: Any) -> Any:
+    try:
+        return await coro
+    except CacheUnavailable:
+        api.metrics.cache_errors.inc()
+        return default
+
+
+async def _route(api: Api, origin: str, destination: str, day: date, writes: dict[str, bytes]) -> list[FlightView]:
+    key = f"route:{origin}:{destination}:{day.isoformat()}"
+    raw = await _cache_try(api, api.cache.get(key), None)
+    if raw is not None:
+        api.metrics.route_hits.inc()
+        return json.loads(raw)
+    api.metrics.route_misses.inc()
+    flights = await api.store.flights(origin, destination, day)
+    writes[key] = _dumps(flights).encode()  # an empty listing is cached too (no store storm)
+    return flights
+
+
+async def _prices(api: Api, ids: list[str], writes: dict[str, bytes]) -> tuple[dict[str, PriceView | None], int]:
+    if not ids:
+        return {}, 0
+    keys = [f"price:{i}" for i in ids]
+    cached = await _cache_try(api, api.cache.mget(keys), [None] * len(ids))
+    prices: dict[str, PriceView | None] = {}
+    missing = []
+    for fid, raw in zip(ids, cached):
+        if raw is None:
+            missing.append(fid)
+        else:
+            prices[fid] = json.loads(raw)
+    hits = len(ids) - len(missing)
+    if hits:
+        api.metrics.price_hits.inc(hits)
+    if missing:
+        api.metrics.price_misses.inc(len(missing))
+        fetched = await api.store.prices(missing)
+        for fid, price in fetched.items():
+            prices[fid] = price
+            if price is not None:  # no negative caching: a price may appear any moment
+                writes[f"price:{fid}"] = _dumps(price).encode()
+    return prices, hits
+
+
+_last_warning = 0.0
+
+
+def _warn_throttled(message: str) -> None:
+    """At most one line a second: a store outage at 1,500 req/s must not flood the log."""
+    global _last_warning
+    now = perf_counter()
+    if now - _last_warning >= 1.0:
+        _last_warning = now
+        log.warning("%s (further failures this second not logged)", message)
+
+
+async def search(request: web.Request) -> web.Response:
+    api = request.app[API_KEY]
+    started = perf_counter()
+    parsed = _parse(request.rel_url.query)
+    if isinstance(parsed, web.Response):
+        return parsed
+    try:
+        writes: dict[str, bytes] = {}
+        flights = await _route(api, *parsed, writes)
+        prices, hits = await _prices(api, [f["flight_id"] for f in flights], writes)
+        if writes:
+            await _cache_try(api, api.cache.set_many(writes, api.ttl_s), None)
+        body = _dumps({"flights": [{**f, "price": prices.get(f["flight_id"])} for f in flights],
+                       "source": {"cache_hits": hits, "cache_misses": len(flights) - hits}})
+        return web.Response(text=body, content_type="application/json",
+                            headers={"X-Gameday-Instance": api.instance})
+    except StoreUnavailable as e:
+        api.metrics.errors.inc()
+        _warn_throttled(f"search failed: store unavailable: {e}")
+        return web.Response(status=503, content_type="application/json",
+                            text=_dumps({"error": "store unavailable"}))
+    except Exception:  # a bug or a corrupt cache entry: count it, answer 500
+        api.metrics.errors.inc()
+        log.exception("search failed")
+        return web.Response(status=500, content_type="application/json", text=_dumps({"error": "internal"}))
+    finally:  # 400s return earlier: they say nothing about the platform
+        api.metrics.requests.inc()
+        api.metrics.latency.observe(perf_counter() - started)
+
+
+async def health(request: web.Request) -> web.Response:
+    api = request.app[API_KEY]
+    info: dict[str, Any] = {"instance": api.instance, "cache": "up" if api.cache.healthy else "degraded",
+                            "redis_primary": api.cache.address()}
+    try:
+        await asyncio.wait_for(api.store.ping(), api.health_timeout_s)
+    except (StoreUnavailable, asyncio.TimeoutError) as e:
+        return web.json_response({"ok": False, "store": f"down: {e!s}"[:200], **info}, status=503)
+    return web.json_response({"ok": True, "store": "up", **info})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = request.app[API_KEY].metrics.render()
+    # aiohttp rejects a charset inside content_type=, so set the header verbatim.
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def make_app(api: Api, *, connect_store: Any = None) -> web.Application:
+    """Build the app. ``connect_store`` (a coroutine function) runs in the background
+    at startup, so the API listens (and answers /health 503) before the store is up."""
+    app = web.Application()
+    app[API_KEY] = api
+    app.router.add_get("/search", search)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+
+    async def lifecycle(app: web.Application) -> Any:
+        await api.cache.start()
+        task = asyncio.create_task(connect_store()) if connect_store is not None else None
+        yield
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await api.cache.close()
+        await api.store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

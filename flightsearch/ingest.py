@@ -1,0 +1,306 @@
+"""Ingestion adapters: simulated suppliers producing canonical JSON into supplier.raw.
+
+One process per AZ hosts a share of the suppliers (15 by default). Each supplier speaks
+its own wire format (semicolon CSV, an XML fragment, or nested JSON), and the adapter
+turns every message into the platform's canonical JSON event, keyed by supplier so one
+supplier's events stay in order on one partition:
+
+    {"event_id": "sup-07-000042", "supplier": "sup-07", "seq": 42, "type": "price",
+     "flight_id": "FR100-20261201", "amount_pence": 11799, "currency": "GBP", "seats": 63,
+     "supplier_ts": 1764000000.123, "produced_at": 1764000000.125}
+
+Producers use acks=all with the idempotent producer (the profile's kafka.acks may turn
+that down for the "miss the plan" drill; idempotence needs acks=all). Every event carries
+a per-supplier sequence number. Sequence numbers are never reused, even across a crash:
+blocks of them are reserved durably before use (a restart skips to the next block).
+
+The durable ack log: `<dir>/<supplier>.acks`, one line per acknowledged event,
+"seq partition offset ack_t created_t" (epoch seconds), fsynced at least every `fsync_ms`. Failed deliveries go to
+`<supplier>.nacks` ("seq t error"). `<dir>/status-<process>.json` is rewritten every
+second with counters (the health check reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from flightsearch import RAW_TOPIC
+from flightsearch.statusfile import write_status
+
+FORMATS = ("csv", "xml", "json")
+SEQ_BLOCK = 1000
+
+
+def supplier_ids(n: int) -> list[str]:
+    return [f"sup-{i:02d}" for i in range(1, n + 1)]
+
+
+def supplier_format(supplier: str) -> str:
+    """sup-01..05 speak CSV, 06..10 XML, 11..15 JSON (so every AZ's adapter sees all three)."""
+    return FORMATS[(int(supplier.rsplit("-", 1)[1]) - 1) // 5 % len(FORMATS)]
+
+
+# --- supplier wire formats and the canonical conversion --------------------------------
+
+
+def render_native(fmt: str, flight_id: str, amount_pence: int, currency: str, seats: int, ts: float) -> str:
+    if fmt == "csv":
+        return f"{flight_id};{amount_pence};{currency};{seats};{ts:.3f}"
+    if fmt == "xml":
+        return f'<fare flight="{flight_id}" pence="{amount_pence}" cur="{currency}" seats="{seats}" at="{ts:.3f}"/>'
+    return json.dumps({"offer": {"flight": flight_id, "price": {"amount": amount_pence / 100, "currency": currency}, "availability": seats}, "ts_ms": int(ts * 1000)})
+
+
+def to_canonical(fmt: str, native: str) -> dict[str, Any]:
+    """Parse one supplier message into the canonical fields (without id, seq, produced_at)."""
+    if fmt == "csv":
+        flight, pence, cur, seats, ts = native.split(";")
+        return {"flight_id": flight, "amount_pence": int(pence), "currency": cur, "seats": int(seats), "supplier_ts": float(ts)}
+    if fmt == "xml":
+        import xml.etree.ElementTree as ET
+
+        el = ET.fromstring(native)
+        return {"flight_id": el.get("flight"), "amount_pence": int(el.get("pence")), "currency": el.get("cur"), "seats": int(el.get("seats")), "supplier_ts": float(el.get("at"))}
+    data = json.loads(native)
+    offer = data["offer"]
+    return {
+        "flight_id": offer["flight"],
+        "amount_pence": round(offer["price"]["amount"] * 100),
+        "currency": offer["price"]["currency"],
+        "seats": int(offer["availability"]),
+        "supplier_ts": data["ts_ms"] / 1000,
+    }
+
+
+def canonical_event(supplier: str, seq: int, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": f"{supplier}-{seq:06d}", "supplier": supplier, "seq": seq, "type": "price", **fields, "produced_at": time.time()}
+
+
+# --- durable sequence numbers and the ack log --------------------------------------------
+
+
+class SeqAllocator:
+    """Per-supplier sequence numbers, unique across restarts: a block is reserved on disk
+    (written and fsynced) before any number in it is used."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        start = int(path.read_text()) if path.exists() else 1
+        self.next = start
+        self.limit = start
+        self._reserve()
+
+    def _reserve(self) -> None:
+        self.limit = self.next + SEQ_BLOCK
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w") as fh:
+            fh.write(str(self.limit))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def take(self) -> int:
+        if self.next >= self.limit:
+            self._reserve()
+        seq = self.next
+        self.next += 1
+        return seq
+
+
+@dataclass
+class Supplier:
+    name: str
+    fmt: str
+    seqs: SeqAllocator
+    acks: TextIO
+    nacks: TextIO
+    acked: int = 0
+    failed: int = 0
+    last_ack: float = 0.0
+    dirty: bool = False
+
+    def sync(self) -> None:
+        if self.dirty:
+            for fh in (self.acks, self.nacks):
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.dirty = False
+
+
+def read_ack_lines(path: Path) -> list[tuple[int, int, int, float, float]]:
+    """(seq, partition, offset, ack_t, created_t) of every complete line (a line still
+    being written by a running adapter is skipped; ack_t/created_t 0 = not recorded)."""
+    out = []
+    for line in _complete_lines(path):
+        parts = line.split()
+        if len(parts) in (3, 5):
+            offset = -1 if parts[2] == "None" else int(parts[2])  # logs written before -1 was used
+            times = (float(parts[3]), float(parts[4])) if len(parts) == 5 else (0.0, 0.0)
+            out.append((int(parts[0]), int(parts[1]), offset, *times))
+    return out
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """Lines ended by a newline: a running adapter may be half-way through the last one."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text.split("\n")
+    return lines[:-1]
+
+
+def read_nacks(path: Path) -> list[tuple[int, float, str]]:
+    """(seq, t, error) of every failed delivery in one supplier's nack log."""
+    out = []
+    for line in _complete_lines(path):
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((int(parts[0]), float(parts[1]), parts[2]))
+    return out
+
+
+# --- the adapter process -----------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.time)
+    produced: int = 0
+    queue_full: int = 0
+
+
+def producer_config(bootstrap: str, acks: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "acks": acks,
+        "enable.idempotence": acks == "all",
+        "linger.ms": 5,
+        # An event not acknowledged within this is a failed delivery (logged as a nack).
+        "message.timeout.ms": 30000,
+        "socket.connection.setup.timeout.ms": 2000,
+        "reconnect.backoff.max.ms": 1000,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from confluent_kafka import Producer
+
+    from flightsearch.timetable import generate
+
+    out_dir = Path(args.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timetable = generate(seed=args.seed, flights=args.flights)
+    flights = timetable.flights
+    rng = random.Random(f"{args.process}-{time.time()}")
+    quiet = logging.getLogger("flightsearch.ingest.kafka")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    producer = Producer({**producer_config(args.bootstrap, args.acks), "logger": quiet})
+    suppliers = [
+        Supplier(s, supplier_format(s), SeqAllocator(out_dir / f"{s}.seq"), (out_dir / f"{s}.acks").open("a"), (out_dir / f"{s}.nacks").open("a"))
+        for s in args.suppliers.split(",")
+    ]
+    stats = Stats()
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+
+    def on_delivery(sup: Supplier, seq: int, created: float):
+        def cb(err, msg) -> None:
+            if err is None:
+                # The offset is unknown (None) when a retried batch was already written.
+                offset = msg.offset() if msg.offset() is not None else -1
+                sup.acks.write(f"{seq} {msg.partition()} {offset} {time.time():.3f} {created:.3f}\n")
+                sup.acked += 1
+                sup.last_ack = time.time()
+            else:
+                sup.nacks.write(f"{seq} {time.time():.3f} {err.name()}\n")
+                sup.failed += 1
+            sup.dirty = True
+
+        return cb
+
+    interval = 1.0 / (args.rate * len(suppliers)) if args.rate > 0 else 1.0
+    next_at = time.monotonic()
+    last_sync = last_status = time.monotonic()
+    turn = 0
+    while not stop["now"]:
+        now = time.monotonic()
+        if args.rate > 0 and now >= next_at:
+            sup = suppliers[turn % len(suppliers)]
+            turn += 1
+            f = flights[rng.randrange(len(flights))]
+            amount = max(1000, f.price.amount_pence + rng.randint(-2000, 2000))
+            native = render_native(sup.fmt, f.flight_id, amount, f.price.currency, rng.randint(0, 180), time.time())
+            seq = sup.seqs.take()
+            event = canonical_event(sup.name, seq, to_canonical(sup.fmt, native))
+            try:
+                producer.produce(args.topic, key=sup.name.encode(), value=json.dumps(event, separators=(",", ":")).encode(), on_delivery=on_delivery(sup, seq, event["produced_at"]))
+                stats.produced += 1
+            except BufferError:
+                stats.queue_full += 1
+                sup.nacks.write(f"{seq} {time.time():.3f} LOCAL_QUEUE_FULL\n")
+                sup.failed += 1
+                sup.dirty = True
+            next_at += interval
+            if now - next_at > 1.0:  # fell behind by more than a second: do not burst to catch up
+                next_at = now
+        producer.poll(max(0.0, min(0.05, next_at - time.monotonic())))
+        now = time.monotonic()
+        if now - last_sync >= args.fsync_ms / 1000:
+            for sup in suppliers:
+                sup.sync()
+            last_sync = now
+        if now - last_status >= 1.0:
+            _write_status(out_dir, args.process, suppliers, stats, len(producer))
+            last_status = now
+    producer.flush(10)
+    for sup in suppliers:
+        sup.sync()
+    _write_status(out_dir, args.process, suppliers, stats, len(producer))
+    return 0
+
+
+def _write_status(out_dir: Path, process: str, suppliers: list[Supplier], stats: Stats, in_flight: int) -> None:
+    status = {
+        "t": time.time(),
+        "process": process,
+        "produced": stats.produced,
+        "in_flight": in_flight,
+        "queue_full": stats.queue_full,
+        "suppliers": {s.name: {"acked": s.acked, "failed": s.failed, "last_ack": s.last_ack} for s in suppliers},
+    }
+    write_status(out_dir, process, status)
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m flightsearch.ingest", description="simulated supplier ingestion adapters")
+    p.add_argument("--process", required=True, help="name of this adapter process (e.g. ingest-a)")
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--topic", default=RAW_TOPIC)
+    p.add_argument("--suppliers", required=True, help="comma-separated supplier ids this process hosts")
+    p.add_argument("--rate", type=float, default=10.0, help="events/s per supplier")
+    p.add_argument("--acks", default="all", choices=["all", "1", "0"])
+    p.add_argument("--dir", required=True, help="where ack logs, sequence reservations and status go")
+    p.add_argument("--fsync-ms", type=int, default=200)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--flights", type=int, default=54000)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    raise SystemExit(run(_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

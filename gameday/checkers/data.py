@@ -1,0 +1,58 @@
+"""The data path: acknowledged events lost or duplicated (the audit), and freshness (a
+canary supplier update until search shows it)."""
+
+from __future__ import annotations
+
+from gameday.checkers import checker
+from gameday.checkers.verdicts import Outcome, fail_at_least, judge
+from gameday.checkers.windows import inside, measuring_from
+from gameday.history import CanarySample, History, IntegrityAudit
+from gameday.spec import Slo
+
+
+def _finished_audit(history: History, slo: Slo) -> IntegrityAudit | Outcome:
+    """The last audit if it measured every count, else the `unknown` outcome saying why."""
+    audits = history.of(IntegrityAudit)
+    if not audits:
+        return judge(slo, None, "No audit in the history.")
+    a = audits[-1]
+    counts = (a.lost_in_topic, a.lost_in_output, a.lost_in_archive, a.duplicated_in_output, a.duplicated_in_archive)
+    if a.error or a.acknowledged < 0 or min(counts) < 0:
+        return judge(slo, None, f"The audit did not finish: {a.error or 'it left some counts unmeasured'}")
+    if a.acknowledged == 0:
+        return judge(slo, None, "No acknowledged events to audit.")
+    return a
+
+
+@checker("data.events_lost")
+def events_lost(history: History, slo: Slo) -> Outcome:
+    a = _finished_audit(history, slo)
+    if isinstance(a, Outcome):
+        return a
+    worst = max(a.lost_in_topic, a.lost_in_output, a.lost_in_archive)
+    sample = f" e.g. {', '.join(a.lost_sample[:5])}." if a.lost_sample else ""
+    return judge(slo, float(worst), f"{a.acknowledged} events acknowledged: {a.lost_in_topic} missing from supplier.raw, {a.lost_in_output} from the job's committed output, {a.lost_in_archive} from the raw events lake (after waiting {a.waited_s:.0f} s).{sample}")
+
+
+@checker("data.events_duplicated")
+def events_duplicated(history: History, slo: Slo) -> Outcome:
+    a = _finished_audit(history, slo)
+    if isinstance(a, Outcome):
+        return a
+    worst = max(a.duplicated_in_output, a.duplicated_in_archive)
+    return judge(slo, float(worst), f"Of {a.acknowledged} acknowledged events: {a.duplicated_in_output} twice or more in the job's committed output, {a.duplicated_in_archive} in the lake; {a.duplicated_in_topic} in supplier.raw itself (which the job deduplicates).")
+
+
+@checker("freshness.searchable")
+def freshness(history: History, slo: Slo) -> Outcome:
+    window = history.fault_window()
+    canaries = [c for c in history.of(CanarySample) if not c.error and c.t >= measuring_from(history)]
+    outside = [c for c in canaries if not inside(window, c.t, (c.seen_at or c.gave_up_at))]
+    if len(outside) < 3:
+        return judge(slo, None, f"Only {len(outside)} canary updates outside the fault window; at least 3 are needed.")
+    unseen = [c for c in outside if not c.seen_at]
+    delays = sorted(c.seen_at - c.t for c in outside if c.seen_at)
+    if unseen:
+        return fail_at_least(slo, max(c.gave_up_at - c.t for c in unseen), f"{len(unseen)} of {len(outside)} canary price updates never showed in search results before the canary gave up.")
+    median = delays[len(delays) // 2]
+    return judge(slo, delays[-1], f"{len(delays)} canary price updates, produced into supplier.raw and searched for through the load balancer: median {median:.2f} s, worst {delays[-1]:.2f} s from produce to the API returning the new price.")

@@ -1,0 +1,1 @@
+"""Protocol-level clients (Kafka, Flink, Redis) that any target can use to ask the system."""

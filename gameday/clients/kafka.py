@@ -1,0 +1,168 @@
+"""Kafka clients any target can use: an admin client, a topic's partitions and config,
+and two requests confluent-kafka has no call for, by hand (the active KRaft controller,
+and the brokers one broker itself lists).
+
+confluent-kafka (librdkafka in a binary wheel) has a real admin API (topic configs, ISR),
+an idempotent producer with acks=all, and costs far less CPU per message than a
+pure-Python client, which matters on 2 cores. Its clients crashed the harness process
+(see gameday.monitors.streaming), so the harness runs them in child processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from flightsearch import RAW_TOPIC
+from gameday.errors import TargetError
+
+# librdkafka logs every refused connection at ERROR; probes of a dead broker are expected.
+_QUIET = logging.getLogger("gameday.kafka.client")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+# Every admin client ever made lives as long as the process. Destroying one while
+# librdkafka still resolves a request of it (a timed-out list_offsets, say) crashed the
+# interpreter with SIGSEGV; a handful of idle clients cost nothing.
+_ADMINS: list = []
+
+
+def admin(bootstrap: str, timeout_ms: int = 1500):
+    from confluent_kafka.admin import AdminClient
+
+    client = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": timeout_ms, "logger": _QUIET})
+    _ADMINS.append(client)
+    return client
+
+
+def describe_topic(bootstrap: str, topic: str = RAW_TOPIC, timeout_s: float = 5) -> dict[str, Any]:
+    """Partitions with leader, replicas and ISR, plus the topic's effective config."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    client = admin(bootstrap)
+    md = client.list_topics(topic=topic, timeout=timeout_s)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        raise TargetError(f"topic {topic}: {t.error if t else 'missing'}")
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    config = client.describe_configs([resource], request_timeout=timeout_s)[resource].result(timeout=timeout_s)
+    return {
+        "brokers": sorted(md.brokers),
+        "partitions": {pid: {"leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isrs)} for pid, p in sorted(t.partitions.items())},
+        "config": {k: v.value for k, v in config.items()},
+    }
+
+
+# --- the active KRaft controller ------------------------------------------------------------
+# Brokers in KRaft mode report a random live broker as "controller" in metadata, so the
+# active controller comes from DescribeQuorum (API key 55, KIP-836), which a broker
+# forwards to the controllers. confluent-kafka has no call for it: this is the v0
+# request and the start of its response, by hand.
+
+_DESCRIBE_QUORUM = 55
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_uvarint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def describe_quorum_request(correlation_id: int = 1, client_id: str = "gameday") -> bytes:
+    topic = b"__cluster_metadata"
+    header = _DESCRIBE_QUORUM.to_bytes(2, "big") + (0).to_bytes(2, "big") + correlation_id.to_bytes(4, "big")
+    header += len(client_id).to_bytes(2, "big") + client_id.encode() + b"\x00"  # request header v2
+    body = _uvarint(2) + _uvarint(len(topic) + 1) + topic  # one topic
+    body += _uvarint(2) + (0).to_bytes(4, "big") + b"\x00"  # one partition: index 0, no tags
+    body += b"\x00" + b"\x00"  # topic tags, request tags
+    msg = header + body
+    return len(msg).to_bytes(4, "big") + msg
+
+
+def parse_quorum_leader(payload: bytes) -> int:
+    """LeaderId from a DescribeQuorum v0 response (without its 4-byte size); raises on an error code."""
+    i = 4  # correlation id
+    _, i = _read_uvarint(payload, i)  # header tagged fields (none)
+    error = int.from_bytes(payload[i : i + 2], "big", signed=True)
+    i += 2
+    if error:
+        raise TargetError(f"DescribeQuorum failed with error code {error}")
+    _, i = _read_uvarint(payload, i)  # topics array length + 1
+    name_len, i = _read_uvarint(payload, i)
+    i += name_len - 1
+    _, i = _read_uvarint(payload, i)  # partitions array length + 1
+    i += 4  # partition index
+    perror = int.from_bytes(payload[i : i + 2], "big", signed=True)
+    i += 2
+    if perror:
+        raise TargetError(f"DescribeQuorum failed for __cluster_metadata with error code {perror}")
+    return int.from_bytes(payload[i : i + 4], "big", signed=True)
+
+
+def _exchange(host: str, port: int, request: bytes, timeout_s: float) -> bytes:
+    """Send one framed request; return the response payload (without its size)."""
+    def read(sock: socket.socket, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise TargetError(f"{host}:{port} closed the connection")
+            buf += chunk
+        return buf
+
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.settimeout(timeout_s)
+        sock.sendall(request)
+        return read(sock, int.from_bytes(read(sock, 4), "big"))
+
+
+def active_controller(host: str, port: int, timeout_s: float = 2.0) -> int:
+    """Node id of the active KRaft controller, asked through the broker at host:port."""
+    return parse_quorum_leader(_exchange(host, port, describe_quorum_request(), timeout_s))
+
+
+def metadata_request(correlation_id: int = 1, client_id: str = "gameday") -> bytes:
+    """Metadata v4 (the oldest Kafka 4 serves), asking for no topics: brokers only."""
+    msg = (3).to_bytes(2, "big") + (4).to_bytes(2, "big") + correlation_id.to_bytes(4, "big")
+    msg += len(client_id).to_bytes(2, "big") + client_id.encode()  # request header v1
+    msg += (0).to_bytes(4, "big") + b"\x00"  # topics: empty array; allow_auto_topic_creation false
+    return len(msg).to_bytes(4, "big") + msg
+
+
+def parse_metadata_brokers(payload: bytes) -> list[int]:
+    i = 4 + 4  # correlation id, throttle time
+    count = int.from_bytes(payload[i : i + 4], "big", signed=True)
+    i += 4
+    out = []
+    for _ in range(max(0, count)):
+        out.append(int.from_bytes(payload[i : i + 4], "big", signed=True))
+        i += 4
+        host_len = int.from_bytes(payload[i : i + 2], "big", signed=True)
+        i += 2 + max(0, host_len) + 4  # host, port
+        rack_len = int.from_bytes(payload[i : i + 2], "big", signed=True)
+        i += 2 + max(0, rack_len)
+    return out
+
+
+def broker_metadata(host: str, port: int, timeout_s: float = 1.0) -> list[int]:
+    """Ids of the brokers that the broker at host:port lists in its own metadata."""
+    return parse_metadata_brokers(_exchange(host, port, metadata_request(), timeout_s))

@@ -1,0 +1,229 @@
+"""`gameday run`: validate, run the Chaos Toolkit experiment with load and monitors,
+check, report. Every failure becomes a recorded outcome and an exit code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from gameday.drill import session as sessions
+from gameday.drill.experiment import Experiment, load_experiment
+from gameday.drill.judge import judge_run
+from gameday.drill.summary import RunSummary
+from gameday.errors import InputError, TargetError
+from gameday.history import PROFILE_APPLIED, History
+from gameday.load.shapes import ShapeKind
+from gameday.profile import Profile, flatten, load_profile
+from gameday.profile.live import plan_changes
+from gameday.reports.evidence import save_prometheus_view
+from gameday.target import PROFILE_KEY, TARGET_KEY, Target, resolve
+
+
+def say(message: str) -> None:
+    print(f"gameday: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    experiment: Path
+    profile: Path | None = None
+    out_dir: Path | None = None
+    rate: float | None = None
+    shape: str | None = None
+    processes: int | None = None
+
+
+@contextmanager
+def first_interrupt_only() -> Iterator[None]:
+    """The first Ctrl-C stops the drill (rollbacks still run); later ones are ignored
+    until cleanup is done, so the platform is always put back."""
+    count = 0
+
+    def handler(signum, frame):  # noqa: ARG001
+        nonlocal count
+        count += 1
+        if count == 1:
+            say("interrupted: rolling back and putting the lab back; please wait")
+            raise KeyboardInterrupt
+        say("still cleaning up (the rollback is running); please wait")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run, checked before anything starts: the experiment, the run's one profile, the
+    target it acts on, and the live settings it changes for the run."""
+
+    experiment: Experiment
+    profile: Profile
+    target: Target
+    changes: dict[str, Any]
+
+
+def prepare(req: RunRequest) -> Prepared:
+    """Everything that can be wrong with the input or the target, checked before anything starts."""
+    exp = load_experiment(req.experiment)
+    if req.rate is not None:
+        if req.rate <= 0:
+            raise InputError(f"--rate must be positive, got {req.rate:g}")
+        exp.drill.rate = req.rate
+    if req.shape is not None:
+        exp.drill.shape = ShapeKind(req.shape)
+        exp.drill.shape_params = {}
+    if req.processes is not None:
+        if req.processes < 1:
+            raise InputError(f"--processes must be at least 1, got {req.processes}")
+        exp.drill.processes = req.processes
+    requested = load_profile(req.profile)
+    target = resolve({TARGET_KEY: exp.target}, requested)
+    profile = target.profile
+    changes = plan_changes(target.settings(), requested)
+    missing = [t for t in exp.drill.tiers if t not in target.tiers()]
+    if missing:
+        raise TargetError(f"the {target.name} target runs tiers {', '.join(target.tiers())} but {req.experiment} needs {', '.join(missing)}", hint="gameday lab down && gameday lab up --tiers " + ",".join(exp.drill.tiers))
+    unhealthy = target.unhealthy(exp.drill.tiers)
+    if unhealthy:
+        raise TargetError(f"the {target.name} target is not healthy: {'; '.join(unhealthy)}", hint="gameday lab status; or gameday lab down && gameday lab up")
+    return Prepared(exp, profile, target, changes)
+
+
+def run(req: RunRequest) -> RunSummary:
+    prep = prepare(req)
+    exp, target, changes = prep.experiment, prep.target, prep.changes
+    started = time.time()
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + exp.path.stem
+    run_dir = (req.out_dir or Path("runs") / run_id).resolve()
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError(f"run directory {run_dir} is not empty", hint="choose another --out")
+    say(f"run {run_id}: {exp.title}")
+    say(f"run directory: {run_dir}")
+    log_offsets = {p: p.stat().st_size for p in target.component_logs()}
+    session = sessions.Session(run_dir, target, exp.drill, prep.profile, say=say)
+    sessions.current = session
+    profile_file = run_dir / "profile.yaml"  # the run's profile, for the probes and as evidence
+    profile_file.write_text(yaml.safe_dump(prep.profile.data, sort_keys=False))
+    journal: dict = {}
+    lab_values = flatten(target.settings())
+    original = {k: lab_values[k] for k in changes}  # what puts the live settings back
+    try:
+        with first_interrupt_only():
+            if changes:
+                say("applying live profile settings: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+                target.apply_live(changes)
+                session.mark(PROFILE_APPLIED, json.dumps(changes))
+            journal = _run_chaos(exp, run_dir, {PROFILE_KEY: str(profile_file)})
+    except KeyboardInterrupt:
+        journal = journal or {"status": "interrupted"}
+    finally:
+        with _ignoring_interrupts():
+            _put_back(target, session, original)
+    ended = time.time()
+    (run_dir / "journal.json").write_text(json.dumps(journal, indent=2, default=str))
+    history = History.read(run_dir / "history.jsonl")
+    summary = judge_run(run_id, exp.path.name, exp.drill.slos, target.name, started, ended, journal, history)
+    _collect(exp, run_dir, target.component_logs(), log_offsets)
+    prometheus = target.prometheus_url()
+    if prometheus:
+        say(save_prometheus_view(prometheus, started, ended, run_dir / "prometheus.json"))
+    finish(run_dir, summary)
+    return summary
+
+
+@contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, lambda s, f: say("cleanup in progress; please wait"))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_chaos(exp: Experiment, run_dir: Path, configuration: dict[str, str]) -> dict:
+    """Rollbacks always run, even after Ctrl-C. The probes get the run's profile through the
+    experiment's configuration. Chaos Toolkit's own log goes to the run directory."""
+    from chaoslib.experiment import run_experiment
+
+    logger = logging.getLogger("chaostoolkit")
+    handler = logging.FileHandler(run_dir / "chaostoolkit.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    settings = {"runtime": {"rollbacks": {"strategy": "always"}}}
+    try:
+        data = json.loads(json.dumps(exp.data))
+        data["configuration"] = {**(data.get("configuration") or {}), **configuration}
+        return run_experiment(data, settings=settings)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _put_back(target: Target, session: sessions.Session, original: dict[str, Any]) -> None:
+    """Whatever happened, the system ends as it began: settings restored, killed components back."""
+    if session.running:
+        session.stop()
+    if original:
+        try:
+            target.apply_live(original)
+        except TargetError as exc:
+            say(f"could not restore the live settings {', '.join(original)}: {exc}")
+    for name in target.down_components():
+        say(f"{name} is still down after the rollbacks: restarting it")
+        try:
+            target.restart(name)
+        except Exception as exc:  # report and go on: the rest must still be put back
+            say(f"could not restart {name}: {exc}")
+
+
+def _collect(exp: Experiment, run_dir: Path, logs: list[Path], offsets: dict[Path, int]) -> None:
+    """The runbook and what each component logged during the run."""
+    if exp.runbook_path.is_file():
+        shutil.copyfile(exp.runbook_path, run_dir / "runbook.md")
+    shutil.copyfile(exp.path, run_dir / "experiment.json")
+    out = run_dir / "logs"
+    out.mkdir(exist_ok=True)
+    for log in logs:
+        with log.open("rb") as fh:
+            fh.seek(offsets.get(log, 0))
+            (out / log.name).write_bytes(fh.read()[-2_000_000:])
+
+
+def finish(run_dir: Path, summary: RunSummary) -> None:
+    """verdicts.json, the reports, then the manifest over everything."""
+    from gameday.reports.manifest import write_manifest
+    from gameday.reports.render import render_run
+
+    summary.write(run_dir / "verdicts.json")
+    render_run(run_dir)
+    write_manifest(run_dir)
+
+
+def recheck(run_dir: Path) -> RunSummary:
+    """Re-run the checkers on a saved run: same history, same verdicts."""
+    for name in ("verdicts.json", "history.jsonl", "journal.json"):
+        if not (run_dir / name).is_file():
+            raise InputError(f"{run_dir}: {name} is missing; is this a gameday run directory?")
+    old = RunSummary.read(run_dir / "verdicts.json")
+    try:
+        history = History.read(run_dir / "history.jsonl")
+        journal = json.loads((run_dir / "journal.json").read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{run_dir}: cannot re-check: {exc}") from None
+    slos = [v.slo for v in old.verdicts]
+    return judge_run(old.run_id, old.experiment, slos, old.target, old.started_at, old.ended_at, journal, history)

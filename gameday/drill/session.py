@@ -1,0 +1,142 @@
+"""One drill in progress: its run directory, history recorder, target, load and monitors.
+
+The runner creates it; gameday's Chaos Toolkit control (gameday.drill.control) drives
+load and monitors through it. Under a bare `chaos run` there is no session, and the
+control records nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from gameday.drill import hostload
+from gameday.drill.experiment import DrillSettings
+from gameday.history import (
+    BASELINE_END,
+    HOST_BUSY,
+    HOST_SETTLED,
+    LOAD_STARTED,
+    MONITORS_STARTED,
+    MONITORS_STOPPED,
+    STEADY_STATE_ONLY,
+    WARMUP_END,
+    Marker,
+    Recorder,
+)
+from gameday.load.run import LoadPlan, LoadRun, timetable_env
+from gameday.monitors import Sampler, start_all, stream_watch
+from gameday.profile import Profile
+from gameday.target import Target
+
+current: "Session | None" = None
+
+
+@dataclass
+class Session:
+    run_dir: Path
+    target: Target
+    drill: DrillSettings
+    profile: Profile  # the run's one profile (gameday.profile.live)
+    recorder: Recorder = field(init=False)
+    load: LoadRun | None = None
+    samplers: list[Sampler] = field(default_factory=list)
+    stream_monitor: "stream_watch.StreamMonitor | None" = None
+    started_at: float = 0.0
+    say: Callable[[str], None] = print
+    _stopped: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.recorder = Recorder(self.run_dir / "history.jsonl")
+
+    def mark(self, name: str, detail: str = "") -> None:
+        self.recorder.add(Marker(t=time.time(), name=name, detail=detail))
+
+    def settle_host(self) -> None:
+        """Let the lab host's CPU pressure fall before the drill (see gameday.drill.hostload)."""
+        if not self.target.runs_locally:
+            return
+        limit, max_wait = self.profile.get("host.settle_pressure_pct"), self.profile.get("host.settle_max_wait_s")
+        if max_wait <= 0:
+            return
+        pressure, waited, settled = hostload.wait_until_settled(limit, max_wait, self.say)
+        if pressure is None:
+            return
+        if settled:
+            self.mark(HOST_SETTLED, f"cpu pressure {pressure} after waiting {waited:.0f} s")
+            if waited:
+                self.say(f"host CPU pressure {pressure} after {waited:.0f} s: starting")
+        else:
+            self.mark(HOST_BUSY, f"cpu pressure {pressure} still above {limit:g} % after {waited:.0f} s")
+            self.say(f"host CPU pressure still {pressure} after {waited:.0f} s: starting anyway; timing figures may show the host, not the platform")
+
+    def start(self) -> None:
+        say = self.say
+        self.settle_host()
+        self.started_at = time.time()
+        if self.drill.steady_state_only:
+            self.mark(STEADY_STATE_ONLY, "the method injects no fault")
+        self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)
+        if stream_watch.wanted(self.drill.tiers):
+            canary = "freshness.searchable" in self.drill.slos
+            self.stream_monitor = stream_watch.StreamMonitor(self.target, self.profile, self.run_dir, canary)
+            self.stream_monitor.start()
+            say(f"streaming monitor started (pid {self.stream_monitor.tracked.pid}){' with the freshness canary' if canary else ''}")
+        self.mark(MONITORS_STARTED, ", ".join([s.name for s in self.samplers] + (["streaming"] if self.stream_monitor else [])))
+        if self.drill.rate > 0:
+            plan = LoadPlan(
+                rate=self.drill.rate,
+                target_url=self.target.lb_url(),
+                max_duration_s=self.drill.max_duration_s,
+                timetable=timetable_env(self.profile),
+                shape=self.drill.shape,
+                shape_params=self.drill.shape_params,
+                processes=self.drill.processes or self.profile.get("load.processes"),
+            )
+            self.load = LoadRun(plan, self.run_dir, self.target)
+            self.load.start()
+            self.mark(LOAD_STARTED, f"rate={plan.rate} shape={plan.shape.value} processes={plan.processes} url={plan.target_url}")
+            say(f"load: {plan.shape.value} {plan.rate:g} req/s (open model, {plan.processes} generator process(es)) against {plan.target_url}")
+        say(f"warming up for {self.drill.warmup_s:g} s, then {self.drill.baseline_s:g} s of baseline before the steady-state check")
+        time.sleep(self.drill.warmup_s)
+        self.mark(WARMUP_END)
+        time.sleep(self.drill.baseline_s)
+        self.mark(BASELINE_END)
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and (bool(self.samplers) or self.load is not None or self.stream_monitor is not None)
+
+    def stop(self) -> None:
+        """Cool down, stop load and monitors, and fold the load's records into the history.
+        Runs once; an interrupt during the cool-down only shortens it."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.load is not None and self.load.tracked is not None:
+            self.say(f"cooling down for {self.drill.cooldown_s:g} s after the method")
+            try:
+                time.sleep(self.drill.cooldown_s)
+            except KeyboardInterrupt:
+                pass
+            self.load.stop()
+            self.recorder.extend(self.load.records())
+            self.recorder.add(self.load.marker())
+        for sampler in self.samplers:
+            sampler.stop()
+        self.samplers = []
+        cutoff = time.time()
+        if self.stream_monitor is not None:
+            self.recorder.extend(self.stream_monitor.stop())
+            self.stream_monitor = None
+        pressure = hostload.cpu_pressure()
+        self.mark(MONITORS_STOPPED, f"host cpu pressure {pressure}" if pressure else "")
+        if stream_watch.AUDITED & set(self.drill.slos):
+            try:
+                self.recorder.extend(stream_watch.audit(self.target, self.profile, self.run_dir, self.started_at or cutoff, cutoff, self.say))
+            except KeyboardInterrupt:
+                self.say("audit interrupted: its SLOs will read unknown")
+        self.recorder.close()

@@ -1,0 +1,34 @@
+"""The run history: typed records (`record`, `events`, `samples`) and their store (`store`).
+
+Everything is re-exported here, so `from gameday.history import History, FaultEvent`
+is the one import a stage needs.
+"""
+
+from gameday.history.events import *  # noqa: F401,F403
+from gameday.history.events import ActivityEvent, FaultEvent, FaultPhase, Marker
+from gameday.history.record import RECORD_TYPES, Record, from_json, to_json
+from gameday.history.samples import (
+    CacheCounters,
+    CanarySample,
+    FlinkSample,
+    IngestSecond,
+    IntegrityAudit,
+    KafkaClusterSample,
+    KafkaOffsetsSample,
+    KafkaPartitionSample,
+    LoadSecond,
+    RedisRoleSample,
+    SentinelSample,
+    ServerLatency,
+    StreamLagSecond,
+    WriteSample,
+)
+from gameday.history.store import History, Recorder
+
+__all__ = [
+    "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
+    "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
+    "CacheCounters", "CanarySample", "FlinkSample", "IngestSecond", "IntegrityAudit", "KafkaClusterSample",
+    "KafkaOffsetsSample", "KafkaPartitionSample", "LoadSecond", "RedisRoleSample", "SentinelSample",
+    "ServerLatency", "StreamLagSecond", "WriteSample",
+]  # fmt: skip

@@ -1,0 +1,198 @@
+"""Measurements the monitors, the load generator and the audit record, by tier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gameday.history.record import Record
+
+# --- Redis and the search API ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedisRoleSample(Record):
+    """What one Redis server says it is (ROLE). role "down" = did not answer."""
+
+    kind: ClassVar[str] = "redis.role"
+    node: str
+    role: str  # master | slave | down
+    master: str = ""  # for a replica: the node it replicates from
+
+
+@dataclass(frozen=True)
+class SentinelSample(Record):
+    """Which node one Sentinel names as primary ("" = it did not answer)."""
+
+    kind: ClassVar[str] = "sentinel.primary"
+    sentinel: str
+    primary: str
+
+
+@dataclass(frozen=True)
+class WriteSample(Record):
+    """One client write through Sentinel discovery, as an application does it."""
+
+    kind: ClassVar[str] = "redis.write"
+    ok: bool
+    latency_ms: float
+    node: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class LoadSecond(Record):
+    """Search requests completed in the second starting at `t`, by one load worker.
+
+    `hist` is an HdrHistogram of latencies in microseconds, base64-encoded, so
+    windows and workers merge exactly instead of averaging percentiles.
+    """
+
+    kind: ClassVar[str] = "load.second"
+    worker: str
+    requests: int  # completed in this second
+    failures: int
+    hist: str
+    offered: int = 0  # arrivals the open-model generator issued in this second
+    dropped: int = 0  # arrivals it could not issue (too many requests in flight)
+    lag_ms: float = 0.0  # worst lateness of its arrival clock in this second
+
+
+@dataclass(frozen=True)
+class CacheCounters(Record):
+    """Cumulative price-lookup counters of one API instance."""
+
+    kind: ClassVar[str] = "api.cache"
+    instance: str
+    hits: float
+    misses: float
+    errors: float
+
+
+@dataclass(frozen=True)
+class ServerLatency(Record):
+    """Cumulative latency histogram of one API instance, as it times its own handler:
+    platform latency without the network, the load balancer or the load generator."""
+
+    kind: ClassVar[str] = "api.latency"
+    instance: str
+    bounds_s: tuple[float, ...]  # bucket upper bounds (the last one is +inf)
+    counts: tuple[float, ...]  # cumulative counts per bucket
+
+
+# --- streaming tiers: Kafka, Flink, the data path -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class KafkaPartitionSample(Record):
+    """Leader and in-sync replicas of one partition as the cluster's metadata gives them.
+    leader -1 = no leader; an empty isr with leader -1 and error set = metadata unavailable."""
+
+    kind: ClassVar[str] = "kafka.partition"
+    topic: str
+    partition: int
+    leader: int
+    isr: tuple[int, ...]
+    replicas: tuple[int, ...]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class KafkaClusterSample(Record):
+    """Brokers the cluster metadata lists (empty with error set = metadata unavailable),
+    and the active KRaft controller (-1 = not known: brokers do not report it in metadata)."""
+
+    kind: ClassVar[str] = "kafka.cluster"
+    brokers: tuple[int, ...]
+    controller: int = -1
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class KafkaOffsetsSample(Record):
+    """A consumer group's committed offset and the partition's end (high watermark).
+    Lag in messages is end - committed; lag in seconds is how long ago the end first
+    passed `committed` (a checker reads it from the run of samples). -1 = unknown."""
+
+    kind: ClassVar[str] = "kafka.offsets"
+    group: str
+    topic: str
+    partition: int
+    end: int
+    committed: int
+
+
+@dataclass(frozen=True)
+class FlinkSample(Record):
+    """The Flink JobManager leader ZooKeeper names ("" = none known), and the state of the
+    job as that leader reports it ("" = no answer), with its latest completed checkpoint
+    (id -1 = none; `checkpoint_at` = when it completed, epoch seconds, 0 = none)."""
+
+    kind: ClassVar[str] = "flink.job"
+    leader: str
+    job: str = ""
+    state: str = ""
+    checkpoint_id: int = -1
+    checkpoint_at: float = 0.0
+    error: str = ""
+    tasks_running: bool = False  # every task of the job RUNNING (not just the job's state)
+    checkpoint_triggered_at: float = 0.0  # when the latest completed checkpoint started (0 = unknown)
+
+
+@dataclass(frozen=True)
+class CanarySample(Record):
+    """One canary price update: produced into supplier.raw at `t`, and the first instant
+    the search API returned that price (`seen_at`, 0 = not seen before `gave_up_at`)."""
+
+    kind: ClassVar[str] = "canary"
+    flight_id: str
+    amount_pence: int
+    seen_at: float = 0.0
+    gave_up_at: float = 0.0
+    polls: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class IngestSecond(Record):
+    """The adapters' deliveries in one second (by acknowledgement or failure time):
+    acknowledged, failed, and the longest event-creation-to-ack time among the acked."""
+
+    kind: ClassVar[str] = "ingest.second"
+    acked: int
+    failed: int
+    max_ack_latency_s: float
+
+
+@dataclass(frozen=True)
+class StreamLagSecond(Record):
+    """Processing lag of the stream job for events produced in one second: from the
+    event's creation to the job processing it (first time seen in its output).
+    `processed_until`: when the last of them was processed (None in older histories)."""
+
+    kind: ClassVar[str] = "stream.lag"
+    events: int
+    p95_s: float
+    max_s: float
+    processed_until: float | None = None
+
+
+@dataclass(frozen=True)
+class IntegrityAudit(Record):
+    """Events the adapters saw acknowledged up to `cutoff`, against supplier.raw, the
+    job's committed output and the raw events lake. `error` set = the audit could not
+    finish (its counts are then not a measurement)."""
+
+    kind: ClassVar[str] = "integrity.audit"
+    cutoff: float
+    acknowledged: int
+    lost_in_topic: int = -1
+    duplicated_in_topic: int = -1
+    lost_in_output: int = -1
+    duplicated_in_output: int = -1
+    lost_in_archive: int = -1
+    duplicated_in_archive: int = -1
+    waited_s: float = 0.0
+    lost_sample: tuple[str, ...] = ()
+    duplicated_sample: tuple[str, ...] = ()
+    error: str = ""

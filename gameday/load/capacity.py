@@ -1,0 +1,152 @@
+"""`gameday capacity`: the highest arrival rate at which the platform keeps the plan's
+p95 latency and error budget, found with a step-up load (no faults)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from gameday.errors import InputError, TargetError
+from gameday.history import History, LoadSecond
+from gameday.load import latency
+from gameday.load.run import HELD_RATE, LoadPlan, LoadRun, generator_problem, timetable_env
+from gameday.load.shapes import ShapeKind, StepUp
+from gameday.profile import load_profile
+from gameday.spec import catalog
+from gameday.target import resolve
+
+# Seconds at the start of each step left out while the platform settles to the new rate.
+SETTLE_S = 5.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    rate: float
+    achieved: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_rate_pct: float
+    generator_issue: str
+    ok: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class CapacityResult:
+    capacity_rps: float | None
+    p95_threshold_ms: float
+    error_threshold_pct: float
+    steps: list[StepResult]
+    started_at: float
+    run_dir: str
+
+
+def judge_step(rate: float, seconds: list[LoadSecond], history: History) -> StepResult:
+    """Pure: one step's figures and whether it kept the plan's latency and error budget."""
+    spec = catalog()
+    p95_slo, err_slo = spec["api.p95_latency"], spec["api.error_rate"]
+    requests = sum(s.requests for s in seconds)
+    n_seconds = len({int(s.t) for s in seconds}) or 1
+    hist = latency.merged(s.hist for s in seconds)
+    p50, p95, p99 = (latency.percentile_ms(hist, q) for q in (50, 95, 99))
+    errors = 100.0 * sum(s.failures for s in seconds) / max(requests, 1)
+    achieved = requests / n_seconds
+    issue = generator_problem(history, seconds) or ""
+    why = []
+    if p95 is None or not p95_slo.met_by(p95):
+        why.append(f"p95 {p95} ms {p95_slo.target_text} not met")
+    if not err_slo.met_by(errors):
+        why.append(f"errors {errors:.2f} % {err_slo.target_text} not met")
+    if achieved < HELD_RATE * rate:
+        why.append(f"achieved only {achieved:.0f} req/s")
+    if issue:
+        why.append(issue)
+    return StepResult(rate, round(achieved, 1), p50, p95, p99, round(errors, 3), issue, not why, "; ".join(why))
+
+
+def split_steps(shape: StepUp, seconds: list[LoadSecond]) -> list[list[LoadSecond]]:
+    """Load seconds grouped by step, the settling seconds of each step left out."""
+    if not seconds:
+        return []
+    t0 = min(s.t for s in seconds)
+    groups: list[list[LoadSecond]] = [[] for _ in shape.steps]
+    for s in seconds:
+        offset = s.t - t0
+        index = shape.step_at(offset)
+        if index is not None and offset - index * shape.step_s >= SETTLE_S:
+            groups[index].append(s)
+    return groups
+
+
+def capacity_of(steps: list[StepResult]) -> float | None:
+    """The highest rate of the unbroken run of good steps from the bottom."""
+    best = None
+    for step in steps:
+        if not step.ok:
+            break
+        best = step.rate
+    return best
+
+
+def find_capacity(start: float, step: float, step_s: float, max_rate: float, out: Path | None, processes: int | None, say=print, profile_path: Path | None = None) -> CapacityResult:
+    if start <= 0 or step <= 0 or step_s < SETTLE_S + 5 or max_rate < start:
+        raise InputError(f"capacity: need start > 0, step > 0, step-s >= {SETTLE_S + 5:g} and max >= start")
+    target = resolve(profile=load_profile(profile_path))
+    profile = target.profile
+    if "api" not in target.tiers():
+        raise TargetError("capacity needs the api tier", hint="gameday lab up")
+    shape = StepUp(start, step, step_s, max_rate)
+    started = time.time()
+    run_dir = (out or Path("runs") / (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-capacity")).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    plan = LoadPlan(
+        rate=start,
+        target_url=target.lb_url(),
+        max_duration_s=int(len(shape.steps) * step_s + 30),
+        timetable=timetable_env(profile),
+        shape=ShapeKind.STEP,
+        shape_params={"step": step, "step_s": step_s, "max_rate": max_rate},
+        processes=processes or profile.get("load.processes"),
+    )
+    load = LoadRun(plan, run_dir, target)
+    load.start()
+    say(f"capacity: steps {', '.join(f'{r:g}' for r in shape.steps)} req/s, {step_s:g} s each; results in {run_dir}")
+    results: list[StepResult] = []
+    try:
+        while len(results) < len(shape.steps):
+            time.sleep(1)
+            alive = load.tracked is not None and load.tracked.alive()
+            records = load.records()
+            groups = split_steps(shape, records)
+            latest = max((i for i, g in enumerate(groups) if g), default=-1)
+            # A step is complete once a later step has data, or the generator has ended.
+            complete = latest if alive else latest + 1
+            while len(results) < complete:
+                i = len(results)
+                r = judge_step(shape.steps[i], groups[i], History.of_records(records))
+                results.append(r)
+                say(f"  {r.rate:6g} req/s: achieved {r.achieved:7.1f}, p95 {r.p95_ms} ms, errors {r.error_rate_pct} % -> {'ok' if r.ok else 'over: ' + r.why}")
+            if len(results) >= 2 and not results[-1].ok and not results[-2].ok:
+                say("capacity: two steps in a row over the limits; stopping")
+                break
+            if not alive:
+                break
+    finally:
+        load.stop()
+    result = CapacityResult(capacity_of(results), catalog()["api.p95_latency"].threshold, catalog()["api.error_rate"].threshold, results, started, str(run_dir))
+    text = json.dumps(asdict(result), indent=2)
+    (run_dir / "capacity.json").write_text(text + "\n")
+    (profile.home / "capacity.json").write_text(text + "\n")  # the lab's latest figure, beside its state
+    return result
+
+
+def main_summary(result: CapacityResult) -> None:
+    if result.capacity_rps is None:
+        print("capacity: even the first step missed the plan's p95/error budget", file=sys.stdout)
+    else:
+        print(f"capacity: {result.capacity_rps:g} req/s with p95 <= {result.p95_threshold_ms:g} ms and errors <= {result.error_threshold_pct:g} %")
+    print(f"details: {result.run_dir}/capacity.json")

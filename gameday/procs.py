@@ -1,0 +1,110 @@
+"""Starting, signalling and ending tracked processes by PID, safely: the lab's components
+and the helpers a drill starts (load generators, monitors, the audit).
+
+A PID is only signalled while /proc says it is the same process we started
+(its start time matches), so a recycled PID is never hit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22, counted after the parenthesised command name (which may hold spaces).
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
+
+
+def state_letter(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+@dataclass
+class Tracked:
+    """One process the lab started, as the state file records it."""
+
+    name: str
+    pid: int
+    ticks: int
+    argv: list[str]
+    log: str
+    az: str = ""
+    tier: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    role: str = ""  # gameday.target.Role value, for lab components
+
+    def alive(self) -> bool:
+        """Ours and not a zombie."""
+        return start_ticks(self.pid) == self.ticks and state_letter(self.pid) not in (None, "Z", "X")
+
+    def frozen(self) -> bool:
+        return self.alive() and state_letter(self.pid) == "T"
+
+    def signal(self, sig: signal.Signals) -> bool:
+        if not self.alive():
+            return False
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def wait_gone(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            _reap(self.pid)
+            if not self.alive():
+                return True
+            time.sleep(0.05)
+        return not self.alive()
+
+    def end(self, grace_s: float) -> None:
+        """SIGTERM, then SIGKILL after the grace period. Frozen processes are thawed first."""
+        if not self.alive():
+            return
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
+        if not self.wait_gone(grace_s):
+            self.signal(signal.SIGKILL)
+            self.wait_gone(5)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited children so they do not linger as zombies."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None, az: str = "", tier: str = "", role: str = "") -> Tracked:
+    """Start a process in its own session, so a Ctrl-C to the harness does not reach the lab."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    ticks = start_ticks(proc.pid)
+    if ticks is None:
+        raise OSError(f"{name} exited at once; see {log}")
+    return Tracked(name=name, pid=proc.pid, ticks=ticks, argv=argv, log=str(log), az=az, tier=tier, role=role)

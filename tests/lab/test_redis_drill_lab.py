@@ -1,0 +1,166 @@
+"""The real Redis failover drill against the real lab, in both directions.
+
+These tests start the lab (Redis, Sentinel, Cassandra, the API behind HAProxy,
+Prometheus) and take it over: a lab already running is stopped first. The whole module
+runs on a lab whose `lab.home` is not the default one, named by `--profile` in every
+command, so a non-default home is exercised end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.lab import Lab
+from gameday.profile import load_profile
+from tests.lab.labutil import GAMEDAY, REPO, fresh_lab, gameday
+
+pytestmark = pytest.mark.lab
+
+EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
+
+
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """A profile naming a lab home of this module's own (not ~/.gameday/lab)."""
+    root = tmp_path_factory.mktemp("redis-lab")
+    profile = root / "home.yaml"
+    profile.write_text(f"lab:\n  home: {root / 'lab-home'}\n")
+    return profile
+
+
+@pytest.fixture(scope="module")
+def lab(home):
+    fresh_lab()
+    began = time.monotonic()
+    up = gameday("lab", "up", "--profile", str(home))
+    assert up.returncode == 0, up.stderr[-2000:]
+    print(f"\nlab up took {time.monotonic() - began:.1f} s", file=sys.stderr)
+    lab = Lab(load_profile(home))
+    assert lab.state() is not None and str(lab.home).startswith(str(home.parent)), "the lab lives in the profile's home"
+    yield lab
+    gameday("lab", "down", "--profile", str(home))
+
+
+def verdicts(run_dir: Path) -> dict:
+    data = json.loads((run_dir / "verdicts.json").read_text())
+    return data | {"by_slo": {v["slo"]: v for v in data["verdicts"]}}
+
+
+def test_drill_passes_on_the_default_lab(lab, home, tmp_path):
+    run_dir = tmp_path / "healthy"
+    proc = gameday("run", str(EXPERIMENT), "--profile", str(home), "--out", str(run_dir))
+    v = verdicts(run_dir)
+    print(json.dumps(v["verdicts"], indent=1), file=sys.stderr)
+    assert proc.returncode == 0, v["reason"]
+    promo = v["by_slo"]["redis.promotion_time"]
+    assert promo["verdict"] == "pass" and 0 < promo["measured"] <= 10
+    assert v["load"]["achieved_rate"] > 0
+    for name in ("journal.json", "history.jsonl", "report.html", "report.md", "junit.xml", "manifest.sha256"):
+        assert (run_dir / name).is_file(), name
+    assert subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=run_dir).returncode == 0
+    again = gameday("check", str(run_dir))
+    assert again.returncode == 0 and "verdicts match the saved ones" in again.stdout
+    assert all(s.state == "healthy" for s in lab.status()), "the rollback must leave the lab healthy"
+
+
+def test_drill_fails_with_sentinel_default_down_after(lab, home, tmp_path):
+    """The run's profile changes Sentinel live (and puts it back), and its per-run keys take
+    effect for the run: two load generator processes, no wait for the host to settle."""
+    profile = tmp_path / "slow-sentinel.yaml"
+    profile.write_text(
+        home.read_text()
+        + "redis:\n  sentinel:\n    down_after_ms: 30000\n"
+        + "load:\n  processes: 2\n"
+        + "host:\n  settle_max_wait_s: 0\n"
+    )
+    run_dir = tmp_path / "slow"
+    proc = gameday("run", str(EXPERIMENT), "--profile", str(profile), "--out", str(run_dir))
+    v = verdicts(run_dir)
+    assert proc.returncode == 1, v["reason"]
+    assert len(list(run_dir.glob("load-*.jsonl"))) == 2, "load.processes: 2 gives two generator processes"
+    history = (run_dir / "history.jsonl").read_text()
+    assert '"name":"host.settled"' not in history and '"name":"host.busy"' not in history, "host.settle_max_wait_s: 0 skips the wait"
+    assert "down_after_ms: 30000" in (run_dir / "profile.yaml").read_text()
+    promo = v["by_slo"]["redis.promotion_time"]
+    assert promo["verdict"] == "fail" and promo["measured"] > 30
+    assert "Misses the plan by" in promo["detail"]
+    assert "Misses the plan by" in (run_dir / "report.md").read_text()
+    # The run put the lab's own setting back.
+    import redis
+
+    host, port = lab.require_state().topology.address("az-a"), 26379
+    master = redis.Redis(host=host, port=port, decode_responses=True).execute_command("SENTINEL", "MASTER", "lab-cache")
+    state = dict(zip(master[::2], master[1::2])) if isinstance(master, list) else master
+    assert int(state["down-after-milliseconds"]) == 5000
+
+
+def _wait_for(path: Path, needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and needle in path.read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} never appeared in {path}")
+
+
+def test_ctrl_c_in_the_fault_window_still_rolls_back(lab, home, tmp_path):
+    run_dir = tmp_path / "interrupted"
+    proc = subprocess.Popen(GAMEDAY + ["run", str(EXPERIMENT), "--profile", str(home), "--out", str(run_dir)], cwd=REPO, text=True)
+    _wait_for(run_dir / "history.jsonl", '"phase":"injected"', 120)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=180) == 2
+    history = (run_dir / "history.jsonl").read_text()
+    assert '"phase":"reverted"' in history, "the rollback must run after Ctrl-C"
+    assert all(s.state == "healthy" for s in lab.status())
+    assert verdicts(run_dir)["status"] == "interrupted"
+
+
+def test_open_model_load_with_two_worker_processes_holds_its_rate(lab, tmp_path):
+    """One real short run of the load generator alone: Locust master/worker, merged seconds."""
+    from gameday.history import History
+    from gameday.load.run import LoadPlan, LoadRun, summarize, timetable_env
+    from gameday.target import resolve
+
+    target = resolve(profile=lab.profile)
+    plan = LoadPlan(
+        rate=400, target_url=target.lb_url(), max_duration_s=60, processes=2,
+        timetable=timetable_env(target.profile),
+    )  # fmt: skip
+    run = LoadRun(plan, tmp_path, target)
+    run.start()
+    time.sleep(15)
+    run.stop()
+    records = run.records()
+    assert len({r.worker for r in records}) == 2, "each worker process writes its own seconds"
+    summary = summarize(History.of_records([*records, run.marker()]))
+    print(f"\n2 workers at 400 req/s: {summary}", file=sys.stderr)
+    assert summary is not None and summary.errors == 0
+    steady = [r for r in records if r.offered]
+    assert sum(r.offered for r in steady) / len({int(r.t) for r in steady}) == pytest.approx(400, rel=0.1)
+
+
+def test_lab_down_cleans_up_after_a_killed_harness(lab, home, tmp_path):
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(GAMEDAY + ["run", str(EXPERIMENT), "--profile", str(home), "--out", str(run_dir)], cwd=REPO)
+    _wait_for(run_dir / "history.jsonl", "load.started", 120)
+    proc.kill()
+    proc.wait()
+    st = lab.require_state()
+    tracked = list(st.components.values()) + list(st.helpers.values())
+    assert any(t.name == "locust" and t.alive() for t in st.helpers.values()), "the load generator outlives a killed harness"
+    assert all(t.alive() for t in st.components.values())
+    assert gameday("lab", "down", "--profile", str(home)).returncode == 0
+    assert [t.name for t in tracked if t.alive()] == []
+    assert "gd-az" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "gameday_guard" not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "gd-br0" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
+    assert gameday("lab", "down", "--profile", str(home)).returncode == 0  # idempotent

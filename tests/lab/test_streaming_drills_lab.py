@@ -1,0 +1,166 @@
+"""The streaming drills, for real, in both directions.
+
+On the default lab (the plan's settings) each drill passes: Kafka broker loss, the leader
+dying with lagging followers, Flink JobManager loss, Flink TaskManager loss; the steady-state
+drill measures freshness and fails it, as the plan's own checkpoint interval implies. Then on a lab
+configured to miss the plan (ZooKeeper session timeout 60 s; acks=1, min ISR 1, unclean
+leader election) the JobManager drill fails on leader election and the lagging-followers
+drill fails on data loss, with the lost events counted.
+
+Each drill runs the full pipeline: search load, ingestion, the stream job, the applier,
+the streaming monitor and the audit. The figures go to stderr (pytest -s, or the CI log).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flightsearch import RAW_TOPIC
+from gameday.clients.flink import rest_get
+from gameday.lab.tiers import zookeeper
+from gameday.profile import load_profile
+from gameday.target import Role, resolve
+from tests.lab.labutil import REPO, fresh_lab, gameday
+
+pytestmark = pytest.mark.lab
+
+TIERS = "stream,ingest,api"
+
+
+def experiment(name: str) -> str:
+    return str(REPO / "experiments" / f"{name}.json")
+
+
+def up(profile: Path | None = None) -> None:
+    fresh_lab()
+    began = time.monotonic()
+    args = ["lab", "up", "--tiers", TIERS] + (["--profile", str(profile)] if profile else [])
+    proc = gameday(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(f"\nlab up --tiers {TIERS}{' (missing the plan)' if profile else ''}: {time.monotonic() - began:.1f} s", file=sys.stderr)
+
+
+def drill(name: str, out: Path, *extra: str) -> tuple[int, dict]:
+    began = time.monotonic()
+    proc = gameday("run", experiment(name), "--out", str(out), *extra, timeout=1200)
+    data = json.loads((out / "verdicts.json").read_text())
+    by_slo = {v["slo"]: v for v in data["verdicts"]}
+    print(f"\n{name}: exit {proc.returncode} in {time.monotonic() - began:.0f} s", file=sys.stderr)
+    for v in data["verdicts"]:
+        print(f"  {v['verdict']:8} {v['slo']:32} {v['measured']} {v['unit']}  {v['detail'][:160]}", file=sys.stderr)
+    return proc.returncode, by_slo
+
+
+def passed(by_slo: dict, *slos: str) -> None:
+    for slo in slos:
+        assert by_slo[slo]["verdict"] == "pass", by_slo[slo]
+
+
+@pytest.fixture(scope="module")
+def plan_lab():
+    up()
+    yield
+
+
+@pytest.fixture(scope="module")
+def missed_lab(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("miss") / "miss-the-plan.yaml"
+    profile.write_text(
+        "zookeeper:\n  session_timeout_ms: 60000\n"
+        "kafka:\n  acks: \"1\"\n  min_insync_replicas: 1\n  unclean_leader_election: true\n"
+    )
+    up(profile)
+    yield profile
+    assert gameday("lab", "down").returncode == 0
+
+
+def test_the_lab_has_the_plans_topology(plan_lab):
+    """Three brokers, one per AZ; supplier.raw with RF 3, min ISR 2, 7-day retention, no
+    unclean election, leaderships spread; a ZooKeeper quorum with one leader; the Flink
+    leader sees every TaskManager and runs the stream job. Asked through the lab target,
+    as the probes ask it."""
+    target, profile = resolve(), load_profile()
+    brokers = target.components(Role.KAFKA)
+    assert brokers == ["kafka-a", "kafka-b", "kafka-c"] and {target.az_of(b) for b in brokers} == set(target.azs())
+    topic = target.kafka_topic(RAW_TOPIC)
+    assert topic.brokers == (1, 2, 3) and len(topic.partitions) == profile.get("kafka.partitions")
+    for pid, part in topic.partitions.items():
+        assert sorted(part.replicas) == sorted(part.isr) == [1, 2, 3], pid
+    assert set(topic.leader_counts()) == {1, 2, 3}
+    assert topic.min_insync_replicas == 2
+    assert topic.config["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert topic.config["unclean.leader.election.enable"] == "false"
+    assert target.kafka_controller() in (1, 2, 3)
+    zk_port = profile.get("zookeeper.client_port")
+    hosts = [h.rsplit(":", 1)[0] for h in target.zk_quorum().split(",")]
+    assert sorted(zookeeper.mode(h, zk_port) or "down" for h in hosts) == ["follower", "follower", "leader"]
+    leader = target.flink_leader()
+    assert leader is not None and target.flink_component(leader) in target.components(Role.JOBMANAGER)
+    overview = rest_get(f"{leader}/overview")
+    assert overview["taskmanagers"] == 3 and overview["slots-total"] == 6
+    job = target.stream_job()
+    assert job is not None and job.state == "RUNNING" and job.tasks_running
+    assert sum(target.stream_job_tasks().values()) > 0
+    status = gameday("lab", "status")
+    assert status.returncode == 0, status.stdout
+
+
+def test_kafka_broker_loss_passes_on_the_plan(plan_lab, tmp_path):
+    code, v = drill("kafka-broker-loss", tmp_path / "run")
+    assert code == 0
+    passed(v, "kafka.leader_reelection", "kafka.min_isr", "ingest.lag", "data.events_lost", "data.events_duplicated", "api.error_rate")
+    assert v["data.events_lost"]["measured"] == 0 and "events acknowledged" in v["data.events_lost"]["detail"]
+
+
+def test_leader_dying_with_lagging_followers_loses_nothing_on_the_plan(plan_lab, tmp_path):
+    code, v = drill("kafka-leader-loss-lagging-followers", tmp_path / "run")
+    assert code == 0
+    passed(v, "data.events_lost", "data.events_duplicated")
+
+
+def test_flink_jobmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
+    code, v = drill("flink-jobmanager-loss", tmp_path / "run")
+    assert code == 0
+    passed(v, "flink.leader_election", "flink.recovery", "data.events_lost", "data.events_duplicated")
+    assert v["flink.leader_election"]["measured"] < 5
+
+
+def test_flink_taskmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
+    code, v = drill("flink-taskmanager-loss", tmp_path / "run")
+    assert code == 0
+    passed(v, "flink.recovery", "data.events_lost", "data.events_duplicated")
+    # the saved run re-checks to the same verdicts
+    again = gameday("check", str(tmp_path / "run"))
+    assert again.returncode == 0, again.stdout
+
+
+def test_freshness_misses_the_plan_with_its_own_30_s_checkpoints(plan_lab, tmp_path):
+    """Supplier updates reach search only when the job's exactly-once output commits at a
+    checkpoint: with the plan's 30 s interval that is seconds to tens of seconds, not 1 s.
+    The drill must say so (exit 1), while lag, cadence and integrity pass."""
+    code, v = drill("stream-steady-state", tmp_path / "run")
+    assert code == 1
+    fresh = v["freshness.searchable"]
+    assert fresh["verdict"] == "fail" and fresh["measured"] > 1, fresh
+    passed(v, "kafka.consumer_lag_p95", "ingest.lag", "flink.checkpoint_interval", "data.events_lost", "data.events_duplicated")
+
+
+def test_jobmanager_drill_fails_with_a_long_zookeeper_session(missed_lab, tmp_path):
+    code, v = drill("flink-jobmanager-loss", tmp_path / "run")
+    assert code == 1
+    assert v["flink.leader_election"]["verdict"] == "fail"
+    assert v["flink.leader_election"]["measured"] > 20  # the session must expire first
+
+
+def test_lagging_followers_lose_acknowledged_events_with_acks_1(missed_lab, tmp_path):
+    config = resolve().kafka_topic(RAW_TOPIC).config
+    assert (config["min.insync.replicas"], config["unclean.leader.election.enable"]) == ("1", "true")
+    code, v = drill("kafka-leader-loss-lagging-followers", tmp_path / "run")
+    assert code == 1
+    lost = v["data.events_lost"]
+    assert lost["verdict"] == "fail" and lost["measured"] > 0, lost

@@ -1,0 +1,143 @@
+"""Bad input is refused with exit 2 and a message naming the file and field, before anything starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gameday.cli import main
+from gameday.drill.experiment import load_experiment
+from gameday.errors import InputError
+from gameday.profile import load_profile
+from gameday.profile.live import plan_changes
+from gameday.spec import catalog
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
+
+
+def test_every_slo_has_clause_threshold_unit_and_reading():
+    spec = catalog()
+    assert len(spec.slos) >= 20
+    for slo in spec.slos.values():
+        assert slo.clause and slo.unit and slo.reading
+    assert spec["redis.promotion_time"].threshold == 10
+    assert spec["api.p95_latency"].threshold == 40
+    assert spec["cache.hit_ratio"].threshold == 70
+
+
+def test_shipped_experiment_is_valid():
+    exp = load_experiment(EXPERIMENT)
+    assert exp.runbook_path.is_file()
+    assert "redis.promotion_time" in exp.drill.slos
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    (tmp_path / "runbook.md").write_text("# runbook\n")
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _experiment() -> dict:
+    data = json.loads(EXPERIMENT.read_text())
+    data["extensions"][0]["runbook"] = "runbook.md"
+    return data
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["extensions"][0].update(slos=["redis.promotion_time", "no.such.slo"]), "no.such.slo"),
+        (lambda d: d["extensions"][0].update(tiers=["kafka-typo"]), "field 'tiers'"),
+        (lambda d: d["extensions"][0].update(surprise=1), "unknown field(s) surprise"),
+        (lambda d: d["extensions"][0].update(runbook="missing.md"), "runbook 'missing.md'"),
+        (lambda d: d["extensions"][0]["load"].update(rate="fast"), "field 'rate'"),
+        (lambda d: d.pop("method"), "experiment"),
+        (lambda d: d.update(controls=[]), "gameday control"),
+        (lambda d: d.update(extensions=[]), "no 'gameday' entry"),
+    ],
+)
+def test_bad_experiment_is_refused_naming_the_field(tmp_path, mutate, message):
+    data = _experiment()
+    mutate(data)
+    with pytest.raises(InputError, match=None) as info:
+        load_experiment(_write(tmp_path, data))
+    assert message in str(info.value)
+
+
+def test_malformed_json_names_line_and_column(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"title": "x",\n  oops}')
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "line 2" in err
+
+
+def test_unknown_profile_key_is_exit_2_naming_the_key(tmp_path, capsys):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("redis:\n  sentinel:\n    down_after: 30000\n")
+    assert main(["run", str(EXPERIMENT), "--profile", str(prof)]) == 2
+    err = capsys.readouterr().err
+    assert "redis.sentinel.down_after" in err and str(prof) in err
+
+
+def test_profile_type_mismatch_is_refused(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("redis:\n  sentinel:\n    down_after_ms: soon\n")
+    with pytest.raises(InputError, match="down_after_ms"):
+        load_profile(prof)
+
+
+def test_profile_overrides_one_key_and_keeps_the_rest(tmp_path):
+    prof = tmp_path / "p.yaml"
+    prof.write_text("redis:\n  sentinel:\n    down_after_ms: 30000\n")
+    p = load_profile(prof)
+    assert p.get("redis.sentinel.down_after_ms") == 30000
+    assert p.get("redis.sentinel.quorum") == 2
+
+
+def test_live_tunable_change_is_planned_and_others_are_refused(tmp_path):
+    running = load_profile().data
+    slow = load_profile(overrides={"redis": {"sentinel": {"down_after_ms": 30000}}})
+    assert plan_changes(running, slow) == {"redis.sentinel.down_after_ms": 30000}
+    bigger = load_profile(overrides={"cassandra": {"heap_mb": 2048}})
+    with pytest.raises(InputError, match="cassandra.heap_mb.*needs `gameday lab up --profile`"):
+        plan_changes(running, bigger)
+
+
+def test_run_without_a_lab_is_exit_2_and_starts_nothing(tmp_path, capsys, monkeypatch):
+    prof = tmp_path / "p.yaml"
+    prof.write_text(f"lab:\n  home: {tmp_path / 'nolab'}\n")
+    assert main(["run", str(EXPERIMENT), "--profile", str(prof), "--out", str(tmp_path / "run")]) == 2
+    assert "the lab is not running" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "nolab").exists()
+
+
+def test_an_unforeseen_error_is_exit_2_with_one_line_and_its_traceback_kept(monkeypatch, capsys):
+    """The CLI's one error boundary: exit 1 is reserved for a failed SLO, so an exception
+    gameday did not foresee is exit 2, one line naming it and where the traceback went."""
+    import gameday.drill.experiment as experiment
+
+    def broken(path):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(experiment, "load_experiment", broken)
+    assert main(["validate", str(EXPERIMENT)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gameday: internal error: RuntimeError: something nobody foresaw (traceback in ")
+    saved = Path(err[0].rsplit("traceback in ", 1)[1].rstrip(")"))
+    text = saved.read_text()
+    assert "Traceback" in text and "something nobody foresaw" in text and "broken" in text
+    saved.unlink()
+
+
+def test_lab_setup_errors_are_lab_errors_not_tracebacks():
+    """Errors of the lab's own modules (Cassandra's setup among them) are GamedayErrors."""
+    from gameday.errors import GamedayError
+    from gameday.lab.tiers.cassandra_node import CassandraSetupError
+
+    assert issubclass(CassandraSetupError, GamedayError) and CassandraSetupError("x").exit_code == 2

@@ -1,0 +1,77 @@
+"""One profile per run: what a run's profile may change on a running lab, and how the run's
+one profile is made from the lab's and the run's file. No lab needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gameday.errors import InputError
+from gameday.profile import flatten, load_profile
+from gameday.profile.live import LIVE, per_run, plan_changes
+
+
+def _other(value):
+    """A different value of the same type."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    return str(value) + "-x"
+
+
+@pytest.mark.parametrize("key", sorted(flatten(load_profile().data)))
+def test_every_profile_key_takes_effect_per_run_or_is_refused_by_name(key, tmp_path: Path):
+    """Each key of defaults.yaml, changed in a run's profile: a per-run key applies as is, a
+    live key becomes a live change, anything else is refused naming the key and the way."""
+    lab = load_profile().data
+    value = _other(flatten(lab)[key])
+    *parents, last = key.split(".")
+    nested: dict = {last: value}
+    for part in reversed(parents):
+        nested = {part: nested}
+    run = load_profile(overrides=nested)
+    assert run.overrides == {key: value}
+    if per_run(key):
+        assert plan_changes(lab, run) == {}
+    elif key in LIVE:
+        assert plan_changes(lab, run) == {key: value}
+    else:
+        with pytest.raises(InputError, match=rf"'{key}' .*needs `gameday lab up --profile`"):
+            plan_changes(lab, run)
+
+
+def test_a_key_equal_to_the_labs_is_no_change():
+    lab = load_profile(overrides={"zookeeper": {"session_timeout_ms": 60000}}).data
+    same = load_profile(overrides={"zookeeper": {"session_timeout_ms": 60000}})
+    assert plan_changes(lab, same) == {}
+
+
+def test_the_runs_profile_is_the_labs_with_the_runs_keys_over_it(tmp_path: Path):
+    """A lab started with a 60 s ZooKeeper session and a run asking only for a slow Sentinel
+    and two generator processes: the run's one profile has all three, and the lab's values
+    for everything the run's file does not name (not the defaults)."""
+    lab = load_profile(overrides={"zookeeper": {"session_timeout_ms": 60000}}).data
+    file = tmp_path / "run.yaml"
+    file.write_text("redis:\n  sentinel:\n    down_after_ms: 30000\nload:\n  processes: 2\n")
+    requested = load_profile(file)
+    assert requested.overrides == {"redis.sentinel.down_after_ms": 30000, "load.processes": 2}
+    run = requested.over(lab, requested.source)
+    assert run.get("zookeeper.session_timeout_ms") == 60000
+    assert run.get("redis.sentinel.down_after_ms") == 30000
+    assert run.get("load.processes") == 2
+    assert run.get("kafka.partitions") == load_profile().get("kafka.partitions")
+    assert plan_changes(lab, requested) == {"redis.sentinel.down_after_ms": 30000}
+
+
+def test_a_profile_written_for_the_probes_reads_back_as_the_same_run_profile(tmp_path: Path):
+    """The runner writes the run's profile into the run directory; the probes load it."""
+    import yaml
+
+    lab = load_profile(overrides={"kafka": {"acks": "1"}}).data
+    run = load_profile(overrides={"host": {"settle_max_wait_s": 0}}).over(lab, "run")
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(run.data))
+    again = load_profile(path).over(lab, str(path))
+    assert again.data == run.data

@@ -1,0 +1,396 @@
+"""Streaming checkers and the audit's pure helpers on fabricated histories and files: every
+checker passes, fails, and says unknown without data. xfail(strict) tests pin known bugs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from flightsearch.ingest import read_ack_lines, read_nacks
+from gameday.checkers import run_checkers
+from gameday.checkers.verdicts import Outcome, Verdict
+from gameday.history import (
+    CanarySample,
+    FaultEvent,
+    FaultPhase,
+    FlinkSample,
+    History,
+    IngestSecond,
+    IntegrityAudit,
+    KafkaOffsetsSample,
+    KafkaPartitionSample,
+    Marker,
+    StreamLagSecond,
+)  # fmt: skip
+from gameday.measures.stream import epoch, processing_lag
+from gameday.monitors import audit
+
+T0 = 1_800_000_000.0
+FAULT = T0 + 60.0
+OLD, NEW = "http://10.213.0.11:8081", "http://10.213.0.12:8081"
+
+
+def check(slo_id: str, records: list) -> Outcome:
+    [outcome] = run_checkers(History.of_records(records), [slo_id])
+    assert not outcome.detail.startswith("Checker crashed"), outcome.detail
+    return outcome
+
+
+def verdict(o: Outcome, want: Verdict, measured: float | None) -> None:
+    assert o.verdict is want, o
+    assert o.measured == (None if measured is None else pytest.approx(measured, abs=1e-3)), o
+
+
+def fault(name: str, at: float, component: str, detail: str = "", phase: FaultPhase = FaultPhase.INJECTED) -> FaultEvent:
+    return FaultEvent(t=at, phase=phase, fault=name, component=component, az="az-" + component[-1], detail=detail)
+
+
+BROKER_KILL = fault("kafka.kill_broker", FAULT, "kafka-b", "broker=2 leads=1 role=most_leaders (most leaders) SIGKILL")
+JM_KILL = fault("flink.kill_jobmanager", FAULT, "flink-jm-a", f"leader={OLD} SIGKILL")
+TM_KILL = fault("flink.kill_taskmanager", FAULT, "flink-tm-b")
+
+
+# --- Kafka --------------------------------------------------------------------------------
+
+
+def tick(t: float, isrs, leaders=(1, 2, 3), error: str = "") -> list[KafkaPartitionSample]:
+    return [KafkaPartitionSample(t=t, topic="supplier.raw", partition=p, leader=leaders[p], isr=isrs[p], replicas=(1, 2, 3), error=error) for p in range(3)]
+
+
+def reelection(back_s: float | None, watch_s: int = 60, start: int = -3) -> list:
+    """Broker 2 (leader of partition 1) killed at FAULT; metadata names it until back_s."""
+    recs = []
+    for i in range(start, watch_s + 1):
+        dead_named = i < 0 or back_s is None or i < back_s
+        recs += tick(FAULT + i, [(1, 2, 3) if i < 0 else (1, 3)] * 3, (1, 2, 3) if dead_named else (1, 3, 3))
+    recs += tick(FAULT + 1.5, [()] * 3, (-1, -1, -1), error="KafkaError: _TRANSPORT")  # an unanswered tick
+    return recs
+
+
+def test_fake_history_leader_reelection_pass_fail_and_never():
+    ok = check("kafka.leader_reelection", [BROKER_KILL, *reelection(4)])
+    verdict(ok, Verdict.PASS, 4.0)
+    assert "leading 1 partitions" in ok.detail
+    verdict(check("kafka.leader_reelection", [BROKER_KILL, *reelection(45)]), Verdict.FAIL, 45.0)
+    never = check("kafka.leader_reelection", [BROKER_KILL, *reelection(None, watch_s=40)])
+    verdict(never, Verdict.FAIL, 40.0)
+    assert "still had no live leader" in never.detail
+
+
+@pytest.mark.parametrize(
+    "records, why",
+    [
+        (reelection(4), "No broker kill"),
+        ([fault("kafka.kill_broker", FAULT, "kafka-b", "SIGKILL"), *reelection(4)], "does not name the broker"),
+        ([BROKER_KILL, *tick(FAULT - 1, [(1, 2, 3)] * 3)], "No partition metadata sampled after"),
+        ([BROKER_KILL, *reelection(None, watch_s=10)], "inconclusive"),  # 10 s without a leader: no proof of >= 30
+    ],
+)
+def test_fake_history_leader_reelection_unknown(records, why):
+    o = check("kafka.leader_reelection", records)
+    verdict(o, Verdict.UNKNOWN, None)
+    assert why in o.detail
+
+
+def test_fake_history_min_isr_pass_fail_unknown():
+    revert = fault("kafka.kill_broker", FAULT + 20, "kafka-b", phase=FaultPhase.REVERTED)
+    healed = [*tick(FAULT, [(1, 3)] * 3), *tick(FAULT + 20, [(1, 3)] * 3), *tick(FAULT + 25, [(1, 2, 3)] * 3)]
+    ok = check("kafka.min_isr", [BROKER_KILL, revert, *healed])
+    verdict(ok, Verdict.PASS, 3.0)
+    assert "0.00 s after kafka-b was restored" in ok.detail  # two replicas were already in sync
+    short = [*tick(FAULT, [(1, 3)] * 3), *tick(FAULT + 30, [(1, 3), (3,), (1, 3)])]
+    bad = check("kafka.min_isr", [BROKER_KILL, *short])
+    verdict(bad, Verdict.FAIL, 1.0)
+    assert "no broker was restored" in bad.detail
+    verdict(check("kafka.min_isr", [BROKER_KILL, revert, *short]), Verdict.FAIL, 1.0)
+    verdict(check("kafka.min_isr", [BROKER_KILL]), Verdict.UNKNOWN, None)
+    verdict(check("kafka.min_isr", tick(FAULT, [()] * 3, (-1, -1, -1), error="timed out")), Verdict.UNKNOWN, None)
+
+
+def ingest(latencies: list[float], acked: int = 100, failing: tuple[int, ...] = ()) -> list:
+    recs = [Marker(t=T0, name="warmup.end"), IngestSecond(t=T0 - 5, acked=50, failed=0, max_ack_latency_s=99.0)]
+    return recs + [IngestSecond(t=T0 + i, acked=acked, failed=5 if i in failing else 0, max_ack_latency_s=lat) for i, lat in enumerate(latencies)]
+
+
+def test_fake_history_ingest_lag_pass_fail_unknown():
+    ok = check("ingest.lag", ingest([0.2, 0.3, 2.5, 0.2]))  # the 99 s second is in the warm-up
+    verdict(ok, Verdict.PASS, 2.5)
+    assert "400 events acknowledged, 0 failed" in ok.detail and "no failed deliveries" in ok.detail
+    bad = check("ingest.lag", ingest([0.2, 31.0, 0.2, 0.2, 0.2, 0.2, 0.2], failing=(4, 5, 6)))
+    verdict(bad, Verdict.FAIL, 31.0)
+    assert "from 4 s to 7 s into the run (3 s)" in bad.detail
+    verdict(check("ingest.lag", ingest([30.0, 0.1])), Verdict.FAIL, 30.0)  # "< 30 s" is strict
+    verdict(check("ingest.lag", ingest([0.1, 0.1], acked=0, failing=(0, 1))), Verdict.UNKNOWN, None)
+    verdict(check("ingest.lag", ingest([])), Verdict.UNKNOWN, None)  # acks only in the warm-up
+
+
+def stream_lag(outside: list[float], warmup: float = 0.0) -> list:
+    """30 s of lag seconds; fault window [T0+10, T0+20) holds 50 s lags; `outside` fills the rest."""
+    recs = [Marker(t=T0 + warmup, name="warmup.end"), fault("flink.kill_taskmanager", T0 + 10, "flink-tm-b"),
+            fault("flink.kill_taskmanager", T0 + 20, "flink-tm-b", phase=FaultPhase.REVERTED)]  # fmt: skip
+    values = iter(outside)
+    for i in range(30):
+        lag = 50.0 if 10 <= i < 20 else next(values)
+        recs.append(StreamLagSecond(t=T0 + i, events=10, p95_s=lag, max_s=lag))
+    return recs
+
+
+def test_fake_history_consumer_lag_p95_pass_fail_unknown():
+    ok = check("kafka.consumer_lag_p95", stream_lag([1.0] * 19 + [9.0]))  # one outlier in 20 is above p95
+    verdict(ok, Verdict.PASS, 1.0)
+    assert "p95 over 20 seconds" in ok.detail and "peaked at 50.0 s" in ok.detail
+    verdict(check("kafka.consumer_lag_p95", stream_lag([1.0] * 18 + [9.0, 9.0])), Verdict.FAIL, 9.0)
+    verdict(check("kafka.consumer_lag_p95", stream_lag([5.0] * 20)), Verdict.FAIL, 5.0)  # strict
+    short = check("kafka.consumer_lag_p95", stream_lag([1.0] * 20, warmup=21))
+    verdict(short, Verdict.UNKNOWN, None)
+    assert "Only 9 seconds" in short.detail
+
+
+
+def test_fake_history_consumer_lag_events_in_flight_at_the_fault_are_the_faults():
+    # Created in the two seconds before the kill, processed 11 s later (they waited for the
+    # new leader): the fault's lag, not the steady state's. CI saw exactly this judged as
+    # steady-state lag (p95 11.0 s) before processed_until existed.
+    def lag_second(i: int, lag: float) -> StreamLagSecond:
+        return StreamLagSecond(t=T0 + i, events=10, p95_s=lag, max_s=lag, processed_until=T0 + i + 1 + lag)
+
+    base = [Marker(t=T0, name="warmup.end"), fault("kafka.kill_broker", T0 + 20, "kafka-a"),
+            fault("kafka.kill_broker", T0 + 30, "kafka-a", phase=FaultPhase.REVERTED)]  # fmt: skip
+    lags = {i: 0.5 for i in range(50)} | {18: 11.0, 19: 11.0} | {i: 10.0 for i in range(20, 30)}
+    ok = check("kafka.consumer_lag_p95", base + [lag_second(i, v) for i, v in lags.items()])
+    verdict(ok, Verdict.PASS, 0.5)
+    assert "p95 over 38 seconds" in ok.detail and "peaked at 11.0 s" in ok.detail
+    # The same platform still failing to drain after the restore is the steady state's problem.
+    slow = lags | {i: 8.0 for i in range(30, 34)}
+    verdict(check("kafka.consumer_lag_p95", base + [lag_second(i, v) for i, v in slow.items()]), Verdict.FAIL, 8.0)
+
+# --- Flink --------------------------------------------------------------------------------
+
+
+def election(new_at: float | None, watch_s: float = 20.0) -> list:
+    recs = [JM_KILL, FlinkSample(t=FAULT, leader=OLD, job="j", state="RUNNING", tasks_running=True)]  # not yet dead
+    for k in range(1, int(watch_s * 2) + 1):
+        t, s = FAULT + k / 2, k / 2
+        if new_at is not None and s >= new_at:
+            recs.append(FlinkSample(t=t, leader=NEW, job="j", state="RESTARTING"))
+        elif s < 2:
+            recs.append(FlinkSample(t=t, leader=OLD, error="rest: connection refused"))
+        else:
+            recs.append(FlinkSample(t=t, leader=NEW, error="rest: timed out"))  # named, REST not up yet
+    return recs
+
+
+def test_fake_history_flink_leader_election_pass_fail_unknown():
+    ok = check("flink.leader_election", election(3.5))
+    verdict(ok, Verdict.PASS, 3.5)
+    assert NEW in ok.detail and OLD in ok.detail
+    verdict(check("flink.leader_election", election(7.0)), Verdict.FAIL, 7.0)
+    verdict(check("flink.leader_election", election(None)), Verdict.FAIL, 20.0)
+    verdict(check("flink.leader_election", election(None, watch_s=4)), Verdict.UNKNOWN, None)  # inconclusive
+    for records in (election(3.5)[1:], [JM_KILL, FlinkSample(t=FAULT - 1, leader=OLD)]):  # no fault; no samples after it
+        verdict(check("flink.leader_election", records), Verdict.UNKNOWN, None)
+
+
+def recovery(running_at: int | None, progress_at: int | None, down: str = "RESTARTING", offsets: bool = True, watch: int = 60) -> list:
+    """TaskManager killed at FAULT; job down from +1 s until running_at; output flat from the
+    fault and growing again from progress_at (per-second ticks, two partitions)."""
+    recs = [TM_KILL]
+    for i in range(-5, watch + 1):
+        t = FAULT + i
+        healthy = i < 1 or (running_at is not None and i >= running_at)
+        recs.append(FlinkSample(t=t, leader=NEW, job="j", state="RUNNING" if healthy else down, tasks_running=healthy))
+        total = 1000 + 50 * min(i, 0) + (50 * (i - progress_at + 1) if progress_at is not None and i >= progress_at else 0)
+        if offsets:
+            recs += [KafkaOffsetsSample(t=t, group="g", topic="prices.normalized", partition=p, end=total // 2 + p * (total % 2), committed=0) for p in (0, 1)]
+    return recs
+
+
+def test_fake_history_flink_recovery_pass_and_fail():
+    verdict(check("flink.recovery", recovery(8, 10)), Verdict.PASS, 10.0)
+    verdict(check("flink.recovery", recovery(8, 10, down="RUNNING")), Verdict.PASS, 10.0)  # RUNNING, tasks not
+    verdict(check("flink.recovery", recovery(8, 3)), Verdict.PASS, 9.0)  # output before RUNNING is not recovery
+    verdict(check("flink.recovery", recovery(28, 33)), Verdict.FAIL, 33.0)
+    stuck = check("flink.recovery", recovery(None, None))
+    verdict(stuck, Verdict.FAIL, 60.0)
+    assert "last state RESTARTING" in stuck.detail
+    idle = check("flink.recovery", recovery(8, None))
+    verdict(idle, Verdict.FAIL, 60.0)
+    assert "wrote no output" in idle.detail
+
+
+def test_fake_history_flink_recovery_unknown():
+    never_down = check("flink.recovery", recovery(0, 0))
+    verdict(never_down, Verdict.UNKNOWN, None)
+    assert "never looked disrupted" in never_down.detail
+    verdict(check("flink.recovery", recovery(8, 10, offsets=False)), Verdict.UNKNOWN, None)
+    verdict(check("flink.recovery", recovery(8, 10)[1:]), Verdict.UNKNOWN, None)  # no fault
+    unknown_end = [r if not isinstance(r, KafkaOffsetsSample) or r.partition else KafkaOffsetsSample(t=r.t, group="g", topic=r.topic, partition=0, end=-1, committed=-1) for r in recovery(8, 10)]
+    verdict(check("flink.recovery", unknown_end), Verdict.UNKNOWN, None)  # no tick where every partition answered
+    verdict(check("flink.recovery", recovery(None, None, watch=10)), Verdict.UNKNOWN, None)  # inconclusive
+
+
+def checkpoints(completed: list[float], *faults: FaultEvent, until: float | None = None) -> list:
+    recs = list(faults) + [FlinkSample(t=T0 - 1, leader=NEW, job="j", state="RUNNING")]  # no checkpoint yet
+    for k, at in enumerate(completed, start=1):
+        nxt = completed[k] if k < len(completed) else (until or at + 5)
+        recs += [FlinkSample(t=t, leader=NEW, job="j", state="RUNNING", checkpoint_id=k, checkpoint_at=T0 + at) for t in (T0 + at + 0.5, T0 + (at + nxt) / 2)]
+    return recs
+
+
+def test_fake_history_checkpoint_interval_pass_fail_unknown():
+    fault_at = fault("flink.kill_taskmanager", T0 + 35, "flink-tm-b")
+    ok = check("flink.checkpoint_interval", checkpoints([0, 10, 20, 30, 80, 90], fault_at))
+    verdict(ok, Verdict.PASS, 10.0)  # the 50 s gap across the fault is flink.recovery's
+    assert "6 checkpoints" in ok.detail and "judged by flink.recovery" in ok.detail
+    verdict(check("flink.checkpoint_interval", checkpoints([0, 30.04, 60.08])), Verdict.PASS, 30.0)  # to 0.1 s
+    verdict(check("flink.checkpoint_interval", checkpoints([0, 10, 20, 65, 75])), Verdict.FAIL, 45.0)
+    verdict(check("flink.checkpoint_interval", checkpoints([0, 10, 20, 65, 75], fault("kafka.kill_broker", T0 + 25, "kafka-b", "broker=2"))), Verdict.PASS, 10.0)
+    for records in (checkpoints([5]), checkpoints([]), checkpoints([0, 50], fault("flink.kill_taskmanager", T0 + 10, "flink-tm-b"))):
+        verdict(check("flink.checkpoint_interval", records), Verdict.UNKNOWN, None)  # one; none; only the gap across the fault
+
+
+def test_fake_history_checkpoints_that_stop_completing_fail():
+    # Checkpoints every 10 s, then none: the last sample (at 90 s) sees the newest 60 s old.
+    verdict(check("flink.checkpoint_interval", checkpoints([0, 10, 20, 30], until=150)), Verdict.FAIL, 60.0)
+
+
+# --- integrity and freshness ----------------------------------------------------------------
+
+
+def audited(**fields) -> list:
+    base = dict(cutoff=T0 + 100, acknowledged=1000, lost_in_topic=0, duplicated_in_topic=0, lost_in_output=0, duplicated_in_output=0, lost_in_archive=0, duplicated_in_archive=0, waited_s=12.0)
+    return [IntegrityAudit(t=T0 + 90, **{**base, "lost_in_output": 99}), IntegrityAudit(t=T0 + 120, **{**base, **fields})]  # the last audit counts
+
+
+@pytest.mark.parametrize("slo", ["data.events_lost", "data.events_duplicated"])
+def test_fake_history_integrity_pass_and_unknown(slo):
+    verdict(check(slo, audited(duplicated_in_topic=5)), Verdict.PASS, 0.0)  # the job deduplicates supplier.raw
+    for records in ([], audited(acknowledged=0)):
+        verdict(check(slo, records), Verdict.UNKNOWN, None)
+    failed = check(slo, audited(acknowledged=-1, error="TimeoutError: could not read partitions [0]"))
+    verdict(failed, Verdict.UNKNOWN, None)
+    assert "TimeoutError" in failed.detail
+
+
+def test_fake_history_integrity_fail():
+    lost = check("data.events_lost", audited(lost_in_archive=3, lost_sample=("sup-01-000007", "sup-02-000009")))
+    verdict(lost, Verdict.FAIL, 3.0)
+    assert "e.g. sup-01-000007, sup-02-000009" in lost.detail
+    verdict(check("data.events_lost", audited(lost_in_topic=2)), Verdict.FAIL, 2.0)
+    verdict(check("data.events_duplicated", audited(duplicated_in_output=4, duplicated_in_archive=2)), Verdict.FAIL, 4.0)
+
+
+@pytest.mark.parametrize("slo, unmeasured", [("data.events_lost", "lost_in_output"), ("data.events_duplicated", "duplicated_in_archive")])
+def test_fake_history_integrity_unmeasured_count_is_unknown(slo, unmeasured):
+    verdict(check(slo, audited(**{unmeasured: -1})), Verdict.UNKNOWN, None)
+
+
+def canaries(delays: list[float | None]) -> list:
+    """Canaries every 2 s from T0 (outside the fault window [T0+20, T0+40)); None = never seen."""
+    recs = [Marker(t=T0, name="warmup.end"), fault("flink.kill_taskmanager", T0 + 20, "flink-tm-b"),
+            fault("flink.kill_taskmanager", T0 + 40, "flink-tm-b", phase=FaultPhase.REVERTED),
+            CanarySample(t=T0 - 5, flight_id="FR1", amount_pence=1, seen_at=T0 + 4),  # in the warm-up
+            CanarySample(t=T0 + 25, flight_id="FR1", amount_pence=2, seen_at=T0 + 34),  # in the fault window
+            CanarySample(t=T0 + 1, flight_id="FR1", amount_pence=3, error="produce failed")]  # fmt: skip
+    for k, d in enumerate(delays):
+        t = T0 + 2 * k
+        recs.append(CanarySample(t=t, flight_id="FR1", amount_pence=100 + k, seen_at=t + d if d is not None else 0.0, gave_up_at=t + 8))
+    return recs
+
+
+def test_fake_history_freshness_pass_fail_unknown():
+    ok = check("freshness.searchable", canaries([0.3, 0.4, 0.5, 0.6, 0.8]))
+    verdict(ok, Verdict.PASS, 0.8)
+    assert "5 canary price updates" in ok.detail and "median 0.50 s" in ok.detail
+    verdict(check("freshness.searchable", canaries([0.3, 1.5, 0.4])), Verdict.FAIL, 1.5)
+    unseen = check("freshness.searchable", canaries([0.3, 0.4, None, 0.5]))
+    verdict(unseen, Verdict.FAIL, 8.0)
+    assert "1 of 4 canary" in unseen.detail
+    short = check("freshness.searchable", canaries([0.3, 0.4]))
+    verdict(short, Verdict.UNKNOWN, None)
+    assert "Only 2 canary" in short.detail
+
+
+# --- audit and ingest helpers (files in tmp_path) -------------------------------------------
+
+B = datetime(2026, 11, 25, 20, 0, 0, tzinfo=timezone.utc).timestamp()
+
+
+def test_fake_files_ack_log_readers(tmp_path):
+    acks = tmp_path / "sup-01.acks"
+    acks.write_text("1 0 10\n2 1 11 100.500 100.250\n3 0 12 100.9")  # old format, new format, partial line
+    assert read_ack_lines(acks) == [(1, 0, 10, 0.0, 0.0), (2, 1, 11, 100.5, 100.25)]
+    nacks = tmp_path / "sup-01.nacks"
+    nacks.write_text("5 101.500 _MSG_TIMED_OUT\n6 101.7")
+    assert read_nacks(nacks) == [(5, 101.5, "_MSG_TIMED_OUT")]
+    assert read_ack_lines(tmp_path / "none.acks") == [] and read_nacks(tmp_path / "none.nacks") == []
+
+
+def test_fake_files_partial_last_line_is_skipped_whatever_its_fields(tmp_path):
+    acks = tmp_path / "sup-01.acks"
+    acks.write_text("2 1 11 100.500 100.250\n3 0 12 100.900 10")  # created_t cut short: "10"
+    assert read_ack_lines(acks) == [(2, 1, 11, 100.5, 100.25)]
+
+
+def test_fake_files_acked_until_and_ingest_seconds(tmp_path):
+    (tmp_path / "sup-01.acks").write_text("1 0 10 100.500 100.200\n2 0 11 100.900 99.900\n3 1 5 102.100 102.000\n4 1 6 250.000 249.000\n5 0 12 20")
+    (tmp_path / "sup-02.acks").write_text("7 2 3\n8 2 4 101.200 0\n")  # old format; creation time not recorded
+    (tmp_path / "sup-01.nacks").write_text("8 101.500 _MSG_TIMED_OUT\n9 101.700 LOCAL_QUEUE_FULL\n10 300.000 _MSG_TIMED_OUT\n")
+    (tmp_path / "sup-03.seq").write_text("2001\n")
+    assert audit.acked_until(tmp_path, 150.0) == {("sup-01", 1), ("sup-01", 2), ("sup-01", 3), ("sup-02", 7), ("sup-02", 8)}
+    got = [(s.t, s.acked, s.failed, round(s.max_ack_latency_s, 3)) for s in audit.ingest_seconds(tmp_path, 100.0, 200.0)]
+    assert got == [(100.0, 2, 0, 1.0), (101.0, 0, 2, 0.0), (102.0, 1, 0, 0.1)]
+
+
+def test_fake_files_read_archive_skips_in_progress_files(tmp_path):
+    bucket = tmp_path / "2026-11-25--20"
+    bucket.mkdir()
+    (bucket / "part-a-0").write_text('{"supplier": "sup-01", "seq": 1}\n\n{"supplier": "sup-01", "seq": 2}\n')
+    (bucket / ".part-a-1.inprogress.0e2f").write_text('{"supplier": "sup-01", "seq": 3}\n')
+    (tmp_path / "part-b-0").write_text('{"supplier": "sup-02", "seq": 1}\n')
+    assert sorted((e["supplier"], e["seq"]) for e in audit.read_archive(tmp_path)) == [("sup-01", 1), ("sup-01", 2), ("sup-02", 1)]
+
+
+def test_fake_events_counts_and_compare():
+    events = [{"supplier": "sup-01", "seq": 1}, {"supplier": "sup-01", "seq": 2}, {"supplier": "sup-01", "seq": "2"},
+              {"supplier": "sup-01", "seq": 3}, {"supplier": "sup-09", "seq": 9}, {"supplier": "sup-09", "seq": 9}, {"seq": 4}]  # fmt: skip
+    seen = audit.counts(events)
+    assert seen == {("sup-01", 1): 1, ("sup-01", 2): 2, ("sup-01", 3): 1, ("sup-09", 9): 2}
+    acked = {("sup-01", 1), ("sup-01", 2), ("sup-01", 3), ("sup-02", 1)}
+    assert audit.compare(acked, seen) == ([("sup-02", 1)], [("sup-01", 2)])  # sup-09 was never acked: not judged
+
+
+def test_fake_events_lag_seconds_first_processing_counts():
+    events = [
+        {"event_id": "a-1", "produced_at": B + 0.2, "processed_at": "2026-11-25 20:00:05.000Z"},  # a replay
+        {"event_id": "a-1", "produced_at": B + 0.2, "processed_at": "2026-11-25 20:00:00.700Z"},
+        {"event_id": "a-2", "produced_at": B + 0.9, "processed_at": "2026-11-25 20:00:02.400Z"},
+        {"event_id": "a-3", "produced_at": B + 1.1, "processed_at": "2026-11-25 20:00:01.000Z"},  # clock skew: 0
+        {"event_id": "a-4", "produced_at": B + 1.2},
+        {"event_id": "a-5", "produced_at": B + 1.3, "processed_at": "garbage"},
+        {"event_id": "a-6", "produced_at": B + 500, "processed_at": "2026-11-25 20:08:20.500Z"},  # after `until`
+    ]
+    got = [(s.t, s.events, round(s.p95_s, 3), round(s.max_s, 3)) for s in processing_lag(events, B, B + 100)]
+    assert got == [(B, 2, 1.5, 1.5), (B + 1, 1, 0.0, 0.0)]
+    assert [s.processed_until for s in processing_lag(events, B, B + 100)] == [B + 2.4, B + 1.0]
+
+
+def test_fake_values_epoch():
+    assert epoch("2026-11-25 20:00:01.250Z") == B + 1.25
+    assert epoch("2026-11-25T20:00:01.25Z") == B + 1.25
+    assert epoch(12.5) == 12.5 and epoch(3) == 3.0
+    with pytest.raises(ValueError):
+        epoch("25/11/2026 20:00")
+
+
+def test_fake_values_epoch_whole_second():
+    assert epoch("2026-11-25 20:00:01Z") == B + 1.0
+
+
+def test_fake_files_ack_with_unknown_offset_is_still_an_ack(tmp_path):
+    # librdkafka reports no offset (None) for a retried batch the broker already had.
+    from flightsearch.ingest import read_ack_lines
+
+    (tmp_path / "sup-01.acks").write_text("7 2 None 100.5 100.1\n8 2 -1 101.0 100.9\n")
+    assert read_ack_lines(tmp_path / "sup-01.acks") == [(7, 2, -1, 100.5, 100.1), (8, 2, -1, 101.0, 100.9)]
