@@ -8,6 +8,7 @@ A PID is only signalled while /proc says it is the same process we started
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -81,6 +82,44 @@ class Tracked:
         if not self.wait_gone(grace_s):
             self.signal(signal.SIGKILL)
             self.wait_gone(5)
+
+
+def end_in_namespace(pid: int, netns: Path, grace_s: float) -> bool:
+    """End a process found inside a lab network namespace (one a killed harness left), by a
+    pidfd: the process is pinned first, then checked to be in that namespace, then
+    signalled through the pidfd, so a PID reused meanwhile is never hit. True if it ended."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return False  # already gone
+    try:
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat(netns).st_ino:
+                return False  # not (or no longer) the lab's
+        except OSError:
+            return False
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            _pidfd_signal(fd, sig)
+        if not _pidfd_wait(fd, grace_s):
+            _pidfd_signal(fd, signal.SIGKILL)
+            _pidfd_wait(fd, 5)
+        _reap(pid)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _pidfd_signal(fd: int, sig: signal.Signals) -> None:
+    try:
+        signal.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _pidfd_wait(fd: int, timeout_s: float) -> bool:
+    """A pidfd becomes readable when its process has exited."""
+    ready, _, _ = select.select([fd], [], [], timeout_s)
+    return bool(ready)
 
 
 def _reap(pid: int) -> None:

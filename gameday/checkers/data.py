@@ -19,8 +19,8 @@ def _finished_audit(history: History, slo: Slo) -> IntegrityAudit | Outcome:
     counts = (a.lost_in_topic, a.lost_in_output, a.lost_in_archive, a.duplicated_in_output, a.duplicated_in_archive)
     if a.error or a.acknowledged < 0 or min(counts) < 0:
         return judge(slo, None, f"The audit did not finish: {a.error or 'it left some counts unmeasured'}")
-    if a.acknowledged == 0:
-        return judge(slo, None, "No acknowledged events to audit.")
+    if a.acknowledged < slo.evidence.min_events:
+        return judge(slo, None, f"Only {a.acknowledged} acknowledged events to audit; at least {slo.evidence.min_events} are needed.")
     return a
 
 
@@ -45,14 +45,20 @@ def events_duplicated(history: History, slo: Slo) -> Outcome:
 
 @checker("freshness.searchable")
 def freshness(history: History, slo: Slo) -> Outcome:
+    """Every canary update outside the fault window, from produce until search shows it. One
+    that never showed, or was still unseen when the run stopped, counts as at least its age;
+    one younger than the threshold when the run stopped proves nothing either way."""
     window = history.fault_window()
     canaries = [c for c in history.of(CanarySample) if not c.error and c.t >= measuring_from(history)]
     outside = [c for c in canaries if not inside(window, c.t, (c.seen_at or c.gave_up_at))]
-    if len(outside) < 3:
-        return judge(slo, None, f"Only {len(outside)} canary updates outside the fault window; at least 3 are needed.")
-    unseen = [c for c in outside if not c.seen_at]
-    delays = sorted(c.seen_at - c.t for c in outside if c.seen_at)
+    judged = [c for c in outside if not (c.pending and c.gave_up_at - c.t <= slo.threshold)]
+    if len(judged) < slo.evidence.min_canaries:
+        return judge(slo, None, f"Only {len(judged)} canary updates outside the fault window; at least {slo.evidence.min_canaries} are needed.")
+    unseen = [c for c in judged if not c.seen_at]
+    delays = sorted(c.seen_at - c.t for c in judged if c.seen_at)
     if unseen:
-        return fail_at_least(slo, max(c.gave_up_at - c.t for c in unseen), f"{len(unseen)} of {len(outside)} canary price updates never showed in search results before the canary gave up.")
+        pending = sum(c.pending for c in unseen)
+        why = f" ({pending} of them still pending when the run stopped)" if pending else ""
+        return fail_at_least(slo, max(c.gave_up_at - c.t for c in unseen), f"{len(unseen)} of {len(judged)} canary price updates never showed in search results while watched{why}.")
     median = delays[len(delays) // 2]
     return judge(slo, delays[-1], f"{len(delays)} canary price updates, produced into supplier.raw and searched for through the load balancer: median {median:.2f} s, worst {delays[-1]:.2f} s from produce to the API returning the new price.")

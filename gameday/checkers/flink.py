@@ -22,8 +22,8 @@ def leader_election(history: History, slo: Slo) -> Outcome:
     if not old:
         return judge(slo, None, f"The fault on {fault.component} does not name the leader it killed.")
     samples = sorted((s for s in history.of(FlinkSample) if s.t >= fault.t), key=lambda s: s.t)
-    if not samples:
-        return judge(slo, None, "No Flink samples after the fault.")
+    if len(samples) < slo.evidence.min_samples:
+        return judge(slo, None, f"Only {len(samples)} Flink samples after the fault; at least {slo.evidence.min_samples} are needed.")
     elected = leader_elected(samples, fault.t, old)
     if elected is not None:
         after = elected.t - fault.t
@@ -38,8 +38,9 @@ def recovery(history: History, slo: Slo) -> Outcome:
         return judge(slo, None, "No JobManager or TaskManager kill in the history.")
     samples = sorted((s for s in history.of(FlinkSample) if s.t >= fault.t), key=lambda s: s.t)
     ends = [(t, e) for t, e in output_ends(history.of(KafkaOffsetsSample)) if t >= fault.t]
-    if not samples or not ends:
-        return judge(slo, None, "No Flink samples or output offsets after the fault.")
+    need = slo.evidence.min_samples
+    if len(samples) < need or len(ends) < need:
+        return judge(slo, None, f"{len(samples)} Flink samples and {len(ends)} output-offset ticks after the fault; at least {need} of each are needed.")
     r = job_recovery(samples, ends, fault.t)
     if r.disrupted is None:
         return judge(slo, None, f"The job never looked disrupted after {fault.component} was killed (no task was lost?): nothing to time.")
@@ -53,31 +54,38 @@ def recovery(history: History, slo: Slo) -> Outcome:
 @checker("flink.checkpoint_interval")
 def checkpoint_cadence(history: History, slo: Slo) -> Outcome:
     """Spacing of completed checkpoints, by the instant each was triggered (a checkpoint's
-    own duration would otherwise add its jitter), to 0.1 s: the plan's 'every 30 s' is not
-    a millisecond claim. The gap across a fault (until the first checkpoint after it) is
-    flink.recovery's; a newest checkpoint clearly overdue at the end of the watch fails."""
+    own duration would otherwise add its jitter), to the catalog's resolution. The gap
+    across a fault (until the first checkpoint after it) is flink.recovery's. At the end of
+    the watch the newest checkpoint's age, less the longest time a checkpoint took in the
+    run (the next one may be under way), counts as a gap too: a job that stopped
+    checkpointing shows."""
     fault = first(history.faults(), FLINK_FAULTS + KAFKA_FAULTS)
-    done: dict[int, float] = {}
+    triggered: dict[int, float] = {}
+    took: list[float] = []
     for s in history.of(FlinkSample):
-        if s.checkpoint_id >= 0 and s.checkpoint_at > 0:
-            done[s.checkpoint_id] = s.checkpoint_triggered_at or s.checkpoint_at
-    times = sorted(set(done.values()))
+        if s.checkpoint_id >= 0 and s.checkpoint_at > 0 and s.checkpoint_id not in triggered:
+            triggered[s.checkpoint_id] = s.checkpoint_triggered_at or s.checkpoint_at
+            if s.checkpoint_triggered_at:
+                took.append(s.checkpoint_at - s.checkpoint_triggered_at)
+    times = sorted(set(triggered.values()))
     last_sample = max((s.t for s in history.of(FlinkSample)), default=0.0)
+    if len(times) < slo.evidence.min_checkpoints:
+        return judge(slo, None, f"Only {len(times)} completed checkpoints seen; at least {slo.evidence.min_checkpoints} are needed.")
     skip = None
-    if fault is not None and times:
+    if fault is not None:
         after = [t for t in times if t > fault.t]
         if not after:
             return fail_at_least(slo, last_sample - fault.t, f"No checkpoint completed in the {last_sample - fault.t:.1f} s watched after the fault.")
         skip = (max((t for t in times if t <= fault.t), default=fault.t), after[0])
     gaps = [b - a for a, b in zip(times, times[1:]) if skip is None or (a, b) != skip]
     if not gaps:
-        return judge(slo, None, f"Only {len(times)} completed checkpoints seen; two in a row are needed.")
-    worst = round(max(gaps), 1)
-    overdue = last_sample - times[-1]
-    if overdue > max(gaps) + OVERDUE_MARGIN_S:
-        return judge(slo, round(overdue, 1), f"{len(times)} checkpoints completed, then none for the last {overdue:.1f} s watched.")
-    return judge(slo, worst, f"{len(times)} checkpoints completed; longest gap between two (trigger to trigger) {worst:.1f} s" + (" (the gap across the fault is judged by flink.recovery)." if skip else "."))
-
-
-# A newest checkpoint older than the longest gap by this much has stopped, not jittered.
-OVERDUE_MARGIN_S = 5.0
+        return judge(slo, None, f"{len(times)} checkpoints, but no two in a row outside the fault.")
+    longest_take = max(took, default=0.0)
+    end_gap = last_sample - times[-1] - longest_take
+    step = slo.evidence.resolution_s
+    to_step = (lambda v: round(round(v / step) * step, 6)) if step else (lambda v: v)  # noqa: E731
+    worst = to_step(max(gaps))
+    ending = f"at the end of the watch the newest was {last_sample - times[-1]:.1f} s old (a checkpoint took at most {longest_take:.1f} s)"
+    if to_step(end_gap) > worst:
+        return judge(slo, to_step(end_gap), f"{len(times)} checkpoints completed; longest gap between two {max(gaps):.2f} s, but {ending}: none since.")
+    return judge(slo, worst, f"{len(times)} checkpoints completed; longest gap between two (trigger to trigger) {max(gaps):.2f} s, judged to {step:g} s; {ending}" + (" (the gap across the fault is judged by flink.recovery)." if skip else "."))

@@ -8,9 +8,6 @@ from gameday.faults import Fault, first
 from gameday.history import History, RedisRoleSample, SentinelSample, WriteSample
 from gameday.spec import Slo
 
-# A write recovery counts once this many writes in a row succeed.
-STABLE_WRITES = 5
-
 
 @checker("redis.promotion_time")
 def promotion_time(history: History, slo: Slo) -> Outcome:
@@ -18,9 +15,15 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
     if fault is None:
         return judge(slo, None, "No primary kill in the history.")
     old = fault.component
+    role = slo.evidence.every
+    sentinels = set(history.topology(role) or ())
+    if not sentinels:
+        return judge(slo, None, f"The history does not say which {role}s the topology has, so agreement among them cannot be judged.")
+    unsampled = sorted(sentinels - {s.sentinel for s in history.of(SentinelSample) if s.t >= fault.t})
+    if unsampled:
+        return judge(slo, None, f"{', '.join(unsampled)} of the topology's {len(sentinels)} {role}s never sampled after the fault.")
     views: dict[str, str] = {}  # latest primary each Sentinel names
     roles: dict[str, str] = {}
-    sentinels = {s.sentinel for s in history.of(SentinelSample)}
     last_seen = None
     for record in history.records:
         if isinstance(record, SentinelSample):
@@ -32,8 +35,8 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
         if record.t < fault.t:
             continue
         last_seen = record.t
-        named = set(views.values())
-        if sentinels and len(views) == len(sentinels) and len(named) == 1:
+        named = {views.get(name, "") for name in sentinels}
+        if len(named) == 1:
             (primary,) = named
             if primary and primary != old and roles.get(primary) == "master":
                 return judge(
@@ -48,6 +51,8 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
 
 @checker("redis.client_write_recovery")
 def client_write_recovery(history: History, slo: Slo) -> Outcome:
+    """Recovered at the first write of the unbroken run of successes that lasts to the end
+    of the watch: writes that succeed and then fail again have not recovered."""
     fault = first(history.faults(), (Fault.REDIS_KILL_PRIMARY,))
     if fault is None:
         return judge(slo, None, "No primary kill in the history.")
@@ -55,12 +60,14 @@ def client_write_recovery(history: History, slo: Slo) -> Outcome:
     if not after:
         return judge(slo, None, "No client writes sampled after the fault.")
     failed = sum(not w.ok for w in after)
-    for i, write in enumerate(after):
-        run = after[i : i + STABLE_WRITES]
-        if all(w.ok for w in run) and (len(run) == STABLE_WRITES or i + len(run) == len(after)):
-            return judge(
-                slo,
-                write.t - fault.t,
-                f"{failed} of {len(after)} writes after the fault failed; writes resumed on {write.node or '?'}.",
-            )
-    return fail_at_least(slo, after[-1].t - fault.t, f"Writes never recovered: {failed} of {len(after)} failed.")
+    watched = after[-1].t - fault.t
+    if not after[-1].ok:
+        return fail_at_least(slo, watched, f"Writes were still failing at the end of the {watched:.1f} s watched: {failed} of {len(after)} failed.")
+    start = len(after)
+    while start > 0 and after[start - 1].ok:
+        start -= 1
+    first_ok, run = after[start], len(after) - start
+    if run < slo.evidence.min_writes:
+        text = f"Only the last {run} writes succeeded (at least {slo.evidence.min_writes} in a row make a recovery); {failed} of {len(after)} failed."
+        return fail_at_least(slo, first_ok.t - fault.t, text) if first_ok.t - fault.t > slo.threshold else judge(slo, None, text)
+    return judge(slo, first_ok.t - fault.t, f"{failed} of {len(after)} writes after the fault failed; writes resumed on {first_ok.node or '?'} and the last {run} all succeeded.")

@@ -22,10 +22,12 @@ from gameday.drill.judge import judge_run
 from gameday.drill.summary import RunSummary
 from gameday.errors import InputError, TargetError
 from gameday.history import PROFILE_APPLIED, History
-from gameday.load.shapes import ShapeKind
+from gameday.load.run import MAX_PROCESSES
+from gameday.load.shapes import ShapeKind, make_shape
 from gameday.profile import Profile, flatten, load_profile
 from gameday.profile.live import plan_changes
 from gameday.reports.evidence import save_prometheus_view
+from gameday.spec import catalog
 from gameday.target import PROFILE_KEY, TARGET_KEY, Target, resolve
 
 
@@ -79,15 +81,17 @@ def prepare(req: RunRequest) -> Prepared:
     """Everything that can be wrong with the input or the target, checked before anything starts."""
     exp = load_experiment(req.experiment)
     if req.rate is not None:
-        if req.rate <= 0:
-            raise InputError(f"--rate must be positive, got {req.rate:g}")
         exp.drill.rate = req.rate
     if req.shape is not None:
         exp.drill.shape = ShapeKind(req.shape)
         exp.drill.shape_params = {}
+    try:
+        make_shape(exp.drill.shape, exp.drill.rate, **exp.drill.shape_params)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--rate/--shape: {exc}") from None
     if req.processes is not None:
-        if req.processes < 1:
-            raise InputError(f"--processes must be at least 1, got {req.processes}")
+        if not 1 <= req.processes <= MAX_PROCESSES:
+            raise InputError(f"--processes must be 1 to {MAX_PROCESSES}, got {req.processes}")
         exp.drill.processes = req.processes
     requested = load_profile(req.profile)
     target = resolve({TARGET_KEY: exp.target}, requested)
@@ -222,8 +226,13 @@ def recheck(run_dir: Path) -> RunSummary:
     old = RunSummary.read(run_dir / "verdicts.json")
     try:
         history = History.read(run_dir / "history.jsonl")
-        journal = json.loads((run_dir / "journal.json").read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{run_dir}: cannot re-check: {exc}") from None
+        journal = json.loads((run_dir / "journal.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"{run_dir}: cannot re-check: {exc}"[:500]) from None
+    if not isinstance(journal, dict):
+        raise InputError(f"{run_dir}/journal.json: not a Chaos Toolkit journal (a JSON object)")
     slos = [v.slo for v in old.verdicts]
+    unknown = [s for s in slos if s not in catalog().slos]
+    if unknown:
+        raise InputError(f"{run_dir}/verdicts.json: SLO(s) {', '.join(unknown)} are not in the spec catalog", hint="the run was judged against another catalog")
     return judge_run(old.run_id, old.experiment, slos, old.target, old.started_at, old.ended_at, journal, history)

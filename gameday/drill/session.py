@@ -23,13 +23,14 @@ from gameday.history import (
     MONITORS_STOPPED,
     STEADY_STATE_ONLY,
     WARMUP_END,
+    Inventory,
     Marker,
     Recorder,
 )
 from gameday.load.run import LoadPlan, LoadRun, timetable_env
 from gameday.monitors import Sampler, start_all, stream_watch
 from gameday.profile import Profile
-from gameday.target import Target
+from gameday.target import Role, Target
 
 current: "Session | None" = None
 
@@ -77,6 +78,8 @@ class Session:
         say = self.say
         self.settle_host()
         self.started_at = time.time()
+        for role in Role:  # what the checkers expect to see sampled (e.g. every Sentinel)
+            self.recorder.add(Inventory(t=self.started_at, role=role.value, components=tuple(self.target.components(role))))
         if self.drill.steady_state_only:
             self.mark(STEADY_STATE_ONLY, "the method injects no fault")
         self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)

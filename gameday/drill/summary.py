@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gameday.checkers.verdicts import Outcome, Verdict
+from gameday.errors import InputError
 from gameday.load.run import LoadSummary
 
 
@@ -36,7 +37,13 @@ class RunSummary:
 
     @classmethod
     def read(cls, path: Path) -> "RunSummary":
-        data = json.loads(path.read_text())
-        data["verdicts"] = [Outcome(**{**v, "verdict": Verdict(v["verdict"])}) for v in data["verdicts"]]
-        data["load"] = LoadSummary(**data["load"]) if data.get("load") else None
-        return cls(**data)
+        """InputError naming the file when it is missing or not a run summary."""
+        if not path.is_file():
+            raise InputError(f"{path} does not exist", hint="is this a gameday run directory?")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data["verdicts"] = [Outcome(**{**v, "verdict": Verdict(v["verdict"])}) for v in data["verdicts"]]
+            data["load"] = LoadSummary(**data["load"]) if data.get("load") else None
+            return cls(**data)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise InputError(f"{path} is not a gameday run summary ({type(exc).__name__}: {exc})"[:500]) from None

@@ -13,9 +13,11 @@ from gameday.history.samples import (
     FlinkSample,
     IngestSecond,
     IntegrityAudit,
+    Inventory,
     KafkaClusterSample,
     KafkaOffsetsSample,
     KafkaPartitionSample,
+    KafkaTopicConfig,
     LoadSecond,
     RedisRoleSample,
     SentinelSample,
@@ -28,7 +30,7 @@ from gameday.history.store import History, Recorder
 __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
-    "CacheCounters", "CanarySample", "FlinkSample", "IngestSecond", "IntegrityAudit", "KafkaClusterSample",
-    "KafkaOffsetsSample", "KafkaPartitionSample", "LoadSecond", "RedisRoleSample", "SentinelSample",
+    "CacheCounters", "CanarySample", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
+    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SentinelSample",
     "ServerLatency", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -7,6 +7,19 @@ from typing import ClassVar
 
 from gameday.history.record import Record
 
+# --- what the drill ran against ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inventory(Record):
+    """The components of one role the target listed when the drill started (the counts a
+    checker expects to have sampled, e.g. every Sentinel)."""
+
+    kind: ClassVar[str] = "topology"
+    role: str
+    components: tuple[str, ...]
+
+
 # --- Redis and the search API ---------------------------------------------------------------
 
 
@@ -109,6 +122,21 @@ class KafkaClusterSample(Record):
 
 
 @dataclass(frozen=True)
+class KafkaTopicConfig(Record):
+    """A topic's replication settings as the cluster describes them (error set = no answer):
+    partitions, the smallest replica count, and the effective topic config."""
+
+    kind: ClassVar[str] = "kafka.topic_config"
+    topic: str
+    partitions: int = -1
+    replication_factor: int = -1
+    min_insync_replicas: int = -1
+    retention_ms: int = -1
+    unclean_leader_election: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class KafkaOffsetsSample(Record):
     """A consumer group's committed offset and the partition's end (high watermark).
     Lag in messages is end - committed; lag in seconds is how long ago the end first
@@ -148,9 +176,10 @@ class CanarySample(Record):
     flight_id: str
     amount_pence: int
     seen_at: float = 0.0
-    gave_up_at: float = 0.0
+    gave_up_at: float = 0.0  # also the instant the run stopped, for a canary still pending then
     polls: int = 0
     error: str = ""
+    pending: bool = False  # not seen yet when the run stopped: unseen for at least gave_up_at - t
 
 
 @dataclass(frozen=True)
@@ -162,6 +191,9 @@ class IngestSecond(Record):
     acked: int
     failed: int
     max_ack_latency_s: float
+    # A failed delivery never arrived: its lag is at least the producer's delivery timeout
+    # (None in histories written before it was recorded).
+    failed_lag_floor_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, TypeVar
 
 from gameday.history.events import FaultEvent, FaultPhase
 from gameday.history.record import Record, from_json, to_json
+from gameday.history.samples import Inventory
 
 R = TypeVar("R", bound=Record)
 
@@ -32,6 +33,10 @@ class History:
 
     def faults(self) -> list[FaultEvent]:
         return self.of(FaultEvent)
+
+    def topology(self, role: str) -> tuple[str, ...] | None:
+        """The components of a role the target listed at the start (None: not recorded)."""
+        return next((r.components for r in self.of(Inventory) if r.role == role), None)
 
     def fault_window(self) -> tuple[float, float] | None:
         """From the first injected fault to the last revert (or the end of the history)."""

@@ -14,12 +14,13 @@ import ipaddress
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from gameday.errors import LabError
+from gameday.profile.rules import IFACE_PREFIX
 
 AZS = ("az-a", "az-b", "az-c")
-GUARD_TABLE = "gameday_guard"
-IFACE_PREFIX = "gd-"  # every lab interface name starts with this
+GUARD_PREFIX = "gameday_guard"
 
 
 class Isolation(str, enum.Enum):
@@ -51,6 +52,11 @@ class Topology:
     def namespace(self, az: str) -> str | None:
         return f"gd-{az}" if self.isolation is Isolation.NETNS else None
 
+    @property
+    def guard_table(self) -> str:
+        """This lab's guard table (one per bridge: one lab's `down` never removes another's)."""
+        return f"{GUARD_PREFIX}_{self.bridge.replace('-', '_')}"
+
     def az_of_address(self, address: str) -> str | None:
         for az in AZS:
             if self.address(az) == address:
@@ -79,28 +85,52 @@ def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str
     return proc
 
 
-def _guard_rules(subnet: str) -> str:
-    rules = "\n".join(
-        f'    ip {field} {subnet} oifname {{ "{IFACE_PREFIX}*", "lo" }} accept\n    ip {field} {subnet} drop'
+HOOKS = ("output", "forward")
+
+
+def _rule_lines(subnet: str) -> list[str]:
+    """The guard's rules for one chain, as `nft list` prints them."""
+    return [
+        line
         for field in ("daddr", "saddr")
-    )
-    chains = "\n".join(
-        f"  chain guard_{hook} {{\n    type filter hook {hook} priority -10; policy accept;\n{rules}\n  }}"
-        for hook in ("output", "forward")
-    )
-    return f"table inet {GUARD_TABLE} {{\n{chains}\n}}\n"
+        for line in (f'ip {field} {subnet} oifname {{ "{IFACE_PREFIX}*", "lo" }} accept', f"ip {field} {subnet} drop")
+    ]
+
+
+def _guard_rules(topo: Topology) -> str:
+    rules = "\n".join(f"    {line}" for line in _rule_lines(str(topo.network)))
+    chains = "\n".join(f"  chain guard_{hook} {{\n    type filter hook {hook} priority -10; policy accept;\n{rules}\n  }}" for hook in HOOKS)
+    return f"table inet {topo.guard_table} {{\n{chains}\n}}\n"
+
+
+def guard_problem(topo: Topology) -> str | None:
+    """Why this lab's guard does not hold (None: it does): the table is read back and
+    every rule for this lab's subnet looked for in both chains, not just the table's name."""
+    listing = _run(["nft", "list", "table", "inet", topo.guard_table], check=False)
+    if listing.returncode != 0:
+        return f"no nftables table inet {topo.guard_table}"
+    chains = listing.stdout.split("chain ")[1:]
+    for hook in HOOKS:
+        chain = next((c for c in chains if c.startswith(f"guard_{hook} ")), None)
+        if chain is None or f"hook {hook} " not in chain:
+            return f"table {topo.guard_table} has no guard_{hook} chain on the {hook} hook"
+        lines = {" ".join(line.split()) for line in chain.splitlines()}
+        missing = [rule for rule in _rule_lines(str(topo.network)) if rule not in lines]
+        if missing:
+            return f"chain guard_{hook} lacks: {missing[0]}"
+    return None
 
 
 def install_guard(topo: Topology) -> None:
-    if _run(["nft", "list", "table", "inet", GUARD_TABLE], check=False).returncode == 0:
+    if guard_problem(topo) is None:
         return
-    proc = subprocess.run(["nft", "-f", "-"], input=_guard_rules(topo.subnet), capture_output=True, text=True)
+    _run(["nft", "delete", "table", "inet", topo.guard_table], check=False)  # a stale one of this lab
+    proc = subprocess.run(["nft", "-f", "-"], input=_guard_rules(topo), capture_output=True, text=True)
     if proc.returncode != 0:
         raise LabError(f"could not install the lab network guard: {proc.stderr.strip()}", hint="is nftables installed (apt-get install nftables)?")
-
-
-def guard_installed() -> bool:
-    return _run(["nft", "list", "table", "inet", GUARD_TABLE], check=False).returncode == 0
+    problem = guard_problem(topo)
+    if problem:
+        raise LabError(f"the lab network guard did not read back as installed: {problem}")
 
 
 def assert_routed_locally(topo: Topology, address: str) -> None:
@@ -114,8 +144,9 @@ def assert_routed_locally(topo: Topology, address: str) -> None:
     route = _run(["ip", "-o", "route", "get", address], check=False).stdout
     if f"dev {topo.bridge} " not in route and not route.startswith("local "):
         raise LabError(f"refusing to send to {address}: the host does not route it to {topo.bridge} ({route.strip() or 'no route'})")
-    if not guard_installed():
-        raise LabError("refusing to send to the lab: the network guard is not installed", hint="gameday lab down; gameday lab up")
+    problem = guard_problem(topo)
+    if problem:
+        raise LabError(f"refusing to send to the lab: its network guard does not hold ({problem})", hint="gameday lab down; gameday lab up")
 
 
 def create(topo: Topology) -> None:
@@ -148,14 +179,18 @@ def create(topo: Topology) -> None:
         assert_routed_locally(topo, topo.address(az))
 
 
-def namespace_pids(topo: Topology) -> list[int]:
-    """Every process still inside a lab namespace (cleanup after a killed harness)."""
-    pids: list[int] = []
+NETNS_DIR = Path("/run/netns")
+
+
+def namespace_pids(topo: Topology) -> list[tuple[int, Path]]:
+    """Every process still inside a lab namespace, with the namespace's file (cleanup after
+    a killed harness: gameday.procs.end_in_namespace checks a PID against it)."""
+    pids: list[tuple[int, Path]] = []
     for az in AZS:
         ns = topo.namespace(az)
         if ns:
             out = _run(["ip", "netns", "pids", ns], check=False).stdout
-            pids += [int(p) for p in out.split()]
+            pids += [(int(p), NETNS_DIR / ns) for p in out.split()]
     return pids
 
 
@@ -168,4 +203,4 @@ def destroy(topo: Topology) -> None:
         _run(["ip", "netns", "del", ns], check=False)
         _run(["ip", "link", "del", f"{IFACE_PREFIX}v{az[-1]}"], check=False)
     _run(["ip", "link", "del", topo.bridge], check=False)
-    _run(["nft", "delete", "table", "inet", GUARD_TABLE], check=False)
+    _run(["nft", "delete", "table", "inet", topo.guard_table], check=False)

@@ -266,10 +266,8 @@ class Lab:
                 t.end(grace)
                 ended += 1
                 self.say(f"stopped {t.name} (pid {t.pid})")
-        for pid in network.namespace_pids(st.topology):
-            ticks = procs.start_ticks(pid)
-            if ticks is not None:
-                procs.Tracked("stray", pid, ticks, [], "").end(2)
+        for pid, netns in network.namespace_pids(st.topology):
+            if procs.end_in_namespace(pid, netns, 2):
                 ended += 1
                 self.say(f"stopped stray pid {pid} found in a lab namespace")
         network.destroy(st.topology)

@@ -12,8 +12,8 @@ from pathlib import Path
 from gameday.errors import InputError, TargetError
 from gameday.history import History, LoadSecond
 from gameday.load import latency
-from gameday.load.run import HELD_RATE, LoadPlan, LoadRun, generator_problem, timetable_env
-from gameday.load.shapes import ShapeKind, StepUp
+from gameday.load.run import LIMITS, MAX_PROCESSES, LoadPlan, LoadRun, generator_problem, timetable_env
+from gameday.load.shapes import ShapeKind, StepUp, make_shape
 from gameday.profile import load_profile
 from gameday.spec import catalog
 from gameday.target import resolve
@@ -61,7 +61,7 @@ def judge_step(rate: float, seconds: list[LoadSecond], history: History) -> Step
         why.append(f"p95 {p95} ms {p95_slo.target_text} not met")
     if not err_slo.met_by(errors):
         why.append(f"errors {errors:.2f} % {err_slo.target_text} not met")
-    if achieved < HELD_RATE * rate:
+    if achieved < LIMITS.min_held_share * rate:
         why.append(f"achieved only {achieved:.0f} req/s")
     if issue:
         why.append(issue)
@@ -93,13 +93,18 @@ def capacity_of(steps: list[StepResult]) -> float | None:
 
 
 def find_capacity(start: float, step: float, step_s: float, max_rate: float, out: Path | None, processes: int | None, say=print, profile_path: Path | None = None) -> CapacityResult:
-    if start <= 0 or step <= 0 or step_s < SETTLE_S + 5 or max_rate < start:
-        raise InputError(f"capacity: need start > 0, step > 0, step-s >= {SETTLE_S + 5:g} and max >= start")
+    try:
+        shape = make_shape(ShapeKind.STEP, start, step=step, step_s=step_s, max_rate=max_rate)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"capacity: {exc}", hint="--start, --step, --step-s and --max are finite positive numbers, with --max >= --start") from None
+    if step_s < SETTLE_S + 5:
+        raise InputError(f"capacity: --step-s must be at least {SETTLE_S + 5:g} (each step's first {SETTLE_S:g} s are settling), got {step_s:g}")
+    if processes is not None and not 1 <= processes <= MAX_PROCESSES:
+        raise InputError(f"capacity: --processes must be 1 to {MAX_PROCESSES}, got {processes}")
     target = resolve(profile=load_profile(profile_path))
     profile = target.profile
     if "api" not in target.tiers():
         raise TargetError("capacity needs the api tier", hint="gameday lab up")
-    shape = StepUp(start, step, step_s, max_rate)
     started = time.time()
     run_dir = (out or Path("runs") / (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-capacity")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

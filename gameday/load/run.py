@@ -17,17 +17,14 @@ import loadgen
 from gameday import procs
 from gameday.history import LOAD_STOPPED, History, LoadSecond, Marker, from_json
 from gameday.load import latency, shapes
+from gameday.spec import catalog
 
 LOCUSTFILE = Path(loadgen.__file__).with_name("locustfile.py")
-# A generator process using more than this share of a core is saturated: the latency
-# it measures then includes its own scheduling delays.
-SATURATED_CPU = 0.9
-# Offering less than this share of the requested arrivals means it could not hold the rate.
-HELD_RATE = 0.95
-# Share of the time the generator's event loop may stall (its arrival clock waking
-# late) before its latency figures are distrusted: a stall delays reading every
-# response due in it, and p95 moves once ~5 % of requests are touched.
-STALL_SHARE = 0.02
+# When the generator's figures stop being the platform's (CPU share, stalls, rate held):
+# the catalog's load_generator limits.
+LIMITS = catalog().load_generator
+# Generator processes one machine can usefully run (Locust master/worker).
+MAX_PROCESSES = 64
 
 
 @dataclass(frozen=True)
@@ -169,11 +166,11 @@ def generator_problem(history: History, seconds: list[LoadSecond]) -> str | None
     load: the generator stalled or was CPU-bound (it measured its own delays), or it could
     not issue every arrival (the platform saw a lighter load than asked)."""
     info = load_info(history)
-    if info and any(c > SATURATED_CPU for c in info.get("generator_cpu", [])):
+    if info and any(c > LIMITS.max_cpu_share for c in info.get("generator_cpu", [])):
         return f"the load generator was CPU-saturated (cores used per process: {info['generator_cpu']})"
     share = stall_share(seconds)
-    if share > STALL_SHARE:
-        return f"the load generator's event loop stalled {share:.1%} of the time (limit {STALL_SHARE:.0%})"
+    if share > LIMITS.max_stall_share:
+        return f"the load generator's event loop stalled {share:.1%} of the time (limit {LIMITS.max_stall_share:.0%})"
     dropped = sum(s.dropped for s in seconds)
     if dropped:
         offered = sum(s.offered for s in seconds)
@@ -195,7 +192,7 @@ def summarize(history: History) -> LoadSummary | None:
     offered = sum(s.offered for s in seconds)
     shape = shapes.make_shape(info["shape"], info["requested_rate"], **info.get("shape_params", {}))
     requested = max(shapes.requested_between(shape, 0, span), 1.0)
-    saturated = generator_problem(history, seconds) is not None or offered < HELD_RATE * requested
+    saturated = generator_problem(history, seconds) is not None or offered < LIMITS.min_held_share * requested
     return LoadSummary(
         requested_rate=info["requested_rate"],
         achieved_rate=round(requests / span, 1),

@@ -8,6 +8,7 @@ several processes (each issuing its share) follow the same curve.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 
@@ -85,15 +86,46 @@ class StepUp:
 Shape = Steady | Surge | StepUp
 
 
+# What a generator is ever asked for: beyond it a number is a typo, not a load (one open-model
+# process issues ~6,000 req/s; a surge multiplies the base rate).
+MAX_RATE = 100_000.0
+MAX_STEPS = 1000
+MAX_SECONDS = 24 * 3600.0
+
+
+def _within(name: str, value: float, low: float, high: float, low_open: bool = True) -> float:
+    """A finite number in range, or ValueError naming the parameter."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if (value <= low if low_open else value < low) or value > high:
+        raise ValueError(f"{name} must be {'above' if low_open else 'at least'} {low:g} and at most {high:g}, got {value:g}")
+    return float(value)
+
+
 def make_shape(kind: ShapeKind | str, rate: float, duration_s: float | None = None, **params: float) -> Shape:
+    """A shape, checked: finite positive rates and durations, a bounded number of steps."""
     kind = ShapeKind(kind)
-    if rate <= 0:
-        raise ValueError(f"load rate must be positive, got {rate}")
+    _within("load rate", rate, 0, MAX_RATE)
+    if duration_s is not None:
+        _within("duration_s", duration_s, 0, MAX_SECONDS)
     if kind is ShapeKind.STEADY:
+        if params:
+            raise TypeError(f"a steady shape takes no parameters, got {', '.join(params)}")
         return Steady(rate, duration_s)
     if kind is ShapeKind.SURGE:
-        return Surge(rate, duration_s=duration_s, **params)
-    return StepUp(rate, **params)
+        shape = Surge(rate, duration_s=duration_s, **params)
+        _within("factor", shape.factor, 1, MAX_RATE / rate, low_open=False)
+        for name in ("lead_s", "hold_s"):
+            _within(name, getattr(shape, name), 0, MAX_SECONDS, low_open=False)
+        _within("ramp_s", shape.ramp_s, 0, MAX_SECONDS)
+        return shape
+    shape = StepUp(rate, **params)
+    _within("step", shape.step, 0, MAX_RATE)
+    _within("step_s", shape.step_s, 0, MAX_SECONDS)
+    _within("max_rate", shape.max_rate, rate, MAX_RATE, low_open=False)
+    if (shape.max_rate - rate) / shape.step + 1 > MAX_STEPS:
+        raise ValueError(f"a step shape of at most {MAX_STEPS} steps: ({shape.max_rate:g} - {rate:g}) / {shape.step:g} is more")
+    return shape
 
 
 def requested_between(shape: Shape, t0: float, t1: float, dt: float = 0.05) -> float:

@@ -25,11 +25,13 @@ import uuid
 from pathlib import Path
 
 from flightsearch import OUTPUT_TOPIC, RAW_TOPIC
-from flightsearch.ingest import read_ack_lines, read_nacks
+from flightsearch.ingest import producer_config, read_ack_lines, read_nacks
 from gameday.history import IngestSecond, IntegrityAudit, Recorder
 from gameday.measures.stream import processing_lag
 
 Key = tuple[str, int]
+# A delivery the adapters' producer gave up on waited at least this long (its message timeout).
+DELIVERY_TIMEOUT_S = producer_config("", "all")["message.timeout.ms"] / 1000
 
 
 def acked_until(ack_dir: Path, cutoff: float) -> set[Key]:
@@ -55,7 +57,7 @@ def ingest_seconds(ack_dir: Path, since: float, until: float) -> list[IngestSeco
         for _, t, _ in read_nacks(path):
             if since <= t <= until:
                 failed[int(t)] = failed.get(int(t), 0) + 1
-    return [IngestSecond(t=float(s), acked=acked.get(s, 0), failed=failed.get(s, 0), max_ack_latency_s=worst.get(s, 0.0)) for s in sorted(set(acked) | set(failed))]
+    return [IngestSecond(t=float(s), acked=acked.get(s, 0), failed=failed.get(s, 0), max_ack_latency_s=worst.get(s, 0.0), failed_lag_floor_s=DELIVERY_TIMEOUT_S) for s in sorted(set(acked) | set(failed))]
 
 
 def read_events(bootstrap: str, topic: str, committed: bool, timeout_s: float = 120) -> list[dict]:

@@ -26,7 +26,8 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
     state = {"started": False}
 
     def sample() -> None:
-        now = time.time()
+        # Each sample is stamped when its last answer arrived: a state seen is the state at
+        # that instant or before, so times to recovery are never shortened by a slow call.
         if not state["started"]:
             client.start(timeout=TIMEOUT_S * 2)
             state["started"] = True
@@ -34,33 +35,33 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
             data, _ = client.get(leader_path)
             leader = (read_leader_record(data) or "") if data else ""
         except Exception as exc:  # kazoo raises many types when the quorum is away
-            recorder.add(FlinkSample(t=now, leader="", error=f"zookeeper: {type(exc).__name__}"))
+            recorder.add(FlinkSample(t=time.time(), leader="", error=f"zookeeper: {type(exc).__name__}"))
             return
         if not leader:
-            recorder.add(FlinkSample(t=now, leader="", error="no leader in zookeeper"))
+            recorder.add(FlinkSample(t=time.time(), leader="", error="no leader in zookeeper"))
             return
         base = leader.rstrip("/")
         try:
             jobs = rest_get(f"{base}/jobs/overview", TIMEOUT_S).get("jobs", [])
             jobs = [j for j in jobs if not job_name or j.get("name") == job_name]
             if not jobs:
-                recorder.add(FlinkSample(t=now, leader=leader, error="no job"))
+                recorder.add(FlinkSample(t=time.time(), leader=leader, error="no job"))
                 return
             job = max(jobs, key=lambda j: j.get("start-time", 0))
             cp = rest_get(f"{base}/jobs/{job['jid']}/checkpoints", TIMEOUT_S).get("latest", {}).get("completed") or {}
             vertices = rest_get(f"{base}/jobs/{job['jid']}", TIMEOUT_S).get("vertices", [])
             recorder.add(
                 FlinkSample(
-                    t=now, leader=leader, job=job["jid"], state=job.get("state", ""),
+                    t=time.time(), leader=leader, job=job["jid"], state=job.get("state", ""),
                     checkpoint_id=int(cp.get("id", -1)), checkpoint_at=float(cp.get("latest_ack_timestamp", 0)) / 1000,
                     tasks_running=bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices),
                     checkpoint_triggered_at=float(cp.get("trigger_timestamp", 0)) / 1000,
                 )
             )  # fmt: skip
         except urllib.error.HTTPError as exc:  # the leader's REST server answers, not ready yet
-            recorder.add(FlinkSample(t=now, leader=leader, error=f"http {exc.code}: {exc.reason}"))
+            recorder.add(FlinkSample(t=time.time(), leader=leader, error=f"http {exc.code}: {exc.reason}"))
         except (OSError, ValueError) as exc:  # nobody answers at that address
-            recorder.add(FlinkSample(t=now, leader=leader, error=f"rest: {exc}"))
+            recorder.add(FlinkSample(t=time.time(), leader=leader, error=f"rest: {exc}"))
 
     s = Sampler("flink", interval_s, sample)
     stop = s.stop

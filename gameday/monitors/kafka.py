@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from gameday.history import KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample, Recorder
+from gameday.history import KafkaClusterSample, KafkaOffsetsSample, KafkaPartitionSample, KafkaTopicConfig, Recorder
 from gameday.monitors import Sampler
 
 TIMEOUT_S = 1.0
@@ -32,10 +32,11 @@ def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s:
     def sample() -> None:
         from confluent_kafka import KafkaException
 
-        now = time.time()
         try:
             md = client.list_topics(topic=topic, timeout=TIMEOUT_S)
+            now = time.time()  # stamped when the answer arrived
         except KafkaException as exc:
+            now = time.time()
             error = str(exc.args[0].str() if exc.args else exc)
             recorder.add(KafkaClusterSample(t=now, brokers=(), error=error))
             for pid, replicas in sorted(known.items()):
@@ -51,6 +52,35 @@ def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s:
             recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=part.leader, isr=tuple(sorted(part.isrs)), replicas=tuple(part.replicas), error=error))
 
     return Sampler(f"kafka-metadata-{topic}", interval_s, sample)
+
+
+def config_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s: float) -> Sampler:
+    """The topic's replication settings as the cluster states them: partitions, replicas,
+    min.insync.replicas, retention and unclean election (what kafka.min_isr and the config
+    SLOs judge, read from the cluster rather than from the profile)."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    client = _admin(bootstrap)
+
+    def sample() -> None:
+        try:
+            md = client.list_topics(topic=topic, timeout=TIMEOUT_S).topics.get(topic)
+            if md is None or md.error is not None:
+                raise RuntimeError(f"topic {topic}: {md.error if md else 'missing'}")
+            resource = ConfigResource(ResourceType.TOPIC, topic)
+            config = client.describe_configs([resource], request_timeout=TIMEOUT_S)[resource].result(timeout=TIMEOUT_S)
+        except Exception as exc:  # the client raises several types; each is "no answer"
+            recorder.add(KafkaTopicConfig(t=time.time(), topic=topic, error=f"{type(exc).__name__}: {exc}"[:200]))
+            return
+        value = lambda key, default: config[key].value if key in config else default  # noqa: E731
+        recorder.add(KafkaTopicConfig(
+            t=time.time(), topic=topic, partitions=len(md.partitions),
+            replication_factor=min((len(p.replicas) for p in md.partitions.values()), default=-1),
+            min_insync_replicas=int(value("min.insync.replicas", "1")), retention_ms=int(value("retention.ms", "-1")),
+            unclean_leader_election=value("unclean.leader.election.enable", "false") == "true",
+        ))  # fmt: skip
+
+    return Sampler(f"kafka-config-{topic}", interval_s, sample)
 
 
 def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, partitions: int, interval_s: float) -> Sampler:
@@ -71,7 +101,6 @@ def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, 
     def sample() -> None:
         from confluent_kafka import KafkaException, TopicPartition
 
-        now = time.time()
         ends: dict[int, int] = {}
         for p in range(partitions):
             try:
@@ -84,6 +113,7 @@ def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, 
                 committed[tp.partition] = tp.offset if tp.offset >= 0 else -1
         except KafkaException:
             pass
+        now = time.time()  # stamped when the last answer arrived
         for p in range(partitions):
             recorder.add(KafkaOffsetsSample(t=now, group=group, topic=topic, partition=p, end=ends.get(p, -1), committed=committed.get(p, -1)))
 

@@ -76,7 +76,11 @@ def canary_loop(recorder: Recorder, bootstrap: str, api_url: str, flight, stop: 
                     recorder.add(CanarySample(t=c["t"], flight_id=flight.flight_id, amount_pence=c["amount"], gave_up_at=now, polls=c["polls"]))
                     pending.remove(c)
         stop.wait(poll_s)
-    # Canaries still pending when the run ends were cut short: not a measurement.
+    # Canaries still unseen when the run stops were unseen for at least their age: a stall
+    # in the last minute of a run must show (the checker weighs them against the threshold).
+    now = time.time()
+    for c in pending:
+        recorder.add(CanarySample(t=c["t"], flight_id=flight.flight_id, amount_pence=c["amount"], gave_up_at=now, polls=c["polls"], pending=True))
 
 
 def _shown_price(url: str, flight_id: str) -> int | None:
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the harness decides when we stop
-    samplers = [kafka.metadata_sampler(recorder, args.bootstrap, RAW_TOPIC, args.interval)]
+    samplers = [kafka.metadata_sampler(recorder, args.bootstrap, RAW_TOPIC, args.interval), kafka.config_sampler(recorder, args.bootstrap, RAW_TOPIC, 5.0)]
     samplers.append(kafka.offsets_sampler(recorder, args.bootstrap, OUTPUT_TOPIC, APPLIER_GROUP, args.partitions, args.interval))
     if args.zk and args.leader_path:
         samplers.append(flink.sampler(recorder, args.zk, args.leader_path, args.flink_interval, job_name=args.job_name))

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from gameday.errors import InputError
+from gameday.profile import rules
 
 
 def defaults() -> dict[str, Any]:
@@ -106,6 +107,7 @@ def load_profile(path: Path | None = None, overrides: dict[str, Any] | None = No
         _merge(data, overrides, "", "overrides")
         explicit.update(flatten(overrides))
     flat = flatten(data)
+    rules.check(flat, f"profile {path}" if path else "profile")
     return Profile(data=data, source=source, overrides={k: flat[k] for k in explicit})
 
 

@@ -20,9 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from gameday.checkers.verdicts import Verdict
 from gameday.drill.summary import RunSummary
-from gameday.errors import InputError
 from gameday.history import ActivityEvent, FaultEvent, History, Marker
 from gameday.reports import manifest
+from gameday.reports.coverage import coverage
 from gameday.reports.junit import write_junit
 from gameday.reports.plot import build_plot
 from gameday.reports.series import series
@@ -234,13 +234,7 @@ def _environment() -> Environment:
 
 def context(run_dir: Path) -> dict[str, Any]:
     """Everything the templates show, read from the run directory."""
-    verdicts_path = run_dir / "verdicts.json"
-    if not verdicts_path.exists():
-        raise InputError(f"{verdicts_path} does not exist", hint="Render a run directory that has been checked (verdicts.json).")
-    try:
-        summary = RunSummary.read(verdicts_path)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{verdicts_path} is not a valid run summary ({type(exc).__name__}: {exc})") from exc
+    summary = RunSummary.read(run_dir / "verdicts.json")
     warnings: list[str] = []
     history = _read_history(run_dir, warnings)
     journal = _read_journal(run_dir, warnings)
@@ -265,6 +259,7 @@ def context(run_dir: Path) -> dict[str, Any]:
         "plot": build_plot(ts, threshold) if ts.has_load else None,
         "threshold_ms": threshold,
         "streaming": streaming_section(history, summary.started_at, summary.ended_at),
+        "coverage": coverage(summary, catalog()),
         "timeline": _timeline(history, activities, summary.started_at),
         "activities": activities,
         "steady_states": _steady_states(journal),

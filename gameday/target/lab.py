@@ -11,11 +11,13 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from gameday.clients import kafka as kafka_client
 from gameday.clients import redis as redis_client
 from gameday.clients.flink import rest_get
 from gameday.errors import LabError, TargetError
@@ -35,6 +37,10 @@ from gameday.profile.live import SENTINEL_LIVE
 from gameday.target import Address, Partition, Role, StreamJob, Topic
 
 _TIMEOUT_S = 0.5
+# A lab address is checked (routed to the lab's bridge, guard installed) before it is used,
+# and again after this long: a poll every 200 ms must not spawn `ip` and `nft` for every
+# address it touches (that was over 200 processes a second on a 2-core host).
+ROUTE_RECHECK_S = 1.0
 
 
 class LabTarget:
@@ -45,6 +51,7 @@ class LabTarget:
         self.lab = lab
         self.st = st
         self.ctx = lab.context(st)  # the lab's own settings, as it was started
+        self._checked: dict[str, float] = {}  # address -> when it was last found routed
 
     @classmethod
     def open(cls, profile: Profile) -> "LabTarget":
@@ -63,7 +70,10 @@ class LabTarget:
         return self.ctx.profile.data
 
     def _routed(self, address: str) -> str:
-        network.assert_routed_locally(self.st.topology, address)
+        now = time.monotonic()
+        if now - self._checked.get(address, float("-inf")) > ROUTE_RECHECK_S:
+            network.assert_routed_locally(self.st.topology, address)
+            self._checked[address] = now
         return address
 
     def _addr(self, az: str, port_key: str) -> Address:
@@ -192,7 +202,7 @@ class LabTarget:
 
     def kafka_controller(self) -> int:
         host, port = self.kafka_bootstrap().split(",")[0].rsplit(":", 1)
-        return kafka_tier.active_controller(host, int(port))
+        return kafka_client.active_controller(host, int(port))
 
     def flink_leader(self) -> str | None:
         leader = flink_tier.rest_leader(self.zk_quorum(), flink_tier.REST_LEADER_PATH)

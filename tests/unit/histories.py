@@ -7,6 +7,7 @@ from gameday.history import (
     FaultEvent,
     FaultPhase,
     History,
+    Inventory,
     LoadSecond,
     Marker,
     RedisRoleSample,
@@ -17,6 +18,7 @@ from gameday.load import latency
 
 T0 = 1_800_000_000.0  # run start
 KILL = T0 + 30.0
+SENTINELS = ("sentinel-a", "sentinel-b", "sentinel-c")
 
 
 def _hist(latencies_ms: list[float]) -> str:
@@ -28,12 +30,12 @@ def _hist(latencies_ms: list[float]) -> str:
 
 def failover(promotion_s: float = 6.2, write_gap_s: float = 6.5, fault_p95_ms: float = 25.0, failures_in_fault: int = 0, revert_after_s: float = 30.0) -> History:
     """60+ s of a drill: steady, primary redis-a killed at KILL, redis-b promoted after promotion_s."""
-    records = [Marker(t=T0, name="warmup.end")]
+    records = [Marker(t=T0, name="warmup.end"), Inventory(t=T0, role="sentinel", components=SENTINELS)]
     t = T0
     while t < KILL + revert_after_s + 20:
         promoted = t >= KILL + promotion_s
         primary = "redis-b" if promoted else "redis-a"
-        for s in ("sentinel-a", "sentinel-b", "sentinel-c"):
+        for s in SENTINELS:
             records.append(SentinelSample(t=t, sentinel=s, primary=primary))
         a_role = "down" if KILL <= t < KILL + revert_after_s else ("slave" if t >= KILL else "master")
         records.append(RedisRoleSample(t=t + 0.01, node="redis-a", role=a_role))

@@ -16,6 +16,8 @@ from gameday.spec import catalog
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
+VALID_SUMMARY = json.dumps({"run_id": "r", "experiment": "e.json", "target": "lab", "started_at": 1.0, "ended_at": 2.0, "exit_code": 0,
+                            "status": "carried_out", "reason": "", "verdicts": [], "load": None})  # fmt: skip
 
 
 def test_every_slo_has_clause_threshold_unit_and_reading():
@@ -58,6 +60,25 @@ def _experiment() -> dict:
         (lambda d: d.pop("method"), "experiment"),
         (lambda d: d.update(controls=[]), "gameday control"),
         (lambda d: d.update(extensions=[]), "no 'gameday' entry"),
+        # cases that crashed, or were accepted, before
+        (lambda d: d["extensions"][0].update(tiers=[["redis"]]), "field 'tiers' must list tier names"),
+        (lambda d: d["extensions"][0].update(slos=[["redis.promotion_time"]]), "field 'slos' must list SLO names"),
+        (lambda d: d["controls"][0].update(provider=None), "field 'controls'"),
+        (lambda d: d.update(extensions="gameday"), "field 'extensions' must be a list"),
+        (lambda d: d["extensions"][0]["load"].update(rate=float("nan")), "load rate must be a finite number"),
+        (lambda d: d["extensions"][0]["load"].update(rate=float("inf")), "load rate must be a finite number"),
+        (lambda d: d["extensions"][0]["load"].update(rate=1e308), "load rate must be above 0 and at most"),
+        (lambda d: d["extensions"][0].update(warmup_s=-5), "field 'warmup_s' must be 0 to"),
+        (lambda d: d["extensions"][0].update(baseline_s=-1), "field 'baseline_s' must be 0 to"),
+        (lambda d: d["extensions"][0].update(cooldown_s=-1), "field 'cooldown_s' must be 0 to"),
+        (lambda d: d["extensions"][0].update(max_duration_s=0), "field 'max_duration_s' must be 1 to"),
+        (lambda d: d["extensions"][0]["load"].update(shape="step", shape_params={"step": 0}), "step must be above 0"),
+        (lambda d: d["extensions"][0]["load"].update(shape="step", shape_params={"step_s": 0}), "step_s must be above 0"),
+        (lambda d: d["extensions"][0].update(slos=["redis.promotion_time", "redis.promotion_time"]), "more than once"),
+        (lambda d: d["extensions"][0].update(tiers=[]), "field 'tiers' is empty"),
+        (lambda d: d["extensions"][0].update(slos=[]), "field 'slos' is empty"),
+        (lambda d: d["extensions"][0].update(runbook="/etc/passwd"), "outside the experiment's tree"),
+        (lambda d: d["extensions"][0].update(runbook="../../../../etc/passwd"), "outside the experiment's tree"),
     ],
 )
 def test_bad_experiment_is_refused_naming_the_field(tmp_path, mutate, message):
@@ -66,6 +87,63 @@ def test_bad_experiment_is_refused_naming_the_field(tmp_path, mutate, message):
     with pytest.raises(InputError, match=None) as info:
         load_experiment(_write(tmp_path, data))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'"just a string"', "top level must be a JSON object"),
+    ],
+)
+def test_unreadable_experiment_files_are_refused(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(bad) in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("args", [["--rate", "nan"], ["--rate", "inf"], ["--rate", "-3"], ["--processes", "0"], ["--processes", "1000"]])
+def test_bad_run_flags_are_refused_before_anything_starts(tmp_path, capsys, args):
+    assert main(["run", str(EXPERIMENT), "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err
+    assert args[0] in err and "internal error" not in err and "lab is not running" not in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args", [["--max", "inf"], ["--start", "nan"], ["--step", "0"], ["--step-s", "0"], ["--max", "1e308"]])
+def test_bad_capacity_flags_are_refused(tmp_path, capsys, args):
+    assert main(["capacity", "--out", str(tmp_path / "cap"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "capacity:" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({}, "verdicts.json is missing"),
+        ({"verdicts.json": "{", "history.jsonl": "", "journal.json": "{}"}, "not a gameday run summary"),
+        ({"verdicts.json": VALID_SUMMARY, "history.jsonl": '{"kind":"no.such.kind","t":1}\n', "journal.json": "{}"}, "line 1"),
+        ({"verdicts.json": VALID_SUMMARY, "history.jsonl": '{"kind":"marker","t":1,"name":"x"}\n{"kind":"mar', "journal.json": "{}"}, "line 2"),
+        ({"verdicts.json": VALID_SUMMARY, "history.jsonl": "", "journal.json": "[]"}, "not a Chaos Toolkit journal"),
+    ],
+)
+def test_check_refuses_a_broken_run_directory(tmp_path, capsys, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err
+
+
+def test_report_refuses_a_missing_or_invalid_summary(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    (tmp_path / "verdicts.json").write_text('{"run_id": 1}')
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "not a gameday run summary" in err and "internal error" not in err
 
 
 def test_malformed_json_names_line_and_column(tmp_path, capsys):

@@ -8,17 +8,23 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import InputError
-from gameday.profile import flatten, load_profile
+from gameday.profile import flatten, load_profile, rules
 from gameday.profile.live import LIVE, per_run, plan_changes
 
 
-def _other(value):
-    """A different value of the same type."""
+def _other(key: str, value, tmp_path: Path):
+    """A different value of the same type that the profile's rules accept."""
     if isinstance(value, bool):
         return not value
+    if key in rules.CHOICES:
+        return next(c for c in rules.CHOICES[key] if c != value)
     if isinstance(value, (int, float)):
-        return value + 1
-    return str(value) + "-x"
+        low, high = rules.COUNTS.get(key, (0, 65535 if key.endswith("port") else 10**9))
+        if key == "kafka.min_insync_replicas":
+            return value - 1
+        return value + 1 if value + 1 <= high else value - 1
+    special = {"lab.bridge": "gd-other0", "lab.subnet": "10.99.0.0/24", "lab.home": str(tmp_path / "home"), "timetable.start": "2027-01-01"}
+    return special.get(key, str(value) + "-x")
 
 
 @pytest.mark.parametrize("key", sorted(flatten(load_profile().data)))
@@ -26,7 +32,7 @@ def test_every_profile_key_takes_effect_per_run_or_is_refused_by_name(key, tmp_p
     """Each key of defaults.yaml, changed in a run's profile: a per-run key applies as is, a
     live key becomes a live change, anything else is refused naming the key and the way."""
     lab = load_profile().data
-    value = _other(flatten(lab)[key])
+    value = _other(key, flatten(lab)[key], tmp_path)
     *parents, last = key.split(".")
     nested: dict = {last: value}
     for part in reversed(parents):
@@ -75,3 +81,27 @@ def test_a_profile_written_for_the_probes_reads_back_as_the_same_run_profile(tmp
     path.write_text(yaml.safe_dump(run.data))
     again = load_profile(path).over(lab, str(path))
     assert again.data == run.data
+
+
+@pytest.mark.parametrize(
+    "yaml_text, key",
+    [
+        ("lab:\n  bridge: docker0\n", "lab.bridge"),
+        ("lab:\n  subnet: 8.8.8.0/24\n", "lab.subnet"),
+        ("lab:\n  subnet: not-a-cidr\n", "lab.subnet"),
+        ("redis:\n  port: 70000\n", "redis.port"),
+        ("kafka:\n  partitions: 0\n", "kafka.partitions"),
+        ("kafka:\n  replication_factor: -1\n", "kafka.replication_factor"),
+        ("kafka:\n  min_insync_replicas: 3\n  replication_factor: 2\n", "kafka.min_insync_replicas"),
+        ("flink:\n  checkpoint_interval_s: .nan\n", "flink.checkpoint_interval_s"),
+        ("ingest:\n  rate_per_supplier: .inf\n", "ingest.rate_per_supplier"),
+        ("host:\n  settle_pressure_pct: 150\n", "host.settle_pressure_pct"),
+        ("lab:\n  home: /tmp\n", "lab.home"),
+        ("timetable:\n  start: tomorrow\n", "timetable.start"),
+    ],
+)
+def test_a_value_out_of_range_is_refused_naming_the_key(yaml_text, key, tmp_path: Path):
+    file = tmp_path / "p.yaml"
+    file.write_text(yaml_text)
+    with pytest.raises(InputError, match=rf"{file}: '{key}' "):
+        load_profile(file)

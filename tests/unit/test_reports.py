@@ -216,3 +216,14 @@ def test_manifest_passes_sha256sum_and_catches_tampering(run_dir: Path) -> None:
 def test_verdicts_round_trip_used_by_the_fixture(run_dir: Path) -> None:
     summary = RunSummary.read(run_dir / "verdicts.json")
     assert [o.verdict for o in summary.verdicts] == [Verdict.PASS, Verdict.FAIL, Verdict.UNKNOWN]
+
+
+def test_reports_show_the_plans_coverage(run_dir: Path) -> None:
+    """Which clauses this run judged, which other drills judge, and which no drill here can."""
+    html_path, md_path, _ = render_run(run_dir)
+    md, html = md_path.read_text(), html_path.read_text()
+    assert "## Coverage of the plan" in md and 'id="coverage"' in html
+    assert "| `api.p95_latency_during_fault` |" in md.split("## Coverage of the plan")[1]
+    assert "| this run | **FAIL** |" in md
+    assert "| `kafka.leader_reelection` |" in md and "kafka-broker-loss" in md.split("## Coverage of the plan")[1]
+    assert "| `dr.rpo` |" in md and "| not measured | Needs the pilot-light DR region" in md

@@ -20,6 +20,7 @@ from gameday.history import (
     IntegrityAudit,
     KafkaOffsetsSample,
     KafkaPartitionSample,
+    KafkaTopicConfig,
     Marker,
     StreamLagSecond,
 )  # fmt: skip
@@ -83,7 +84,7 @@ def test_fake_history_leader_reelection_pass_fail_and_never():
     [
         (reelection(4), "No broker kill"),
         ([fault("kafka.kill_broker", FAULT, "kafka-b", "SIGKILL"), *reelection(4)], "does not name the broker"),
-        ([BROKER_KILL, *tick(FAULT - 1, [(1, 2, 3)] * 3)], "No partition metadata sampled after"),
+        ([BROKER_KILL, *tick(FAULT - 1, [(1, 2, 3)] * 3)], "Only 0 metadata ticks after the fault"),
         ([BROKER_KILL, *reelection(None, watch_s=10)], "inconclusive"),  # 10 s without a leader: no proof of >= 30
     ],
 )
@@ -93,24 +94,37 @@ def test_fake_history_leader_reelection_unknown(records, why):
     assert why in o.detail
 
 
+def config(min_isr: int = 2, t: float = FAULT - 5, **kw) -> KafkaTopicConfig:
+    return KafkaTopicConfig(t=t, topic="supplier.raw", partitions=3, replication_factor=3, min_insync_replicas=min_isr, retention_ms=604_800_000, **kw)
+
+
 def test_fake_history_min_isr_pass_fail_unknown():
     revert = fault("kafka.kill_broker", FAULT + 20, "kafka-b", phase=FaultPhase.REVERTED)
-    healed = [*tick(FAULT, [(1, 3)] * 3), *tick(FAULT + 20, [(1, 3)] * 3), *tick(FAULT + 25, [(1, 2, 3)] * 3)]
-    ok = check("kafka.min_isr", [BROKER_KILL, revert, *healed])
-    verdict(ok, Verdict.PASS, 3.0)
-    assert "0.00 s after kafka-b was restored" in ok.detail  # two replicas were already in sync
-    short = [*tick(FAULT, [(1, 3)] * 3), *tick(FAULT + 30, [(1, 3), (3,), (1, 3)])]
-    bad = check("kafka.min_isr", [BROKER_KILL, *short])
-    verdict(bad, Verdict.FAIL, 1.0)
-    assert "no broker was restored" in bad.detail
-    verdict(check("kafka.min_isr", [BROKER_KILL, revert, *short]), Verdict.FAIL, 1.0)
-    verdict(check("kafka.min_isr", [BROKER_KILL]), Verdict.UNKNOWN, None)
-    verdict(check("kafka.min_isr", tick(FAULT, [()] * 3, (-1, -1, -1), error="timed out")), Verdict.UNKNOWN, None)
+    healed = [*tick(FAULT, [(1, 3)] * 3)] + [r for i in range(5) for r in tick(FAULT + 21 + i, [(1, 2, 3)] * 3)]
+    ok = check("kafka.min_isr", [config(), BROKER_KILL, revert, *healed])
+    verdict(ok, Verdict.PASS, 2.0)  # the configured minimum, 2, is the smaller figure
+    assert "min.insync.replicas of supplier.raw is 2" in ok.detail and "smallest ISR at the end: 3 of 3" in ok.detail
+    short = [*tick(FAULT, [(1, 3)] * 3)] + [r for i in range(5) for r in tick(FAULT + 30 + i, [(1, 3), (3,), (1, 3)])]
+    verdict(check("kafka.min_isr", [config(), BROKER_KILL, revert, *short]), Verdict.FAIL, 1.0)
+    no_restore = check("kafka.min_isr", [config(), BROKER_KILL, *short])
+    verdict(no_restore, Verdict.UNKNOWN, None)
+    assert "No broker was restored" in no_restore.detail
+    verdict(check("kafka.min_isr", [BROKER_KILL, revert, *healed]), Verdict.UNKNOWN, None)  # config never read
+    verdict(check("kafka.min_isr", [config(), BROKER_KILL, revert, *tick(FAULT + 21, [(1, 2, 3)] * 3)]), Verdict.UNKNOWN, None)  # one tick
+    # a topic that allows acks=all with one replica fails, however full its ISRs are
+    verdict(check("kafka.min_isr", [config(min_isr=1), BROKER_KILL, revert, *healed]), Verdict.FAIL, 1.0)
+    # a partition that did not answer at the end is not dropped: the last complete tick is
+    # judged, with what the other partitions said after it
+    partial = lambda isr: [KafkaPartitionSample(t=FAULT + 40, topic="supplier.raw", partition=p, leader=1, isr=isr if p else (), replicas=(1, 2, 3), error="" if p else "timed out") for p in range(3)]  # noqa: E731
+    judged = check("kafka.min_isr", [config(), BROKER_KILL, revert, *healed, *partial((1, 2, 3))])
+    verdict(judged, Verdict.PASS, 2.0)
+    assert "1 ticks after the restore had partitions that did not answer" in judged.detail
+    verdict(check("kafka.min_isr", [config(), BROKER_KILL, revert, *healed, *partial((1,))]), Verdict.FAIL, 1.0)
 
 
-def ingest(latencies: list[float], acked: int = 100, failing: tuple[int, ...] = ()) -> list:
+def ingest(latencies: list[float], acked: int = 100, failing: tuple[int, ...] = (), floor: float | None = 30.0) -> list:
     recs = [Marker(t=T0, name="warmup.end"), IngestSecond(t=T0 - 5, acked=50, failed=0, max_ack_latency_s=99.0)]
-    return recs + [IngestSecond(t=T0 + i, acked=acked, failed=5 if i in failing else 0, max_ack_latency_s=lat) for i, lat in enumerate(latencies)]
+    return recs + [IngestSecond(t=T0 + i, acked=acked, failed=5 if i in failing else 0, max_ack_latency_s=lat, failed_lag_floor_s=floor) for i, lat in enumerate(latencies)]
 
 
 def test_fake_history_ingest_lag_pass_fail_unknown():
@@ -120,6 +134,10 @@ def test_fake_history_ingest_lag_pass_fail_unknown():
     bad = check("ingest.lag", ingest([0.2, 31.0, 0.2, 0.2, 0.2, 0.2, 0.2], failing=(4, 5, 6)))
     verdict(bad, Verdict.FAIL, 31.0)
     assert "from 4 s to 7 s into the run (3 s)" in bad.detail
+    failed = check("ingest.lag", ingest([0.2, 0.3, 0.2], failing=(1,)))
+    verdict(failed, Verdict.FAIL, 30.0)  # a failed delivery is at least the producer's timeout
+    assert "at least the producer's 30 s delivery timeout" in failed.detail
+    verdict(check("ingest.lag", ingest([0.2, 0.3, 0.2], failing=(1,), floor=None)), Verdict.UNKNOWN, None)  # an older history
     verdict(check("ingest.lag", ingest([30.0, 0.1])), Verdict.FAIL, 30.0)  # "< 30 s" is strict
     verdict(check("ingest.lag", ingest([0.1, 0.1], acked=0, failing=(0, 1))), Verdict.UNKNOWN, None)
     verdict(check("ingest.lag", ingest([])), Verdict.UNKNOWN, None)  # acks only in the warm-up
@@ -286,30 +304,39 @@ def test_fake_history_integrity_unmeasured_count_is_unknown(slo, unmeasured):
     verdict(check(slo, audited(**{unmeasured: -1})), Verdict.UNKNOWN, None)
 
 
-def canaries(delays: list[float | None]) -> list:
-    """Canaries every 2 s from T0 (outside the fault window [T0+20, T0+40)); None = never seen."""
+def canaries(delays: list[float | None], pending: tuple[float, ...] = ()) -> list:
+    """Canaries every 2 s from T0 (outside the fault window [T0+20, T0+40) while fewer than 10),
+    then from T0+40; None = never seen; `pending`: ages of canaries unseen when the run stopped."""
     recs = [Marker(t=T0, name="warmup.end"), fault("flink.kill_taskmanager", T0 + 20, "flink-tm-b"),
             fault("flink.kill_taskmanager", T0 + 40, "flink-tm-b", phase=FaultPhase.REVERTED),
             CanarySample(t=T0 - 5, flight_id="FR1", amount_pence=1, seen_at=T0 + 4),  # in the warm-up
             CanarySample(t=T0 + 25, flight_id="FR1", amount_pence=2, seen_at=T0 + 34),  # in the fault window
             CanarySample(t=T0 + 1, flight_id="FR1", amount_pence=3, error="produce failed")]  # fmt: skip
     for k, d in enumerate(delays):
-        t = T0 + 2 * k
+        t = T0 + 2 * k + (30 if k >= 10 else 0)
         recs.append(CanarySample(t=t, flight_id="FR1", amount_pence=100 + k, seen_at=t + d if d is not None else 0.0, gave_up_at=t + 8))
+    stop = T0 + 200
+    recs += [CanarySample(t=stop - age, flight_id="FR1", amount_pence=900 + k, gave_up_at=stop, pending=True) for k, age in enumerate(pending)]
     return recs
 
 
 def test_fake_history_freshness_pass_fail_unknown():
-    ok = check("freshness.searchable", canaries([0.3, 0.4, 0.5, 0.6, 0.8]))
+    ten = [0.3, 0.4, 0.5, 0.6, 0.8, 0.3, 0.4, 0.5, 0.6, 0.5]
+    ok = check("freshness.searchable", canaries(ten))
     verdict(ok, Verdict.PASS, 0.8)
-    assert "5 canary price updates" in ok.detail and "median 0.50 s" in ok.detail
-    verdict(check("freshness.searchable", canaries([0.3, 1.5, 0.4])), Verdict.FAIL, 1.5)
-    unseen = check("freshness.searchable", canaries([0.3, 0.4, None, 0.5]))
+    assert "10 canary price updates" in ok.detail and "median 0.50 s" in ok.detail
+    verdict(check("freshness.searchable", canaries([*ten[:9], 1.5])), Verdict.FAIL, 1.5)
+    unseen = check("freshness.searchable", canaries([None, *ten[1:]]))
     verdict(unseen, Verdict.FAIL, 8.0)
-    assert "1 of 4 canary" in unseen.detail
-    short = check("freshness.searchable", canaries([0.3, 0.4]))
+    assert "1 of 10 canary" in unseen.detail
+    short = check("freshness.searchable", canaries([0.3, 0.4, 0.5]))
     verdict(short, Verdict.UNKNOWN, None)
-    assert "Only 2 canary" in short.detail
+    assert "Only 3 canary" in short.detail and "at least 10" in short.detail
+    # a stall in the last minute: canaries still unseen when the run stopped count at their age
+    stalled = check("freshness.searchable", canaries(ten, pending=(45.0, 20.0, 0.4)))
+    verdict(stalled, Verdict.FAIL, 45.0)
+    assert "2 of them still pending when the run stopped" in stalled.detail
+    verdict(check("freshness.searchable", canaries(ten, pending=(0.4,))), Verdict.PASS, 0.8)  # too young to judge
 
 
 # --- audit and ingest helpers (files in tmp_path) -------------------------------------------
