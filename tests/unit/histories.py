@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gameday.checkers import run_checkers
+from gameday.checkers.verdicts import Outcome
 from gameday.history import (
     CacheCounters,
     FaultEvent,
@@ -26,6 +28,18 @@ def _hist(latencies_ms: list[float]) -> str:
     for ms in latencies_ms:
         latency.record_ms(h, ms)
     return latency.encode(h)
+
+
+def hist_of(ms: float, n: int) -> str:
+    """An encoded histogram of n requests that all took ms."""
+    return _hist([ms] * n)
+
+
+def check_one(slo: str, records: list) -> Outcome:
+    """One checker's outcome on these records; a crash is a test failure, not an unknown."""
+    [out] = run_checkers(History.of_records(records), [slo])
+    assert not out.detail.startswith("Checker crashed"), out.detail
+    return out
 
 
 def failover(promotion_s: float = 6.2, write_gap_s: float = 6.5, fault_p95_ms: float = 25.0, failures_in_fault: int = 0, revert_after_s: float = 30.0) -> History:

@@ -10,7 +10,6 @@ fabricated histories and files: no lab).
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gameday.checkers import run_checkers
 from gameday.checkers.verdicts import Verdict
 from gameday.cli import main
 from gameday.history import (
@@ -26,7 +24,6 @@ from gameday.history import (
     CanarySample,
     FaultEvent,
     FaultPhase,
-    History,
     IngestSecond,
     IntegrityAudit,
     Inventory,
@@ -37,29 +34,19 @@ from gameday.history import (
     StreamLagSecond,
     WriteSample,
 )
-from gameday.load import latency
 from gameday.profile import flatten, load_profile
 from gameday.spec import catalog
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
+
+
+from tests.unit.histories import check_one, hist_of
+
 T0 = 1_800_000_000.0
 SPEC = catalog()
 CHECKS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 INPUTS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-
-def verdict_of(slo: str, records: list):
-    [out] = run_checkers(History.of_records(records), [slo])
-    assert not out.detail.startswith("Checker crashed"), out.detail
-    return out
-
-
-def _hist(ms: float, n: int) -> str:
-    h = latency.new_histogram()
-    for _ in range(n):
-        latency.record_ms(h, ms)
-    return latency.encode(h)
 
 
 def fault_window(start: float, end: float, name: str = "redis.kill_primary") -> list:
@@ -76,11 +63,11 @@ per_second = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12), st.float
 def test_latency_and_errors_never_pass_on_too_few_requests(seconds, in_fault):
     """At most 8 seconds of at most 12 requests: below every latency and error minimum."""
     start = T0 + (100 if in_fault else 0)
-    load = [LoadSecond(t=start + i, worker="w", requests=n, failures=min(f, n), hist=_hist(ms, n), offered=n) for i, (n, f, ms) in enumerate(seconds)]
+    load = [LoadSecond(t=start + i, worker="w", requests=n, failures=min(f, n), hist=hist_of(ms, n), offered=n) for i, (n, f, ms) in enumerate(seconds)]
     records = [Marker(t=T0, name="warmup.end"), *fault_window(T0 + 100, T0 + 120), *load]
     assert sum(s.requests for s in load) < SPEC["api.error_rate"].evidence.min_requests
     for slo in ("api.p95_latency", "api.p95_latency_peak", "api.p95_latency_during_fault", "api.error_rate"):
-        assert verdict_of(slo, records).verdict is not Verdict.PASS, slo
+        assert check_one(slo, records).verdict is not Verdict.PASS, slo
 
 
 @CHECKS
@@ -91,21 +78,21 @@ def test_hit_ratio_never_passes_on_too_few_lookups(hits):
     for i, h in enumerate(hits):
         total += h
         records.append(CacheCounters(t=T0 + i, instance="a", hits=total, misses=0.0, errors=0.0))
-    assert verdict_of("cache.hit_ratio", records).verdict is not Verdict.PASS
+    assert check_one("cache.hit_ratio", records).verdict is not Verdict.PASS
 
 
 @CHECKS
 @given(lags=st.lists(st.floats(0, 4), max_size=9))
 def test_processing_lag_never_passes_on_too_few_seconds(lags):
     records = [Marker(t=T0, name="warmup.end")] + [StreamLagSecond(t=T0 + i, events=10, p95_s=x, max_s=x, processed_until=T0 + i + x) for i, x in enumerate(lags)]
-    assert verdict_of("kafka.consumer_lag_p95", records).verdict is not Verdict.PASS
+    assert check_one("kafka.consumer_lag_p95", records).verdict is not Verdict.PASS
 
 
 @CHECKS
 @given(acked=st.lists(st.integers(0, 12), min_size=1, max_size=8), failed=st.lists(st.integers(0, 5000), min_size=1, max_size=8))
 def test_ingest_lag_never_passes_on_too_few_acknowledged_events(acked, failed):
     records = [Marker(t=T0, name="warmup.end")] + [IngestSecond(t=T0 + i, acked=a, failed=f, max_ack_latency_s=0.1, failed_lag_floor_s=30.0) for i, (a, f) in enumerate(zip(acked, failed))]
-    assert verdict_of("ingest.lag", records).verdict is not Verdict.PASS
+    assert check_one("ingest.lag", records).verdict is not Verdict.PASS
 
 
 @CHECKS
@@ -114,14 +101,14 @@ def test_the_audit_never_passes_on_too_few_events(acknowledged, lost):
     audit = IntegrityAudit(t=T0, cutoff=T0, acknowledged=acknowledged, lost_in_topic=0, duplicated_in_topic=0, lost_in_output=lost,
                            duplicated_in_output=0, lost_in_archive=0, duplicated_in_archive=0)  # fmt: skip
     for slo in ("data.events_lost", "data.events_duplicated"):
-        assert verdict_of(slo, [audit]).verdict is not Verdict.PASS
+        assert check_one(slo, [audit]).verdict is not Verdict.PASS
 
 
 @CHECKS
 @given(delays=st.lists(st.floats(0, 0.9), max_size=9))
 def test_freshness_never_passes_on_too_few_canaries(delays):
     records = [Marker(t=T0, name="warmup.end")] + [CanarySample(t=T0 + 3 * i, flight_id="f", amount_pence=i, seen_at=T0 + 3 * i + d) for i, d in enumerate(delays)]
-    assert verdict_of("freshness.searchable", records).verdict is not Verdict.PASS
+    assert check_one("freshness.searchable", records).verdict is not Verdict.PASS
 
 
 @CHECKS
@@ -129,7 +116,7 @@ def test_freshness_never_passes_on_too_few_canaries(delays):
 def test_write_recovery_never_passes_without_a_lasting_run_of_successes(oks):
     kill = FaultEvent(t=T0, phase=FaultPhase.INJECTED, fault="redis.kill_primary", component="redis-a")
     writes = [WriteSample(t=T0 + 0.1 + 0.2 * i, ok=ok, latency_ms=1.0) for i, ok in enumerate(oks)]
-    out = verdict_of("redis.client_write_recovery", [kill, *writes])
+    out = check_one("redis.client_write_recovery", [kill, *writes])
     final_run = len(oks) - next((i for i in range(len(oks) - 1, -1, -1) if not oks[i]), -1) - 1
     if final_run < SPEC["redis.client_write_recovery"].evidence.min_writes:
         assert out.verdict is not Verdict.PASS
@@ -145,7 +132,7 @@ def test_promotion_never_passes_unless_every_sentinel_of_the_topology_was_sample
         primary = "redis-b" if t >= T0 + promote_s else "redis-a"
         records += [SentinelSample(t=t, sentinel=s, primary=primary) for s in sampled]
         records.append(RedisRoleSample(t=t, node="redis-b", role="master" if primary == "redis-b" else "slave"))
-    assert verdict_of("redis.promotion_time", records).verdict is not Verdict.PASS
+    assert check_one("redis.promotion_time", records).verdict is not Verdict.PASS
 
 
 # --- across the threshold, the verdict flips ------------------------------------------------------
@@ -155,7 +142,7 @@ def test_promotion_never_passes_unless_every_sentinel_of_the_topology_was_sample
 @given(worst=st.floats(0.0, 100.0))
 def test_ingest_lag_flips_at_its_threshold(worst):
     records = [Marker(t=T0, name="warmup.end")] + [IngestSecond(t=T0 + i, acked=50, failed=0, max_ack_latency_s=worst if i == 3 else 0.1) for i in range(10)]
-    out = verdict_of("ingest.lag", records)
+    out = check_one("ingest.lag", records)
     slo = SPEC["ingest.lag"]
     assert out.verdict is (Verdict.PASS if slo.met_by(max(worst, 0.1)) else Verdict.FAIL)
 
@@ -164,7 +151,7 @@ def test_ingest_lag_flips_at_its_threshold(worst):
 @given(lag=st.floats(0.0, 20.0))
 def test_processing_lag_flips_at_its_threshold(lag):
     records = [Marker(t=T0, name="warmup.end")] + [StreamLagSecond(t=T0 + i, events=10, p95_s=lag, max_s=lag, processed_until=T0 + i + lag) for i in range(30)]
-    out = verdict_of("kafka.consumer_lag_p95", records)
+    out = check_one("kafka.consumer_lag_p95", records)
     assert out.verdict is (Verdict.PASS if SPEC["kafka.consumer_lag_p95"].met_by(lag) else Verdict.FAIL)
 
 
@@ -173,15 +160,15 @@ def test_processing_lag_flips_at_its_threshold(lag):
 def test_integrity_flips_at_zero(lost, duplicated):
     audit = IntegrityAudit(t=T0, cutoff=T0, acknowledged=500, lost_in_topic=0, duplicated_in_topic=0, lost_in_output=lost,
                            duplicated_in_output=duplicated, lost_in_archive=0, duplicated_in_archive=0)  # fmt: skip
-    assert verdict_of("data.events_lost", [audit]).verdict is (Verdict.PASS if lost == 0 else Verdict.FAIL)
-    assert verdict_of("data.events_duplicated", [audit]).verdict is (Verdict.PASS if duplicated == 0 else Verdict.FAIL)
+    assert check_one("data.events_lost", [audit]).verdict is (Verdict.PASS if lost == 0 else Verdict.FAIL)
+    assert check_one("data.events_duplicated", [audit]).verdict is (Verdict.PASS if duplicated == 0 else Verdict.FAIL)
 
 
 @CHECKS
 @given(delay=st.floats(0.01, 5.0))
 def test_freshness_flips_at_its_threshold(delay):
     records = [Marker(t=T0, name="warmup.end")] + [CanarySample(t=T0 + 3 * i, flight_id="f", amount_pence=i, seen_at=T0 + 3 * i + (delay if i == 4 else 0.2)) for i in range(12)]
-    out = verdict_of("freshness.searchable", records)
+    out = check_one("freshness.searchable", records)
     assert out.verdict is (Verdict.PASS if SPEC["freshness.searchable"].met_by(max(delay, 0.2)) else Verdict.FAIL)
 
 
@@ -190,8 +177,8 @@ def test_freshness_flips_at_its_threshold(delay):
 def test_error_rate_flips_at_its_threshold(failed_per_second):
     """1,000 requests a second for 60 s, `failed_per_second` of them failing throughout."""
     records = [Marker(t=T0, name="warmup.end"), *fault_window(T0 + 20, T0 + 40)]
-    records += [LoadSecond(t=T0 + i, worker="w", requests=1000, failures=failed_per_second, hist=_hist(5.0, 1), offered=1000) for i in range(60)]
-    out = verdict_of("api.error_rate", records)
+    records += [LoadSecond(t=T0 + i, worker="w", requests=1000, failures=failed_per_second, hist=hist_of(5.0, 1), offered=1000) for i in range(60)]
+    out = check_one("api.error_rate", records)
     pct = 100.0 * failed_per_second / 1000
     assert out.verdict is (Verdict.PASS if SPEC["api.error_rate"].met_by(pct) else Verdict.FAIL)
 
@@ -206,7 +193,7 @@ def test_promotion_flips_at_its_threshold(promote_s):
         primary = "redis-b" if t >= T0 + promote_s else "redis-a"
         records += [SentinelSample(t=t, sentinel=s, primary=primary) for s in sentinels]
         records.append(RedisRoleSample(t=t, node="redis-b", role="master" if primary == "redis-b" else "slave"))
-    out = verdict_of("redis.promotion_time", records)
+    out = check_one("redis.promotion_time", records)
     assert out.verdict is (Verdict.PASS if SPEC["redis.promotion_time"].met_by(out.measured) else Verdict.FAIL)
     assert out.measured - promote_s < 0.2 + 1e-6  # measured at the first sample that shows it
 
