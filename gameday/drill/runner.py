@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, Iterator
 
 import yaml
@@ -45,6 +48,20 @@ class RunRequest:
     processes: int | None = None
 
 
+def in_finalizer(frame: FrameType | None) -> bool:
+    """Whether the code a signal interrupted runs inside a `__del__`: Python prints and drops
+    an exception raised there (a Redis client collected mid-poll swallowed a Ctrl-C)."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+# How soon a Ctrl-C that landed in a finalizer is delivered again.
+REDELIVER_S = 0.05
+
+
 @contextmanager
 def first_interrupt_only() -> Iterator[None]:
     """The first Ctrl-C stops the drill (rollbacks still run); later ones are ignored
@@ -53,6 +70,9 @@ def first_interrupt_only() -> Iterator[None]:
 
     def handler(signum, frame):  # noqa: ARG001
         nonlocal count
+        if in_finalizer(frame):  # the KeyboardInterrupt would be lost: deliver it again
+            threading.Timer(REDELIVER_S, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
         count += 1
         if count == 1:
             say("interrupted: rolling back and putting the lab back; please wait")

@@ -52,6 +52,7 @@ class LabTarget:
         self.st = st
         self.ctx = lab.context(st)  # the lab's own settings, as it was started
         self._checked: dict[str, float] = {}  # address -> when it was last found routed
+        self._sentinel_clients: dict[Address, redis.Redis] = {}  # one per Sentinel while polling
 
     @classmethod
     def open(cls, profile: Profile) -> "LabTarget":
@@ -170,8 +171,11 @@ class LabTarget:
     def sentinel_views(self) -> dict[str, str]:
         views = {}
         for name, (host, port) in self.sentinels().items():
+            client = self._sentinel_clients.get((host, port))
+            if client is None:
+                client = self._sentinel_clients[(host, port)] = redis_client.client(host, port, _TIMEOUT_S)
             try:
-                addr = redis_client.primary_named_by(redis_client.client(host, port, _TIMEOUT_S), self.redis_service())
+                addr = redis_client.primary_named_by(client, self.redis_service())
             except redis.RedisError:
                 addr = None
             views[name] = self.node_at(addr) if addr else ""
