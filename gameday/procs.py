@@ -130,6 +130,24 @@ def _reap(pid: int) -> None:
         pass
 
 
+def renice_threads(pid: int, nice: int) -> bool:
+    """Every thread of the process to this nice level (Linux nice is per thread, and a JVM
+    has dozens); False if not permitted (raising priority needs root)."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return False
+    try:
+        for tid in tids:
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            except ProcessLookupError:
+                pass  # the thread ended meanwhile
+    except PermissionError:
+        return False
+    return True
+
+
 def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None, az: str = "", tier: str = "", role: str = "") -> Tracked:
     """Start a process in its own session, so a Ctrl-C to the harness does not reach the lab."""
     log.parent.mkdir(parents=True, exist_ok=True)

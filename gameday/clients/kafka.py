@@ -55,6 +55,33 @@ def describe_topic(bootstrap: str, topic: str = RAW_TOPIC, timeout_s: float = 5)
     }
 
 
+def off_preferred(partitions: dict[tuple[str, int], tuple[int, tuple[int, ...], tuple[int, ...]]]) -> list[tuple[str, int]]:
+    """(topic, partition) whose leader is not its preferred replica (the first listed) while
+    that replica is in sync, so a preferred election can move the leadership back."""
+    return sorted(tp for tp, (leader, replicas, isr) in partitions.items() if replicas and leader != replicas[0] and replicas[0] in isr)
+
+
+def elect_preferred(bootstrap: str, timeout_s: float = 15) -> list[str]:
+    """Move every partition's leadership (internal topics too) back to its preferred replica
+    where it is in sync; one line per partition moved. What an operator runs after a broker
+    came back, and what the broker's own rebalancer would do on its timer."""
+    from confluent_kafka import ElectionType, TopicPartition
+
+    client = admin(bootstrap)
+    md = client.list_topics(timeout=timeout_s)
+    state = {(name, pid): (p.leader, tuple(p.replicas), tuple(p.isrs)) for name, t in md.topics.items() for pid, p in t.partitions.items()}
+    moving = off_preferred(state)
+    if not moving:
+        return []
+    result = client.elect_leaders(ElectionType.PREFERRED, [TopicPartition(t, p) for t, p in moving]).result(timeout=timeout_s)
+    lines = []
+    for tp, error in sorted(result.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
+        leader, replicas, _ = state[(tp.topic, tp.partition)]
+        outcome = f"failed: {error}" if error is not None else "moved"
+        lines.append(f"{tp.topic}-{tp.partition} leader {leader} -> {replicas[0]} {outcome}")
+    return lines
+
+
 # --- the active KRaft controller ------------------------------------------------------------
 # Brokers in KRaft mode report a random live broker as "controller" in metadata, so the
 # active controller comes from DescribeQuorum (API key 55, KIP-836), which a broker

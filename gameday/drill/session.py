@@ -21,6 +21,8 @@ from gameday.history import (
     LOAD_STARTED,
     MONITORS_STARTED,
     MONITORS_STOPPED,
+    PLATFORM_SETTLED,
+    PLATFORM_UNSETTLED,
     STEADY_STATE_ONLY,
     WARMUP_END,
     Inventory,
@@ -74,8 +76,23 @@ class Session:
             self.mark(HOST_BUSY, f"cpu pressure {pressure} still above {limit:g} % after {waited:.0f} s")
             self.say(f"host CPU pressure still {pressure} after {waited:.0f} s: starting anyway; timing figures may show the host, not the platform")
 
+    def settle_platform(self) -> None:
+        """What an earlier drill left moved goes back before this one (Target.settle); a
+        failure is recorded, not fatal: the steady-state check still judges the start."""
+        try:
+            done = self.target.settle(self.drill.tiers)
+        except Exception as exc:
+            self.mark(PLATFORM_UNSETTLED, f"{type(exc).__name__}: {exc}")
+            self.say(f"could not put the platform back at rest ({type(exc).__name__}: {exc}); starting anyway")
+            return
+        for line in done:
+            self.mark(PLATFORM_SETTLED, line)
+        if done:
+            self.say(f"platform put back at rest: {len(done)} change(s), e.g. {done[0]}")
+
     def start(self) -> None:
         say = self.say
+        self.settle_platform()
         self.settle_host()
         self.started_at = time.time()
         for role in Role:  # what the checkers expect to see sampled (e.g. every Sentinel)

@@ -60,3 +60,5 @@ PROFILE_APPLIED = "profile.applied"
 STEADY_STATE_ONLY = "drill.steady_state_only"  # the method injects no fault (e.g. freshness)
 HOST_SETTLED = "host.settled"
 HOST_BUSY = "host.busy"
+PLATFORM_SETTLED = "platform.settled"  # what the target put back before the drill (Target.settle)
+PLATFORM_UNSETTLED = "platform.unsettled"  # settling failed; the drill goes on

@@ -145,8 +145,9 @@ class Lab:
                 self._seed(ctx)
             tier_hook("ready", ctx, [t for t in tiers if depth(t) == wave], self.say)
 
-    def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None) -> procs.Tracked:
-        argv = st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])
+    def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int = 0) -> procs.Tracked:
+        # `nice` and `ip netns exec` both exec their command: the tracked PID is the component's.
+        argv = (["nice", "-n", str(nice)] if nice else []) + st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
         tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
         st.components[spec.name] = tracked
@@ -226,10 +227,14 @@ class Lab:
             from gameday.lab.tiers.redis import rejoin_args
 
             extra_args = rejoin_args(self.context(st), name)
-        self._start(st, spec, extra_args)
+        nice = self.profile.get("lab.restart_nice")
+        tracked = self._start(st, spec, extra_args, nice=nice)
         began = time.monotonic()
         self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))
-        return time.monotonic() - began
+        healthy_after = time.monotonic() - began
+        if nice and not procs.renice_threads(tracked.pid, 0):
+            self.say(f"{name} stays at nice {nice}: could not renice it (not root?)")
+        return healthy_after
 
     # --- helpers a run starts (load generators) -------------------------------------
     def track_helper(self, tracked: procs.Tracked) -> None:

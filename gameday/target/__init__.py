@@ -105,6 +105,9 @@ class Target(Protocol):
     def unhealthy(self, tiers: list[str]) -> list[str]:
         """'name state problem' of every component of these tiers that is not healthy."""
     def down_components(self) -> list[str]: ...
+    def settle(self, tiers: list[str]) -> list[str]:
+        """Put back what an earlier drill left moved (Kafka leaderships off their preferred
+        replicas), so each drill starts from the platform at rest; one line per thing done."""
 
     # --- faults: each returns the instant (epoch s) it took effect; restart, seconds to healthy
     def kill(self, component: str) -> float: ...

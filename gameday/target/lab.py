@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from gameday.clients import kafka as kafka_client
+from gameday.clients import kafka_query
 from gameday.clients import redis as redis_client
 from gameday.clients.flink import rest_get
 from gameday.errors import LabError, TargetError
@@ -186,12 +187,22 @@ class LabTarget:
         quorum = len(self.sentinels()) // 2 + 1
         return next((name for name in sorted(set(named)) if named.count(name) >= quorum), None)
 
-    def kafka_topic(self, topic: str) -> Topic:
+    def _kafka_query(self, what: str) -> Any:
         """Asked through a short-lived process: librdkafka clients crashed the harness."""
-        proc = subprocess.run([sys.executable, "-m", "gameday.clients.kafka_query", self.kafka_bootstrap(), topic], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([sys.executable, "-m", "gameday.clients.kafka_query", self.kafka_bootstrap(), what], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             raise TargetError(proc.stderr.strip()[-500:] or f"kafka_query exited {proc.returncode}")
-        info = json.loads(proc.stdout)
+        return json.loads(proc.stdout)
+
+    def settle(self, tiers: list[str]) -> list[str]:
+        """The lab's brokers do not rebalance leaderships on their own timer (see
+        lab/tiers/kafka.py); the harness does it here, before the drill's warm-up."""
+        if "kafka" not in tiers or "kafka" not in self.tiers():
+            return []
+        return [f"kafka preferred leader election: {line}" for line in self._kafka_query(kafka_query.ELECT)]
+
+    def kafka_topic(self, topic: str) -> Topic:
+        info = self._kafka_query(topic)
         parts = {int(pid): Partition(p["leader"], tuple(p["replicas"]), tuple(p["isr"])) for pid, p in info["partitions"].items()}
         return Topic(topic, tuple(info["brokers"]), parts, info["config"])
 

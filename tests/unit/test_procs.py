@@ -50,3 +50,24 @@ def test_a_tracked_process_whose_pid_was_reused_is_not_signalled():
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_restarted_process_gets_every_thread_back_to_normal_priority(tmp_path):
+    """A real multi-threaded process started at nice 10 (the lab's restarts) is reniced to 0
+    thread by thread: Linux nice is per thread, and a JVM's threads inherit it."""
+    code = "import threading, time\n[threading.Thread(target=time.sleep, args=(30,), daemon=True).start() for _ in range(3)]\nprint('up', flush=True)\ntime.sleep(30)\n"
+    proc = subprocess.Popen(["nice", "-n", "10", sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        tids = [int(t) for t in Path(f"/proc/{proc.pid}/task").iterdir() for t in [t.name]]
+        assert len(tids) >= 4 and all(_nice(proc.pid, t) == 10 for t in tids)
+        assert procs.renice_threads(proc.pid, 0)
+        assert all(_nice(proc.pid, t) == 0 for t in tids)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _nice(pid: int, tid: int) -> int:
+    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 (nice), counted after the comm

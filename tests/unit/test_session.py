@@ -11,13 +11,20 @@ import pytest
 from gameday.drill import hostload
 from gameday.drill.experiment import DrillSettings
 from gameday.drill.session import Session
-from gameday.history import HOST_BUSY, HOST_SETTLED, History, Marker
+from gameday.history import HOST_BUSY, HOST_SETTLED, PLATFORM_SETTLED, PLATFORM_UNSETTLED, History, Marker
 from gameday.profile import load_profile
 
 
 @dataclass
 class FakeTarget:
     runs_locally: bool
+    settled: tuple[str, ...] = ()
+    fails: bool = False
+
+    def settle(self, tiers: list[str]) -> list[str]:
+        if self.fails:
+            raise TimeoutError("no broker answered")
+        return list(self.settled)
 
 
 def _session(tmp_path: Path, runs_locally: bool, **host) -> Session:
@@ -66,3 +73,17 @@ def test_fake_target_a_settled_host_is_recorded(tmp_path, monkeypatch):
     s = _session(tmp_path, True)
     s.settle_host()
     assert _markers(s) == [HOST_SETTLED]
+
+
+def test_fake_target_what_the_target_put_back_is_recorded_one_marker_each(tmp_path):
+    s = _session(tmp_path, True)
+    s.target = FakeTarget(True, settled=("supplier.raw-0 leader 2 -> 1 moved", "supplier.raw-3 leader 2 -> 3 moved"))
+    s.settle_platform()
+    assert _markers(s) == [PLATFORM_SETTLED, PLATFORM_SETTLED]
+
+
+def test_fake_target_a_failed_settle_is_recorded_and_the_drill_goes_on(tmp_path):
+    s = _session(tmp_path, True)
+    s.target = FakeTarget(True, fails=True)
+    s.settle_platform()
+    assert _markers(s) == [PLATFORM_UNSETTLED]

@@ -43,6 +43,7 @@ def test_kafka_broker_properties_no_jvm(tmp_path):
     assert props["default.replication.factor"] == "3"
     assert props["unclean.leader.election.enable"] == "false"
     assert props["auto.create.topics.enable"] == "false"
+    assert props["auto.leader.rebalance.enable"] == "false"  # the harness settles leaderships between drills
     assert props["log.retention.ms"] == str(7 * 24 * 3600 * 1000)
     assert kafka.bootstrap_servers(ctx) == "10.213.0.11:9092,10.213.0.12:9092,10.213.0.13:9092"
 
@@ -179,6 +180,16 @@ def test_describe_quorum_wire_format_no_jvm():
     resp = (7).to_bytes(4, "big") + b"\x00" + b"\x00\x00" + b"\x02" + bytes([len(topic) + 1]) + topic + b"\x02"
     resp += (0).to_bytes(4, "big") + b"\x00\x00" + (2).to_bytes(4, "big") + (5).to_bytes(4, "big")
     assert kafka_client.parse_quorum_leader(resp) == 2
+
+
+def test_only_in_sync_preferred_replicas_get_their_leadership_back_no_jvm():
+    state = {
+        ("supplier.raw", 0): (1, (1, 2, 3), (1, 2, 3)),  # at rest
+        ("supplier.raw", 1): (3, (2, 3, 1), (3, 1, 2)),  # moved by a broker loss: goes back
+        ("supplier.raw", 2): (1, (3, 1, 2), (1, 2)),  # preferred replica not in sync: stays
+        ("__consumer_offsets", 4): (2, (1, 2, 3), (2, 3, 1)),  # internal topics too
+    }
+    assert kafka_client.off_preferred(state) == [("__consumer_offsets", 4), ("supplier.raw", 1)]
 
 
 def test_metadata_wire_format_no_jvm():
