@@ -40,7 +40,8 @@ def events_duplicated(history: History, slo: Slo) -> Outcome:
     if isinstance(a, Outcome):
         return a
     worst = max(a.duplicated_in_output, a.duplicated_in_archive)
-    return judge(slo, float(worst), f"Of {a.acknowledged} acknowledged events: {a.duplicated_in_output} twice or more in the job's committed output, {a.duplicated_in_archive} in the lake; {a.duplicated_in_topic} in supplier.raw itself (which the job deduplicates).")
+    topic = f"; {a.duplicated_in_topic} written twice into supplier.raw by the adapters' producer (the job deduplicates them; the lake keeps them, as the audit trail of supplier.raw)" if a.duplicated_in_topic else "; none twice in supplier.raw"
+    return judge(slo, float(worst), f"Of {a.acknowledged} acknowledged events: {a.duplicated_in_output} twice or more in the job's committed output, {a.duplicated_in_archive} with a supplier.raw record the lake holds twice{topic}.")
 
 
 @checker("freshness.searchable")

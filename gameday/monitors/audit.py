@@ -5,8 +5,11 @@ Every event an adapter saw acknowledged up to the cutoff must be:
   - in supplier.raw (read uncommitted: the adapters do not use transactions),
   - in the stream job's output exactly once (read_committed: what a consumer of the
     job's exactly-once output sees),
-  - in the raw events lake exactly once (committed files only; in-progress ones start
-    with a dot).
+  - in the raw events lake, each of its supplier.raw records exactly once (committed
+    files only; in-progress ones start with a dot). The lake is the audit trail of
+    supplier.raw: an event the producer wrote twice (librdkafka's idempotent producer can,
+    on a leader change: confluentinc/librdkafka#4953) is rightly there twice; a record the
+    archive wrote twice is its own exactly-once failure.
 The job commits its output and its archive at checkpoints, so the audit waits (bounded)
 for the events to arrive before counting what is still missing as lost.
 
@@ -116,6 +119,17 @@ def counts(events: list[dict]) -> dict[Key, int]:
     return seen
 
 
+def archived_twice(events: list[dict]) -> dict[Key, int]:
+    """Events with a supplier.raw record (partition, offset) the lake holds more than once:
+    {event: 2} for each, the shape `compare` reads as duplicated."""
+    copies: dict[tuple[Key, object, object], int] = {}
+    for e in events:
+        if e.get("supplier") is not None and e.get("seq") is not None:
+            record = ((e["supplier"], int(e["seq"])), e.get("kafka_partition"), e.get("kafka_offset"))
+            copies[record] = copies.get(record, 0) + 1
+    return {key: 2 for (key, _, _), n in copies.items() if n > 1}
+
+
 def compare(acked: set[Key], seen: dict[Key, int]) -> tuple[list[Key], list[Key]]:
     """(lost, duplicated) among the acknowledged events."""
     return sorted(acked - seen.keys()), sorted(k for k in acked if seen.get(k, 0) > 1)
@@ -142,7 +156,8 @@ def run(args: argparse.Namespace) -> None:
         recorder.extend(processing_lag(raw_output, args.since, args.cutoff))
         lost_t, dup_t = compare(acked, topic)
         lost_o, dup_o = compare(acked, counts(output))
-        lost_a, dup_a = compare(acked, counts(archived))
+        lost_a, _ = compare(acked, counts(archived))
+        _, dup_a = compare(acked, archived_twice(archived))
         fmt = lambda keys: tuple(f"{s}-{q:06d}" for s, q in keys[:20])  # noqa: E731
         recorder.add(IntegrityAudit(
             t=time.time(), cutoff=args.cutoff, acknowledged=len(acked),

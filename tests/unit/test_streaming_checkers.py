@@ -388,6 +388,21 @@ def test_fake_events_counts_and_compare():
     assert audit.compare(acked, seen) == ([("sup-02", 1)], [("sup-01", 2)])  # sup-09 was never acked: not judged
 
 
+def test_fake_events_the_lake_is_judged_per_raw_record():
+    """An event the producer wrote twice (two offsets) is in the lake twice, rightly; one raw
+    record archived twice (same offset) is the archive's duplicate."""
+    lake = [
+        {"supplier": "sup-01", "seq": 1, "kafka_partition": 0, "kafka_offset": 10},
+        {"supplier": "sup-01", "seq": 1, "kafka_partition": 0, "kafka_offset": 11},  # the producer's duplicate
+        {"supplier": "sup-01", "seq": 2, "kafka_partition": 0, "kafka_offset": 12},
+        {"supplier": "sup-01", "seq": 2, "kafka_partition": 0, "kafka_offset": 12},  # archived twice
+        {"supplier": "sup-02", "seq": 1, "kafka_partition": 3, "kafka_offset": 5},
+    ]
+    acked = {("sup-01", 1), ("sup-01", 2), ("sup-02", 1)}
+    assert audit.compare(acked, audit.archived_twice(lake))[1] == [("sup-01", 2)]
+    assert audit.compare(acked, audit.counts(lake))[0] == []  # nothing lost
+
+
 def test_fake_events_lag_seconds_first_processing_counts():
     events = [
         {"event_id": "a-1", "produced_at": B + 0.2, "processed_at": "2026-11-25 20:00:05.000Z"},  # a replay
