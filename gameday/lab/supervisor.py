@@ -20,7 +20,7 @@ from gameday.lab import network, state
 from gameday.lab.components import ComponentSpec, wait_healthy
 from gameday.lab.network import Topology, choose_isolation
 from gameday.lab.state import LabState
-from gameday.lab.tiers import TIERS, LabContext, depth, with_dependencies
+from gameday.lab.tiers import STREAMING_TIERS, TIERS, LabContext, depth, with_dependencies
 from gameday.profile import Profile, with_defaults
 
 Progress = Callable[[str], None]
@@ -145,7 +145,14 @@ class Lab:
                 self._seed(ctx)
             tier_hook("ready", ctx, [t for t in tiers if depth(t) == wave], self.say)
 
-    def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int = 0) -> procs.Tracked:
+    def base_nice(self, spec: ComponentSpec) -> int:
+        """The streaming tiers run at `lab.streaming_nice`: in production they have nodes of
+        their own; here a Flink job restart's burst of CPU starved the API instances' health
+        checks until HAProxy had none left (10 s of 503s in a TaskManager drill)."""
+        return self.profile.get("lab.streaming_nice") if spec.tier in STREAMING_TIERS else 0
+
+    def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int | None = None) -> procs.Tracked:
+        nice = self.base_nice(spec) if nice is None else nice
         # `nice` and `ip netns exec` both exec their command: the tracked PID is the component's.
         argv = (["nice", "-n", str(nice)] if nice else []) + st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
@@ -227,13 +234,13 @@ class Lab:
             from gameday.lab.tiers.redis import rejoin_args
 
             extra_args = rejoin_args(self.context(st), name)
-        nice = self.profile.get("lab.restart_nice")
+        base, nice = self.base_nice(spec), max(self.base_nice(spec), self.profile.get("lab.restart_nice"))
         tracked = self._start(st, spec, extra_args, nice=nice)
         began = time.monotonic()
         self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))
         healthy_after = time.monotonic() - began
-        if nice and not procs.renice_threads(tracked.pid, 0):
-            self.say(f"{name} stays at nice {nice}: could not renice it (not root?)")
+        if nice != base and not procs.renice_threads(tracked.pid, base):
+            self.say(f"{name} stays at nice {nice}: could not renice it to {base} (not root?)")
         return healthy_after
 
     # --- helpers a run starts (load generators) -------------------------------------

@@ -29,6 +29,7 @@ COUNTS: dict[str, tuple[int, int]] = {
     "ingest.suppliers": (1, 100),
     "load.processes": (1, 64),
     "lab.restart_nice": (0, 19),
+    "lab.streaming_nice": (0, 19),
     "timetable.airports": (2, 10_000),
     "timetable.flights": (1, 10_000_000),
     "timetable.days": (1, 3650),

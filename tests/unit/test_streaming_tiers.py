@@ -240,3 +240,14 @@ def test_flink_measurements_no_jvm():
     assert (r.disrupted.t, r.running.t, r.writing_at) == (11.0, 16.0, 19.0)
     assert recovery(samples, [(12.0, 100), (20.0, 100)], 10.0).writing_at is None
     assert checkpoint_age(samples[-1]) == 0.5 and checkpoint_age(samples[1]) is None
+
+
+def test_streaming_tiers_yield_the_cpu_to_the_serving_path_no_jvm():
+    from gameday.lab.components import ComponentSpec
+    from gameday.lab.supervisor import Lab
+
+    lab = Lab(load_profile())
+    spec = lambda tier: ComponentSpec(f"{tier}-a", tier, "az-a", ["true"], lambda: None)  # noqa: E731
+    assert [lab.base_nice(spec(t)) for t in ("kafka", "zookeeper", "flink", "ingest", "stream")] == [5] * 5
+    assert [lab.base_nice(spec(t)) for t in ("redis", "cassandra", "api", "metrics")] == [0] * 4
+    assert Lab(load_profile(overrides={"lab": {"streaming_nice": 0}})).base_nice(spec("kafka")) == 0

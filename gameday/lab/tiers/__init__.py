@@ -16,6 +16,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "ingest": ("kafka",),
     "stream": ("flink", "redis", "cassandra"),
 }
+# Tiers the serving path does not wait on (see Lab.base_nice).
+STREAMING_TIERS = ("kafka", "zookeeper", "flink", "ingest", "stream")
 # What `gameday lab up` starts when not told.
 DEFAULT_TIERS = ("redis", "cassandra", "api", "metrics")
 
