@@ -233,6 +233,18 @@ TABLES = (
 )
 
 
+def index_document(f: Flight, popularity: float) -> dict[str, Any]:
+    """A flight as the search index holds it (no fares: prices come from cache or store).
+    Its id is the flight id, so indexing it again overwrites."""
+    return {
+        "flight_id": f.flight_id, "carrier": f.carrier, "number": f.number,
+        "origin": f.origin, "destination": f.destination, "date": f.date.isoformat(),
+        "departs": f.departs.strftime("%Y-%m-%dT%H:%M:%SZ"), "arrives": f.arrives.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "departs_hour": f.departs.hour, "duration_min": int((f.arrives - f.departs).total_seconds() // 60),
+        "stops": 0, "popularity": round(popularity, 6),
+    }  # fmt: skip
+
+
 def seed_store(session: Any, timetable: Timetable, keyspace: str, replication_factor: int,
                *, concurrency: int = 100, consistency: str = "ALL") -> float:
     """Create keyspace and tables and load the timetable; return the seconds taken.

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from flightsearch.api.app import Api, make_app
 from flightsearch.api.cache import SentinelCache
+from flightsearch.api.index import SearchIndex
 from flightsearch.api.metrics import ApiMetrics
 from flightsearch.api.store import CassandraStore
 
@@ -43,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cassandra", required=True, help="HOST[,HOST...] contact points")
     p.add_argument("--cassandra-port", type=int, default=9042)
     p.add_argument("--keyspace", default="flights")
+    p.add_argument("--search", default="", help="URL[,URL...] of the search index's nodes (none: list flights from the store)")
+    p.add_argument("--search-index", default="flights")
+    p.add_argument("--search-timeout", type=float, default=1.0, help="time budget of one index search over the nodes it asks, s")
     p.add_argument("--ttl", type=int, default=60, help="cache TTL in seconds")
     p.add_argument("--store-timeout", type=float, default=1.0, help="Cassandra request timeout, s")
     p.add_argument("--speculative-ms", type=float, default=50.0,
@@ -63,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                           on_primary=metrics.set_primary)
     store = CassandraStore(a.cassandra.split(","), a.cassandra_port, a.keyspace,
                            timeout_s=a.store_timeout, speculative_ms=a.speculative_ms)
-    app = make_app(Api(a.instance, store, cache, metrics, ttl_s=a.ttl), connect_store=store.connect_forever)
+    index = SearchIndex([u for u in a.search.split(",") if u], a.search_index, timeout_s=a.search_timeout) if a.search else None
+    app = make_app(Api(a.instance, store, cache, metrics, ttl_s=a.ttl, index=index), connect_store=store.connect_forever)
     host, port = a.listen
     # uvloop: the same asyncio API with a libuv loop, markedly less CPU per request.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

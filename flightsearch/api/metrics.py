@@ -28,9 +28,11 @@ class ApiMetrics:
         self.price_hits = Counter("gameday_price_cache_hits", "Price lookups served from Redis.", registry=r)
         self.price_misses = Counter("gameday_price_cache_misses",
                                     "Price lookups not served from Redis (read from the store).", registry=r)
-        self.route_hits = Counter("gameday_route_cache_hits", "Route listings served from Redis.", registry=r)
-        self.route_misses = Counter("gameday_route_cache_misses", "Route listings read from the store.",
+        self.route_hits = Counter("gameday_route_cache_hits", "Route listings (or index answers) served from Redis.", registry=r)
+        self.route_misses = Counter("gameday_route_cache_misses", "Route listings read from the store (or the index).",
                                     registry=r)
+        self.index_errors = Counter("gameday_search_index_errors",
+                                    "/search requests failed because no node of the search index answered.", registry=r)
         self.cache_errors = Counter(
             "gameday_cache_errors",
             "Cache operations that failed or were skipped because Redis was unavailable.", registry=r)

@@ -21,10 +21,13 @@ class Fault(str, enum.Enum):
     KAFKA_LAGGING_FOLLOWERS = "kafka.kill_leader_after_lagging_followers"
     FLINK_KILL_JOBMANAGER = "flink.kill_jobmanager"
     FLINK_KILL_TASKMANAGER = "flink.kill_taskmanager"
+    SEARCH_KILL_NODE = "search.kill_node"
+    SEARCH_KILL_CLUSTER_MANAGER = "search.kill_cluster_manager"
 
 
 KAFKA_FAULTS = (Fault.KAFKA_KILL_BROKER, Fault.KAFKA_LAGGING_FOLLOWERS)
 FLINK_FAULTS = (Fault.FLINK_KILL_JOBMANAGER, Fault.FLINK_KILL_TASKMANAGER)
+SEARCH_FAULTS = (Fault.SEARCH_KILL_NODE, Fault.SEARCH_KILL_CLUSTER_MANAGER)
 
 # The key under which a fault action's output carries its fault.
 FAULT_KEY = "gameday_fault"

@@ -20,6 +20,7 @@ from gameday.history.samples import (
     KafkaTopicConfig,
     LoadSecond,
     RedisRoleSample,
+    SearchHealthSample,
     SentinelSample,
     ServerLatency,
     StreamLagSecond,
@@ -31,6 +32,6 @@ __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
     "CacheCounters", "CanarySample", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
-    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SentinelSample",
+    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

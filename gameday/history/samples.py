@@ -151,6 +151,19 @@ class KafkaOffsetsSample(Record):
 
 
 @dataclass(frozen=True)
+class SearchHealthSample(Record):
+    """The search index's health as one node reports it (`_cluster/health`): status green,
+    yellow or red, or "down" when the node did not answer."""
+
+    kind: ClassVar[str] = "search.health"
+    node: str
+    status: str  # green | yellow | red | down
+    nodes: int = 0
+    unassigned_shards: int = 0
+    cluster_manager: bool = True  # False: the node knows of no elected cluster manager
+
+
+@dataclass(frozen=True)
 class FlinkSample(Record):
     """The Flink JobManager leader ZooKeeper names ("" = none known), and the state of the
     job as that leader reports it ("" = no answer), with its latest completed checkpoint

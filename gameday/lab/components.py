@@ -25,6 +25,8 @@ class ComponentSpec:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     role: Role | None = None  # what it is to the drills (gameday.target.Role)
+    # Runs in the host's network namespace on its AZ's loopback address, not inside the AZ.
+    host_network: bool = False
 
 
 def http_check(url: str, timeout_s: float = 1.0) -> HealthCheck:

@@ -40,10 +40,15 @@ class Topology:
 
     def address(self, az: str) -> str:
         """The address every component of an AZ binds to."""
-        index = AZS.index(az)
         if self.isolation is Isolation.NETNS:
-            return str(self.network.network_address + 11 + index)
-        return f"127.213.0.{11 + index}"
+            return str(self.network.network_address + 11 + AZS.index(az))
+        return self.loopback_address(az)
+
+    @staticmethod
+    def loopback_address(az: str) -> str:
+        """The AZ's address on the host's loopback: the loopback isolation's, and where a
+        component that cannot run inside its AZ's namespace binds (see tiers/search.py)."""
+        return f"127.213.0.{11 + AZS.index(az)}"
 
     @property
     def host_address(self) -> str:
@@ -133,11 +138,15 @@ def install_guard(topo: Topology) -> None:
         raise LabError(f"the lab network guard did not read back as installed: {problem}")
 
 
+def assert_loopback(address: str) -> None:
+    if not ipaddress.IPv4Address(address).is_loopback:
+        raise LabError(f"{address} is not a loopback address")
+
+
 def assert_routed_locally(topo: Topology, address: str) -> None:
     """Refuse to talk to a lab address unless the host routes it to the lab bridge."""
     if topo.isolation is Isolation.LOOPBACK:
-        if not ipaddress.IPv4Address(address).is_loopback:
-            raise LabError(f"{address} is not a loopback address")
+        assert_loopback(address)
         return
     if ipaddress.IPv4Address(address) not in topo.network:
         raise LabError(f"{address} is outside the lab subnet {topo.subnet}")

@@ -35,14 +35,16 @@ def stderr_progress(start: float) -> Progress:
 
 def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
     """Every component of the given tiers, in start order. Renders their configs."""
-    from gameday.lab.tiers import api, cassandra, metrics, redis
+    from gameday.lab.tiers import api, cassandra, metrics, redis, search
 
     out: list[ComponentSpec] = []
     if "cassandra" in tiers:
         out += cassandra.specs(ctx)
     if "redis" in tiers:
         out += redis.specs(ctx)
-    api_specs = api.specs(ctx) if "api" in tiers else []
+    if "search" in tiers:
+        out += search.specs(ctx)
+    api_specs = api.specs(ctx, search.urls(ctx) if "search" in tiers else []) if "api" in tiers else []
     out += api_specs
     if "metrics" in tiers:
         out += metrics.specs(ctx, [f"{s.address}:{s.port}" for s in api_specs if s.tier == "api" and s.az])
@@ -154,7 +156,8 @@ class Lab:
     def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int | None = None) -> procs.Tracked:
         nice = self.base_nice(spec) if nice is None else nice
         # `nice` and `ip netns exec` both exec their command: the tracked PID is the component's.
-        argv = (["nice", "-n", str(nice)] if nice else []) + st.topology.exec_prefix(spec.az) + spec.argv + (extra_args or [])
+        inside = [] if spec.host_network else st.topology.exec_prefix(spec.az)
+        argv = (["nice", "-n", str(nice)] if nice else []) + inside + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
         tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
         st.components[spec.name] = tracked

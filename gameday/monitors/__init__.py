@@ -46,8 +46,9 @@ class Sampler:
 def start_all(recorder: Recorder, target, interval_s: float = 0.2, tiers: list[str] | None = None) -> list[Sampler]:
     """The in-process samplers of the tiers a drill runs (all of them when not told).
     Kafka and Flink are sampled by a separate process: see gameday.monitors.stream_watch."""
-    from gameday.monitors import api, redis
+    from gameday.monitors import api, redis, search
 
     tiers = tiers if tiers is not None else ["redis", "api"]
     samplers = (redis.samplers(recorder, target, interval_s) if "redis" in tiers else []) + (api.samplers(recorder, target, 1.0) if "api" in tiers else [])
+    samplers += search.samplers(recorder, target, 0.5) if "search" in tiers else []
     return [s.start() for s in samplers]

@@ -18,6 +18,9 @@ from gameday.errors import InputError
 COUNTS: dict[str, tuple[int, int]] = {
     "cassandra.nodes": (1, 3),
     "cassandra.replication_factor": (1, 3),
+    "search.nodes": (1, 3),
+    "search.shards": (1, 30),
+    "search.replicas": (0, 2),
     "kafka.partitions": (1, 1000),
     "kafka.replication_factor": (1, 3),
     "kafka.min_insync_replicas": (1, 3),
@@ -37,11 +40,12 @@ COUNTS: dict[str, tuple[int, int]] = {
 # Numbers that must be above 0 (every other number may be 0, none negative).
 POSITIVE = {
     "lab.start_timeout_s", "redis.maxmemory_mb", "redis.ttl_s", "redis.sentinel.down_after_ms",
-    "redis.sentinel.failover_timeout_ms", "cassandra.heap_mb", "haproxy.check_interval_ms",
+    "redis.sentinel.failover_timeout_ms", "cassandra.heap_mb", "haproxy.check_interval_ms", "haproxy.check_timeout_ms", "haproxy.check_fall",
     "prometheus.scrape_interval_s", "kafka.heap_mb", "kafka.broker_session_timeout_ms",
     "kafka.replica_lag_time_max_ms", "zookeeper.tick_ms", "zookeeper.heap_mb",
     "zookeeper.session_timeout_ms", "flink.jobmanager_heap_mb", "flink.taskmanager_process_mb",
     "flink.checkpoint_interval_s", "ingest.rate_per_supplier", "ingest.fsync_ms",
+    "search.heap_mb", "search.refresh_interval_s",
 }
 PERCENT = {"host.settle_pressure_pct"}
 CHOICES: dict[str, tuple[str, ...]] = {

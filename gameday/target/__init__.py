@@ -25,7 +25,7 @@ from gameday.profile import Profile, load_profile
 Address = tuple[str, int]
 
 # The platform's tiers, as experiments name them; each target maps them to its deployment.
-TIERS = ("redis", "cassandra", "api", "metrics", "kafka", "zookeeper", "flink", "ingest", "stream")
+TIERS = ("redis", "cassandra", "search", "api", "metrics", "kafka", "zookeeper", "flink", "ingest", "stream")
 TARGETS = ("lab", "kubernetes", "aws")
 # Keys of an experiment's Chaos Toolkit configuration that gameday's runner sets.
 TARGET_KEY = "gameday_target"
@@ -38,6 +38,7 @@ class Role(str, enum.Enum):
     REDIS = "redis"
     SENTINEL = "sentinel"
     STORE = "store"
+    SEARCH = "search"
     API = "api"
     LOAD_BALANCER = "load-balancer"
     METRICS = "metrics"
@@ -123,6 +124,12 @@ class Target(Protocol):
     def sentinels(self) -> dict[str, Address]: ...
     def redis_service(self) -> str: ...
     def node_at(self, address: Address) -> str: ...
+    def search_nodes(self) -> dict[str, str]:
+        """Search-index node component -> its HTTP URL (any node answers any search)."""
+    def search_copies(self) -> dict[str, int]:
+        """Search-index node -> shard copies of the flights index it holds (0 for none)."""
+    def search_cluster_manager(self) -> str | None:
+        """The search-index node the cluster elected to manage it, as the nodes report it."""
     def kafka_bootstrap(self) -> str: ...
     def zk_quorum(self) -> str: ...
     def flink_leader_path(self) -> str: ...

@@ -30,6 +30,7 @@ from gameday.lab.tiers import flink as flink_tier
 from gameday.lab.tiers import ingest as ingest_tier
 from gameday.lab.tiers import kafka as kafka_tier
 from gameday.lab.tiers import redis as redis_tier
+from gameday.lab.tiers import search as search_tier
 from gameday.lab.tiers import stream as stream_tier
 from gameday.lab.tiers import zookeeper as zookeeper_tier
 from gameday.procs import Tracked
@@ -153,6 +154,36 @@ class LabTarget:
     def _check_lab_addresses(self) -> None:
         for az in network.AZS:
             self._routed(self.st.topology.address(az))
+
+    def search_nodes(self) -> dict[str, str]:
+        if "search" not in self.tiers():
+            return {}
+        self._routed(self.st.topology.host_address)  # the nodes' HTTP: see lab/tiers/search.py
+        return dict(zip(map(search_tier.node_name, search_tier.node_azs(self.ctx)), search_tier.urls(self.ctx)))
+
+    def search_copies(self) -> dict[str, int]:
+        copies = dict.fromkeys(self.search_nodes(), 0)
+        for url in self.search_nodes().values():
+            try:
+                rows = search_tier.get_json(f"{url}/_cat/shards/{self.ctx.profile.get('search.index')}?format=json", timeout_s=2.0)
+            except (OSError, ValueError):
+                continue
+            for row in rows:
+                if row.get("node") in copies and row.get("state") == "STARTED":
+                    copies[row["node"]] += 1
+            return copies
+        raise TargetError("no search-index node answered _cat/shards")
+
+    def search_cluster_manager(self) -> str | None:
+        """Node names are component names (search-a...); the first node that answers tells."""
+        for url in self.search_nodes().values():
+            try:
+                answer = search_tier.get_json(f"{url}/_cat/cluster_manager?format=json", timeout_s=_TIMEOUT_S)
+            except (OSError, ValueError):
+                continue
+            if answer and answer[0].get("node"):
+                return answer[0]["node"]
+        return None
 
     def kafka_bootstrap(self) -> str:
         self._check_lab_addresses()

@@ -191,14 +191,14 @@ def test_fake_store_search_misses_then_hits_cache(lab: RedisLab) -> None:
         assert r.status == 200
         first = await r.json()
         assert len(first["flights"]) == len(expected) > 0
-        assert first["source"] == {"cache_hits": 0, "cache_misses": len(expected)}
+        assert first["source"] == {"listing": "store", "cache_hits": 0, "cache_misses": len(expected)}
         by_id = {f.flight_id: f for f in expected}
         for f in first["flights"]:
             assert f["price"]["amount_pence"] == by_id[f["flight_id"]].price.amount_pence
             assert f["price"]["currency"] == "GBP"
         reads = (store.route_reads, store.price_reads)
         second = await (await client.get("/search", params=q)).json()
-        assert second["source"] == {"cache_hits": len(expected), "cache_misses": 0}
+        assert second["source"] == {"listing": "store", "cache_hits": len(expected), "cache_misses": 0}
         assert second["flights"] == first["flights"]
         assert (store.route_reads, store.price_reads) == reads  # served by Redis alone
         ttl = lab.client("primary").ttl(f"price:{expected[0].flight_id}")

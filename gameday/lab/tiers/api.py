@@ -24,7 +24,9 @@ def lb_url(ctx: LabContext) -> str:
     return f"http://127.0.0.1:{ctx.profile.get('haproxy.port')}"
 
 
-def specs(ctx: LabContext) -> list[ComponentSpec]:
+def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[ComponentSpec]:
+    """`search_urls`: the search index's nodes, when the lab has one (the API then lists
+    flights from it; without, from the store)."""
     p, topo = ctx.profile, ctx.topology
     sentinels = ",".join(f"{topo.address(az)}:{p.get('redis.sentinel.port')}" for az in AZS)
     base_port = p.get("api.port")
@@ -44,6 +46,8 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "--keyspace", p.get("cassandra.keyspace"),
             "--ttl", str(p.get("redis.ttl_s")),
         ]  # fmt: skip
+        if search_urls:
+            argv += ["--search", ",".join(search_urls), "--search-index", p.get("search.index")]
         out.append(ComponentSpec(name, "api", az, argv, http_check(f"http://{addr}:{port}/health"), addr, port, role=Role.API))
         servers.append(f"  server {name} {addr}:{port} check")
     conf = ctx.conf_dir(LB_NAME) / "haproxy.cfg"
@@ -74,7 +78,8 @@ backend api
   balance roundrobin
   option httpchk GET /health
   http-check expect status 200
-  default-server inter {interval}ms fastinter {interval}ms downinter {interval}ms fall 2 rise 2
+  timeout check {p.get('haproxy.check_timeout_ms')}ms
+  default-server inter {interval}ms fastinter {interval}ms downinter {interval}ms fall {p.get('haproxy.check_fall')} rise 2
 """
         + "\n".join(servers)
         + "\n"
