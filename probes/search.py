@@ -9,6 +9,7 @@ from gameday.faults import Fault, fault_output
 from gameday.history import FaultPhase
 from gameday.monitors.search import health
 from gameday.target import resolve
+from probes import restart_killed
 
 # Components this process killed, so the rollback knows what to bring back.
 _killed: list[tuple[Fault, str]] = []
@@ -66,19 +67,8 @@ def wait_for_cluster_manager(timeout_s: float = 60, configuration: dict | None =
 
 
 def restore_killed(configuration: dict | None = None) -> dict[str, Any]:
-    """Rollback: start every search node this drill killed again (same config, same data)."""
-    target = resolve(configuration)
-    down = set(target.down_components())
-    restored, fault = [], None
-    for f, name in list(_killed):
-        if name in down:
-            target.restart(name)
-            restored.append(name)
-            fault = f
-    _killed.clear()
-    if fault is None:
-        return {"restored": []}
-    return fault_output(FaultPhase.REVERTED, fault, ",".join(restored), time.time(), detail="restarted with the same config and data")
+    """Rollback: start every component this drill killed again (same config, same data)."""
+    return restart_killed(resolve(configuration), _killed)
 
 
 def wait_for_green(timeout_s: float = 120, configuration: dict | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from gameday.errors import TargetError
 from gameday.faults import KAFKA_FAULTS, Fault, fault_output
 from gameday.history import FaultPhase
 from gameday.target import Role, Topic, resolve
+from probes import restart_killed
 
 _killed: list[tuple[Fault, str]] = []  # (fault, component) this process killed
 
@@ -168,16 +169,4 @@ def wait_for_job_running(timeout_s: float = 120, configuration: dict | None = No
 
 def restore_killed(configuration: dict | None = None) -> dict[str, Any]:
     """Rollback: start every component this drill killed again (same config, same data)."""
-    target = resolve(configuration)
-    down = set(target.down_components())
-    restored = []
-    fault: Fault | None = None
-    for f, name in list(_killed):
-        if name in down:
-            target.restart(name)
-            restored.append(name)
-            fault = f
-    _killed.clear()
-    if fault is None:
-        return {"restored": []}
-    return fault_output(FaultPhase.REVERTED, fault, ",".join(restored), time.time(), detail="restarted with the same config and data")
+    return restart_killed(resolve(configuration), _killed)
