@@ -151,15 +151,22 @@ def kill_taskmanager_with_tasks(configuration: dict | None = None) -> dict[str, 
     return fault_output(FaultPhase.INJECTED, Fault.FLINK_KILL_TASKMANAGER, name, at, target.az_of(name), f"tasks={counts[name]} job={job.jid} SIGKILL")
 
 
-def wait_for_job_running(timeout_s: float = 120, configuration: dict | None = None) -> dict[str, Any]:
-    """Blocks until the stream job is RUNNING with all tasks again."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_for_job_running(timeout_s: float = 120, stable_s: float = 15, configuration: dict | None = None) -> dict[str, Any]:
+    """Blocks until the stream job has been RUNNING with all tasks for `stable_s` without a
+    break. The first RUNNING is not the end of a TaskManager loss: until the dead one's
+    heartbeat times out (10 s), the leader can deploy the restarted job onto its slots and
+    fail over once more (seen twice: the hypothesis after the method then found it RESTARTING)."""
+    began = time.monotonic()
+    since: float | None = None
+    while time.monotonic() - began < timeout_s:
         try:
-            if stream_job_running(configuration, attempts=1):
-                return {"running": True}
+            running = stream_job_running(configuration, attempts=1)
         except Exception:
-            pass
+            running = False
+        now = time.monotonic()
+        since = (since or now) if running else None
+        if since is not None and now - since >= stable_s:
+            return {"running": True, "stable_for_s": stable_s, "after_s": round(since - began, 1)}
         time.sleep(0.5)
     return {"running": False, "timed_out_after_s": timeout_s}
 
