@@ -162,8 +162,9 @@ class LabTarget:
         return dict(zip(map(search_tier.node_name, search_tier.node_azs(self.ctx)), search_tier.urls(self.ctx)))
 
     def search_copies(self) -> dict[str, int]:
-        copies = dict.fromkeys(self.search_nodes(), 0)
-        for url in self.search_nodes().values():
+        nodes = self.search_nodes()
+        copies = dict.fromkeys(nodes, 0)
+        for url in nodes.values():
             try:
                 rows = search_tier.get_json(f"{url}/_cat/shards/{self.ctx.profile.get('search.index')}?format=json", timeout_s=2.0)
             except (OSError, ValueError):
