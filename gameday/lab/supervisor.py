@@ -176,9 +176,15 @@ class Lab:
     def _seed(self, ctx: LabContext) -> None:
         from gameday.lab.seeding import seed_timetable
 
-        began = time.monotonic()
-        count = seed_timetable(ctx)
-        self.say(f"seeded {count} flights into the store in {time.monotonic() - began:.1f} s")
+        s = seed_timetable(ctx)
+        self.say(f"seeded {s.flights} flights into the store in {s.seed_s:.1f} s")
+        if s.warm_reads:
+            self.say(f"store read path warmed: {s.warm_reads} reads in {s.warm_s:.1f} s"
+                     f" ({s.warm_reads / max(s.warm_s, 1e-9):.0f}/s)")
+        if s.compactions_settled:
+            self.say(f"store compactions done {s.compaction_wait_s:.1f} s later")
+        else:
+            self.say(f"store still compacting after {s.compaction_wait_s:.0f} s: the first drill may see it")
 
     # --- status and faults ---------------------------------------------------------
     def specs_by_name(self, st: LabState) -> dict[str, ComponentSpec]:
