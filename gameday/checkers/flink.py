@@ -6,7 +6,7 @@ from __future__ import annotations
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, fail_at_least, judge
 from gameday.faults import FLINK_FAULTS, KAFKA_FAULTS, Fault, detail_value, first
-from gameday.history import FlinkSample, History, KafkaOffsetsSample
+from gameday.history import FlinkFailure, FlinkSample, History, KafkaOffsetsSample
 from gameday.measures.flink import leader_elected
 from gameday.measures.flink import recovery as job_recovery
 from gameday.measures.stream import output_ends
@@ -44,11 +44,26 @@ def recovery(history: History, slo: Slo) -> Outcome:
     r = job_recovery(samples, ends, fault.t)
     if r.disrupted is None:
         return judge(slo, None, f"The job never looked disrupted after {fault.component} was killed (no task was lost?): nothing to time.")
+    failed = failures_after(history, fault.t, r.running.t if r.running else None)
     if r.running is None:
-        return fail_at_least(slo, samples[-1].t - fault.t, f"The job was not RUNNING with all tasks again in the {samples[-1].t - fault.t:.1f} s watched (last state {samples[-1].state or samples[-1].error}).")
+        return fail_at_least(slo, samples[-1].t - fault.t, f"The job was not RUNNING with all tasks again in the {samples[-1].t - fault.t:.1f} s watched (last state {samples[-1].state or samples[-1].error}).{failed}")
     if r.writing_at is None:
-        return fail_at_least(slo, ends[-1][0] - fault.t, "The job was RUNNING again but wrote no output afterwards.")
-    return judge(slo, r.writing_at - fault.t, f"First seen disrupted {r.disrupted.t - fault.t:.2f} s after {fault.component} was killed ({r.disrupted.state or r.disrupted.error}); all tasks RUNNING again at {r.running.t - fault.t:.2f} s, writing output again at {r.writing_at - fault.t:.2f} s.")
+        return fail_at_least(slo, ends[-1][0] - fault.t, f"The job was RUNNING again but wrote no output afterwards.{failed}")
+    return judge(slo, r.writing_at - fault.t, f"First seen disrupted {r.disrupted.t - fault.t:.2f} s after {fault.component} was killed ({r.disrupted.state or r.disrupted.error}); all tasks RUNNING again at {r.running.t - fault.t:.2f} s, writing output again at {r.writing_at - fault.t:.2f} s.{failed}")
+
+
+def failures_after(history: History, start: float, until: float | None) -> str:
+    """What the leader's exception history says failed between the fault and recovery: each
+    failure is a restart (and a restart back-off) that the recovery time includes."""
+    failures = sorted((f for f in history.of(FlinkFailure) if f.t >= start and (until is None or f.t <= until)), key=lambda f: f.t)
+    if not failures:
+        return ""
+    causes: dict[str, int] = {}
+    for f in failures:
+        causes[f.exception] = causes.get(f.exception, 0) + 1
+    listed = "; ".join(f"{n} x {cause[:160]}" for cause, n in sorted(causes.items(), key=lambda kv: -kv[1])[:3])
+    return (f" The job failed {len(failures)} time(s) on its way back (at "
+            f"{', '.join(f'{f.t - start:.1f}' for f in failures[:8])} s): {listed}.")
 
 
 @checker("flink.checkpoint_interval")

@@ -10,6 +10,7 @@ from gameday.history.record import RECORD_TYPES, Record, from_json, to_json
 from gameday.history.samples import (
     CacheCounters,
     CanarySample,
+    FlinkFailure,
     FlinkSample,
     IngestSecond,
     IntegrityAudit,
@@ -31,7 +32,7 @@ from gameday.history.store import History, Recorder
 __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
-    "CacheCounters", "CanarySample", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
+    "CacheCounters", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -151,6 +151,17 @@ class KafkaOffsetsSample(Record):
 
 
 @dataclass(frozen=True)
+class FlinkFailure(Record):
+    """One entry of the job's exception history as the JobManager leader kept it at the end
+    of the run (`t` = when the job failed): why a recovery took as long as it did."""
+
+    kind: ClassVar[str] = "flink.failure"
+    job: str
+    exception: str  # first line of the root cause
+    task: str = ""  # the failing task, "" for a global failure
+
+
+@dataclass(frozen=True)
 class SearchHealthSample(Record):
     """The search index's health as one node reports it (`_cluster/health`): status green,
     yellow or red, or "down" when the node did not answer."""

@@ -12,7 +12,7 @@ import time
 import urllib.error
 
 from gameday.clients.flink import read_leader_record, rest_get
-from gameday.history import FlinkSample, Recorder
+from gameday.history import FlinkFailure, FlinkSample, Recorder
 from gameday.monitors import Sampler
 
 TIMEOUT_S = 1.0
@@ -23,7 +23,7 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
 
     client = KazooClient(hosts=zk_quorum, timeout=TIMEOUT_S * 4)
     client.logger.disabled = True
-    state = {"started": False}
+    state: dict = {"started": False, "leader": "", "job": "", "since": time.time()}
 
     def sample() -> None:
         # Each sample is stamped when its last answer arrived: a state seen is the state at
@@ -48,6 +48,7 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
                 recorder.add(FlinkSample(t=time.time(), leader=leader, error="no job"))
                 return
             job = max(jobs, key=lambda j: j.get("start-time", 0))
+            state["leader"], state["job"] = base, job["jid"]
             cp = rest_get(f"{base}/jobs/{job['jid']}/checkpoints", TIMEOUT_S).get("latest", {}).get("completed") or {}
             vertices = rest_get(f"{base}/jobs/{job['jid']}", TIMEOUT_S).get("vertices", [])
             recorder.add(
@@ -68,6 +69,7 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
 
     def stop_and_close() -> None:
         stop()
+        record_failures(recorder, state["leader"], state["job"], state["since"])
         try:
             client.stop()
             client.close()
@@ -76,3 +78,26 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
 
     s.stop = stop_and_close  # type: ignore[method-assign]
     return s
+
+
+def record_failures(recorder: Recorder, leader: str, job: str, since: float) -> int:
+    """Record the job's failures since `since` from the leader's exception history (a new
+    leader's history starts empty, so failures before a JobManager failover are not there).
+    Diagnostic only: no verdict rests on it, and an unanswered call records nothing."""
+    if not leader or not job:
+        return 0
+    try:
+        entries = rest_get(f"{leader}/jobs/{job}/exceptions?maxExceptions=50", TIMEOUT_S * 3)
+        entries = entries.get("exceptionHistory", {}).get("entries", [])
+    except (OSError, ValueError):
+        return 0
+    count = 0
+    for e in entries:
+        at = float(e.get("timestamp", 0)) / 1000
+        if at < since:
+            continue
+        first_line = (e.get("stacktrace") or e.get("exceptionName") or "").strip().splitlines()
+        recorder.add(FlinkFailure(t=at, job=job, exception=(first_line[0] if first_line else "")[:300],
+                                  task=e.get("taskName") or ""))
+        count += 1
+    return count

@@ -14,6 +14,7 @@ from gameday.history import (
     CanarySample,
     FaultEvent,
     FaultPhase,
+    FlinkFailure,
     FlinkSample,
     History,
     IngestSecond,
@@ -235,6 +236,16 @@ def test_fake_history_flink_recovery_pass_and_fail():
     idle = check("flink.recovery", recovery(8, None))
     verdict(idle, Verdict.FAIL, 60.0)
     assert "wrote no output" in idle.detail
+
+
+def test_fake_history_flink_recovery_names_the_restarts_that_made_it_long():
+    slow = recovery(28, 33) + [FlinkFailure(t=FAULT + dt, job="j", exception="java.util.concurrent.TimeoutException: slot request", task="Source (1/3)")
+                               for dt in (2.0, 5.0, 11.0)] + [FlinkFailure(t=FAULT - 100, job="j", exception="before the fault")]
+    outcome = check("flink.recovery", slow)
+    verdict(outcome, Verdict.FAIL, 33.0)
+    assert "failed 3 time(s)" in outcome.detail and "3 x java.util.concurrent.TimeoutException" in outcome.detail
+    assert "before the fault" not in outcome.detail
+    assert "failed" not in check("flink.recovery", recovery(8, 10)).detail  # none recorded: nothing said
 
 
 def test_fake_history_flink_recovery_unknown():
