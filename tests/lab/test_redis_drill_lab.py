@@ -19,7 +19,7 @@ import pytest
 
 from gameday.lab import Lab
 from gameday.profile import load_profile
-from tests.lab.labutil import GAMEDAY, REPO, fresh_lab, gameday
+from tests.lab.labutil import GAMEDAY, REPO, fresh_lab, gameday, healthy_drill
 
 pytestmark = pytest.mark.lab
 
@@ -56,11 +56,15 @@ def verdicts(run_dir: Path) -> dict:
 
 
 def test_drill_passes_on_the_default_lab(lab, home, tmp_path):
-    run_dir = tmp_path / "healthy"
-    proc = gameday("run", str(EXPERIMENT), "--profile", str(home), "--out", str(run_dir))
+    def run(out: Path) -> tuple[int, dict]:
+        proc = gameday("run", str(EXPERIMENT), "--profile", str(home), "--out", str(out))
+        v = verdicts(out)
+        print(json.dumps(v["verdicts"], indent=1), file=sys.stderr)
+        return proc.returncode, v["by_slo"]
+
+    code, _, run_dir = healthy_drill(run, tmp_path / "healthy")
     v = verdicts(run_dir)
-    print(json.dumps(v["verdicts"], indent=1), file=sys.stderr)
-    assert proc.returncode == 0, v["reason"]
+    assert code == 0, v["reason"]
     promo = v["by_slo"]["redis.promotion_time"]
     assert promo["verdict"] == "pass" and 0 < promo["measured"] <= 10
     assert v["load"]["achieved_rate"] > 0

@@ -25,7 +25,7 @@ from gameday.clients.flink import rest_get
 from gameday.lab.tiers import zookeeper
 from gameday.profile import load_profile
 from gameday.target import Role, resolve
-from tests.lab.labutil import REPO, fresh_lab, gameday
+from tests.lab.labutil import REPO, fresh_lab, gameday, healthy_drill
 
 pytestmark = pytest.mark.lab
 
@@ -111,31 +111,31 @@ def test_the_lab_has_the_plans_topology(plan_lab):
 
 
 def test_kafka_broker_loss_passes_on_the_plan(plan_lab, tmp_path):
-    code, v = drill("kafka-broker-loss", tmp_path / "run")
+    code, v, _ = healthy_drill(lambda out: drill("kafka-broker-loss", out), tmp_path / "run")
     assert code == 0
     passed(v, "kafka.leader_reelection", "kafka.min_isr", "ingest.lag", "data.events_lost", "data.events_duplicated", "api.error_rate")
     assert v["data.events_lost"]["measured"] == 0 and "events acknowledged" in v["data.events_lost"]["detail"]
 
 
 def test_leader_dying_with_lagging_followers_loses_nothing_on_the_plan(plan_lab, tmp_path):
-    code, v = drill("kafka-leader-loss-lagging-followers", tmp_path / "run")
+    code, v, _ = healthy_drill(lambda out: drill("kafka-leader-loss-lagging-followers", out), tmp_path / "run")
     assert code == 0
     passed(v, "data.events_lost", "data.events_duplicated")
 
 
 def test_flink_jobmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
-    code, v = drill("flink-jobmanager-loss", tmp_path / "run")
+    code, v, _ = healthy_drill(lambda out: drill("flink-jobmanager-loss", out), tmp_path / "run")
     assert code == 0
     passed(v, "flink.leader_election", "flink.recovery", "data.events_lost", "data.events_duplicated")
     assert v["flink.leader_election"]["measured"] < 5
 
 
 def test_flink_taskmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
-    code, v = drill("flink-taskmanager-loss", tmp_path / "run")
+    code, v, run_dir = healthy_drill(lambda out: drill("flink-taskmanager-loss", out), tmp_path / "run")
     assert code == 0
     passed(v, "flink.recovery", "data.events_lost", "data.events_duplicated")
     # the saved run re-checks to the same verdicts
-    again = gameday("check", str(tmp_path / "run"))
+    again = gameday("check", str(run_dir))
     assert again.returncode == 0, again.stdout
 
 
