@@ -73,7 +73,9 @@ def checkpoint_cadence(history: History, slo: Slo) -> Outcome:
     across a fault (until the first checkpoint after it) is flink.recovery's. At the end of
     the watch the newest checkpoint's age, less the longest time a checkpoint took in the
     run (the next one may be under way), counts as a gap too: a job that stopped
-    checkpointing shows."""
+    checkpointing shows. A checkpoint the last sample shows in progress was triggered:
+    its trigger ends the newest gap and the age is counted from it (one triggered on time
+    and still being written when the watch ended is no miss)."""
     fault = first(history.faults(), FLINK_FAULTS + KAFKA_FAULTS)
     triggered: dict[int, float] = {}
     took: list[float] = []
@@ -96,11 +98,19 @@ def checkpoint_cadence(history: History, slo: Slo) -> Outcome:
     if not gaps:
         return judge(slo, None, f"{len(times)} checkpoints, but no two in a row outside the fault.")
     longest_take = max(took, default=0.0)
-    end_gap = last_sample - times[-1] - longest_take
+    newest = times[-1]
+    final = max(history.of(FlinkSample), key=lambda s: s.t)
+    in_progress = final.pending_triggered_at if final.pending_triggered_at > newest else 0.0
+    if in_progress:
+        gaps.append(in_progress - newest)
+        newest = in_progress
+    end_gap = last_sample - newest - longest_take
     step = slo.evidence.resolution_s
     to_step = (lambda v: round(round(v / step) * step, 6)) if step else (lambda v: v)  # noqa: E731
     worst = to_step(max(gaps))
-    ending = f"at the end of the watch the newest was {last_sample - times[-1]:.1f} s old (a checkpoint took at most {longest_take:.1f} s)"
+    ending = (f"at the end of the watch one triggered {in_progress - times[-1]:.1f} s after the newest completed was in progress for {last_sample - in_progress:.1f} s"
+              if in_progress else f"at the end of the watch the newest was {last_sample - times[-1]:.1f} s old")
+    ending += f" (a checkpoint took at most {longest_take:.1f} s)"
     if to_step(end_gap) > worst:
         return judge(slo, to_step(end_gap), f"{len(times)} checkpoints completed; longest gap between two {max(gaps):.2f} s, but {ending}: none since.")
     return judge(slo, worst, f"{len(times)} checkpoints completed; longest gap between two (trigger to trigger) {max(gaps):.2f} s, judged to {step:g} s; {ending}" + (" (the gap across the fault is judged by flink.recovery)." if skip else "."))

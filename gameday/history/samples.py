@@ -189,6 +189,7 @@ class FlinkSample(Record):
     error: str = ""
     tasks_running: bool = False  # every task of the job RUNNING (not just the job's state)
     checkpoint_triggered_at: float = 0.0  # when the latest completed checkpoint started (0 = unknown)
+    pending_triggered_at: float = 0.0  # when the newest checkpoint still in progress started (0 = none)
 
 
 @dataclass(frozen=True)

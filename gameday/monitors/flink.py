@@ -49,7 +49,10 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
                 return
             job = max(jobs, key=lambda j: j.get("start-time", 0))
             state["leader"], state["job"] = base, job["jid"]
-            cp = rest_get(f"{base}/jobs/{job['jid']}/checkpoints", TIMEOUT_S).get("latest", {}).get("completed") or {}
+            checkpoints = rest_get(f"{base}/jobs/{job['jid']}/checkpoints", TIMEOUT_S)
+            cp = checkpoints.get("latest", {}).get("completed") or {}
+            pending = max((float(h.get("trigger_timestamp", 0)) / 1000 for h in checkpoints.get("history", [])
+                           if h.get("status") == "IN_PROGRESS"), default=0.0)
             vertices = rest_get(f"{base}/jobs/{job['jid']}", TIMEOUT_S).get("vertices", [])
             recorder.add(
                 FlinkSample(
@@ -57,6 +60,7 @@ def sampler(recorder: Recorder, zk_quorum: str, leader_path: str, interval_s: fl
                     checkpoint_id=int(cp.get("id", -1)), checkpoint_at=float(cp.get("latest_ack_timestamp", 0)) / 1000,
                     tasks_running=bool(vertices) and all(v.get("status") == "RUNNING" for v in vertices),
                     checkpoint_triggered_at=float(cp.get("trigger_timestamp", 0)) / 1000,
+                    pending_triggered_at=pending,
                 )
             )  # fmt: skip
         except urllib.error.HTTPError as exc:  # the leader's REST server answers, not ready yet

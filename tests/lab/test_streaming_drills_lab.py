@@ -143,11 +143,16 @@ def test_freshness_misses_the_plan_with_its_own_30_s_checkpoints(plan_lab, tmp_p
     """Supplier updates reach search only when the job's exactly-once output commits at a
     checkpoint: with the plan's 30 s interval that is seconds to tens of seconds, not 1 s.
     The drill must say so (exit 1), while lag, cadence and integrity pass."""
-    code, v = drill("stream-steady-state", tmp_path / "run")
+    must_pass = ("kafka.consumer_lag_p95", "ingest.lag", "flink.checkpoint_interval", "data.events_lost", "data.events_duplicated")
+
+    def as_expected(code: int, v: dict) -> bool:
+        return code == 1 and v["freshness.searchable"]["verdict"] == "fail" and all(v[s]["verdict"] == "pass" for s in must_pass)
+
+    code, v, _ = healthy_drill(lambda out: drill("stream-steady-state", out), tmp_path / "run", expected=as_expected)
     assert code == 1
     fresh = v["freshness.searchable"]
     assert fresh["verdict"] == "fail" and fresh["measured"] > 1, fresh
-    passed(v, "kafka.consumer_lag_p95", "ingest.lag", "flink.checkpoint_interval", "data.events_lost", "data.events_duplicated")
+    passed(v, *must_pass)
 
 
 def test_jobmanager_drill_fails_with_a_long_zookeeper_session(missed_lab, tmp_path):

@@ -284,6 +284,24 @@ def test_fake_history_checkpoints_that_stop_completing_fail():
     verdict(check("flink.checkpoint_interval", checkpoints([0, 10, 20, 30], until=150)), Verdict.FAIL, 60.0)
 
 
+def test_fake_history_a_checkpoint_in_progress_at_the_end_is_no_miss():
+    """CI, run 7: every 30.0 s, and at the end of the watch the newest was 31.3 s old because
+    the next one, triggered on time, was still being written."""
+    base = checkpoints([0, 30, 60, 90], until=121.3)
+    last = max(r.t for r in base if isinstance(r, FlinkSample))
+    tail = FlinkSample(t=T0 + 121.3, leader=NEW, job="j", state="RUNNING", checkpoint_id=4, checkpoint_at=T0 + 90)
+    verdict(check("flink.checkpoint_interval", base + [tail]), Verdict.FAIL, 31.3)  # nothing says one is under way
+    writing = FlinkSample(t=T0 + 121.3, leader=NEW, job="j", state="RUNNING", checkpoint_id=4, checkpoint_at=T0 + 90, pending_triggered_at=T0 + 120)
+    on_time = check("flink.checkpoint_interval", base + [writing])
+    verdict(on_time, Verdict.PASS, 30.0)
+    assert "in progress" in on_time.detail and last < T0 + 121.3
+    late = FlinkSample(t=T0 + 121.3, leader=NEW, job="j", state="RUNNING", checkpoint_id=4, checkpoint_at=T0 + 90, pending_triggered_at=T0 + 118)
+    verdict(check("flink.checkpoint_interval", base + [late]), Verdict.PASS, 30.0)  # triggered early: fine
+    stuck = [r for r in checkpoints([0, 30, 60, 90], until=181)] + [
+        FlinkSample(t=T0 + 181, leader=NEW, job="j", state="RUNNING", checkpoint_id=4, checkpoint_at=T0 + 90, pending_triggered_at=T0 + 120)]
+    verdict(check("flink.checkpoint_interval", stuck), Verdict.FAIL, 61.0)  # in progress for a minute: a miss
+
+
 # --- integrity and freshness ----------------------------------------------------------------
 
 
