@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 PSI_CPU = Path("/proc/pressure/cpu")
+PROC_STAT = Path("/proc/stat")
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,33 @@ def wait_until_settled(
             last_said = waited
         sleep(poll_s)
         waited += poll_s
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """The host's aggregate CPU ticks (/proc/stat "cpu" line): all, idle (with iowait), steal."""
+
+    total: int
+    idle: int
+    steal: int
+
+    def since(self, earlier: "CpuTimes") -> str:
+        """How busy the host was between two readings, and how much the hypervisor took: a
+        virtual machine's neighbours can slow every process of the lab at once, and a
+        latency figure from such a run shows the host as much as the platform."""
+        total = max(self.total - earlier.total, 1)
+        busy = 100 * (total - (self.idle - earlier.idle)) / total
+        steal = 100 * (self.steal - earlier.steal) / total
+        return f"host CPUs {busy:.0f} % busy, {steal:.1f} % stolen by the hypervisor"
+
+
+def cpu_times(path: Path = PROC_STAT) -> CpuTimes | None:
+    try:
+        line = path.read_text().splitlines()[0].split()
+        ticks = [int(v) for v in line[1:]]
+    except (OSError, IndexError, ValueError):
+        return None
+    if line[0] != "cpu" or len(ticks) < 8:
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    return CpuTimes(total=sum(ticks[:8]), idle=ticks[3] + ticks[4], steal=ticks[7])

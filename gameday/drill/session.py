@@ -50,6 +50,7 @@ class Session:
     started_at: float = 0.0
     say: Callable[[str], None] = print
     _stopped: bool = field(default=False, init=False)
+    _cpu_at_start: hostload.CpuTimes | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +96,7 @@ class Session:
         self.settle_platform()
         self.settle_host()
         self.started_at = time.time()
+        self._cpu_at_start = hostload.cpu_times()
         for role in Role:  # what the checkers expect to see sampled (e.g. every Sentinel)
             self.recorder.add(Inventory(t=self.started_at, role=role.value, components=tuple(self.target.components(role))))
         if self.drill.steady_state_only:
@@ -152,8 +154,11 @@ class Session:
         if self.stream_monitor is not None:
             self.recorder.extend(self.stream_monitor.stop())
             self.stream_monitor = None
-        pressure = hostload.cpu_pressure()
-        self.mark(MONITORS_STOPPED, f"host cpu pressure {pressure}" if pressure else "")
+        pressure, cpu = hostload.cpu_pressure(), hostload.cpu_times()
+        usage = cpu.since(self._cpu_at_start) if cpu and self._cpu_at_start else ""
+        self.mark(MONITORS_STOPPED, "; ".join(x for x in (f"host cpu pressure {pressure}" if pressure else "", usage) if x))
+        if usage:
+            self.say(f"over the run: {usage}")
         if stream_watch.AUDITED & set(self.drill.slos):
             try:
                 self.recorder.extend(stream_watch.audit(self.target, self.profile, self.run_dir, self.started_at or cutoff, cutoff, self.say))
