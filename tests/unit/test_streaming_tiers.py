@@ -251,3 +251,12 @@ def test_streaming_tiers_yield_the_cpu_to_the_serving_path_no_jvm():
     assert [lab.base_nice(spec(t)) for t in ("kafka", "zookeeper", "flink", "ingest", "stream")] == [5] * 5
     assert [lab.base_nice(spec(t)) for t in ("redis", "cassandra", "api", "metrics")] == [0] * 4
     assert Lab(load_profile(overrides={"lab": {"streaming_nice": 0}})).base_nice(spec("kafka")) == 0
+
+
+def test_kafka_cluster_id_never_starts_with_a_dash_no_jvm(monkeypatch):
+    """CI run 9: a lab up drew "-4kz-N9iSlW5Cqy0kMnkaA", and kafka-storage read it as an option."""
+    import uuid
+
+    drawn = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x10" * 16)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(drawn))
+    assert kafka.new_cluster_id() == "EBAQEBAQEBAQEBAQEBAQEA"  # the dashed draw was skipped

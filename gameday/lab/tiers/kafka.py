@@ -128,11 +128,22 @@ logger.cleaner.level = WARN
 """
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id as `kafka-storage random-uuid` makes one: URL-safe base64 of a
+    random UUID that does not start with "-" (the storage tool would read such an id as an
+    option: "argument --cluster-id/-t: expected one argument", one lab up in 64)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 def cluster_id(ctx: LabContext) -> str:
-    """One KRaft cluster id per lab, kept beside the configs (restarts must reuse it)."""
+    """One KRaft cluster id per lab, kept beside the configs (restarts must reuse it). An id
+    starting with "-" (written before new_cluster_id) never formatted a broker: replaced."""
     path = ctx.conf_dir("kafka") / "cluster.id"
-    if not path.exists():
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
+    if not path.exists() or path.read_text().strip().startswith("-"):
+        path.write_text(new_cluster_id() + "\n")
     return path.read_text().strip()
 
 
