@@ -3,6 +3,8 @@ and checkpoint cadence."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, fail_at_least, judge
 from gameday.faults import FLINK_FAULTS, KAFKA_FAULTS, Fault, detail_value, first
@@ -58,10 +60,7 @@ def failures_after(history: History, start: float, until: float | None) -> str:
     failures = sorted((f for f in history.of(FlinkFailure) if f.t >= start and (until is None or f.t <= until)), key=lambda f: f.t)
     if not failures:
         return ""
-    causes: dict[str, int] = {}
-    for f in failures:
-        causes[f.exception] = causes.get(f.exception, 0) + 1
-    listed = "; ".join(f"{n} x {cause[:160]}" for cause, n in sorted(causes.items(), key=lambda kv: -kv[1])[:3])
+    listed = "; ".join(f"{n} x {cause[:160]}" for cause, n in Counter(f.exception for f in failures).most_common(3))
     return (f" The job failed {len(failures)} time(s) on its way back (at "
             f"{', '.join(f'{f.t - start:.1f}' for f in failures[:8])} s): {listed}.")
 
@@ -85,7 +84,8 @@ def checkpoint_cadence(history: History, slo: Slo) -> Outcome:
             if s.checkpoint_triggered_at:
                 took.append(s.checkpoint_at - s.checkpoint_triggered_at)
     times = sorted(set(triggered.values()))
-    last_sample = max((s.t for s in history.of(FlinkSample)), default=0.0)
+    final = max(history.of(FlinkSample), key=lambda s: s.t, default=None)
+    last_sample = final.t if final else 0.0
     if len(times) < slo.evidence.min_checkpoints:
         return judge(slo, None, f"Only {len(times)} completed checkpoints seen; at least {slo.evidence.min_checkpoints} are needed.")
     skip = None
@@ -99,7 +99,7 @@ def checkpoint_cadence(history: History, slo: Slo) -> Outcome:
         return judge(slo, None, f"{len(times)} checkpoints, but no two in a row outside the fault.")
     longest_take = max(took, default=0.0)
     newest = times[-1]
-    final = max(history.of(FlinkSample), key=lambda s: s.t)
+    assert final is not None  # checkpoints were seen, so samples were
     in_progress = final.pending_triggered_at if final.pending_triggered_at > newest else 0.0
     if in_progress:
         gaps.append(in_progress - newest)

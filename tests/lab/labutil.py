@@ -39,10 +39,11 @@ def healthy_drill(run, out: Path, attempts: int = 2, expected=None):  # noqa: AN
     code, verdicts, run directory) of the last attempt."""
     import warnings
 
+    expected = expected or (lambda code, _: code == 0)
     for attempt in range(1, attempts + 1):
         run_dir = out if attempt == 1 else out.with_name(f"{out.name}-attempt{attempt}")
         code, by_slo = run(run_dir)
-        if (expected(code, by_slo) if expected else code == 0) or attempt == attempts:
+        if expected(code, by_slo) or attempt == attempts:
             return code, by_slo, run_dir
         missed = "; ".join(f"{slo} {v['verdict']} {v['measured']} {v['unit']}: {v['detail'][:200]}"
                            for slo, v in by_slo.items() if v["verdict"] != "pass")
