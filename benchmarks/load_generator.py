@@ -26,7 +26,7 @@ from gameday.history import History
 from gameday.load import latency
 from gameday.load.run import LoadPlan, LoadRun, generator_problem, stall_share, timetable_env
 from gameday.load.shapes import ShapeKind
-from gameday.monitors.api import read_metrics
+from gameday.monitors.api import LATENCY, read_metrics
 from gameday.target import resolve
 from gameday.target.lab import LabTarget
 
@@ -81,7 +81,7 @@ def server_histogram(target: LabTarget) -> tuple[tuple[float, ...], list[float]]
     total: list[float] = []
     for url in target.api_instances().values():
         with urllib.request.urlopen(f"{url}/metrics", timeout=2) as resp:
-            _, (bounds, counts) = read_metrics(resp.read().decode())
+            bounds, counts = read_metrics(resp.read().decode())[1][LATENCY]
         total = [a + b for a, b in zip(total, counts)] if total else list(counts)
     return bounds, total
 

@@ -90,7 +90,11 @@ def _lab(args) -> int:
             print(json.dumps([r.__dict__ for r in rows], indent=2))
         else:
             for r in rows:
-                print(f"{r.name:16} {r.tier:10} {r.az or 'host':6} pid {r.pid:<8} {r.state:10} {r.problem}")
+                restarted = f"restarted {r.restarts}x " if r.restarts else ""
+                print(f"{r.name:16} {r.tier:10} {r.az or 'host':6} pid {r.pid:<8} {r.state:10} {restarted}{r.problem}".rstrip())
+            keeper = lab.keeper()
+            if keeper is not None:
+                print(f"keeper: pid {keeper.pid}, {'running' if keeper.alive() else 'DEAD: dead API instances and adapters stay dead'} (restart policy: always)")
         return 0 if all(r.state == "healthy" for r in rows) else 1
     if args.lab_command == "restart":
         waited = lab.restart(args.component)

@@ -33,8 +33,8 @@ def index_not_red(configuration: dict | None = None) -> bool:
 
 
 def kill_search_node(role: str = "data", configuration: dict | None = None) -> dict[str, Any]:
-    """SIGKILL one node: role "data" takes the node holding the most copies of the index that
-    is not the elected cluster manager (when one holds any: its shards lose a copy),
+    """SIGKILL one node: role "data" takes the node holding the most copies of the index,
+    preferring one that is not the elected cluster manager,
     "cluster_manager" the elected one (a new election too)."""
     target = resolve(configuration)
     manager = target.search_cluster_manager()
@@ -44,7 +44,9 @@ def kill_search_node(role: str = "data", configuration: dict | None = None) -> d
     if role == "cluster_manager":
         victim, fault = manager, Fault.SEARCH_KILL_CLUSTER_MANAGER
     elif role == "data":
-        ranked = sorted(copies, key=lambda n: (n == manager, -copies[n], n))
+        # Most copies first (without replicas, the primary's node: the loss the plan's
+        # replica is there for), and among equals not the manager (that is the other drill).
+        ranked = sorted(copies, key=lambda n: (-copies[n], n == manager, n))
         victim, fault = ranked[0], Fault.SEARCH_KILL_NODE
     else:
         raise ValueError(f"role must be 'data' or 'cluster_manager', got {role!r}")

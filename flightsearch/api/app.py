@@ -49,6 +49,13 @@ class Api:
 API_KEY = web.AppKey("api", Api)
 
 
+@dataclass
+class Trace:
+    """What one search did: whether it read the store (the plan's cache-miss path)."""
+
+    store: bool = False
+
+
 def _bad(parameter: str, message: str) -> web.Response:
     return web.Response(status=400, content_type="application/json",
                         text=_dumps({"error": message, "parameter": parameter}))
@@ -77,13 +84,14 @@ async def _cache_try(api: Api, coro: Any, default: Any) -> Any:
         return default
 
 
-async def _route(api: Api, origin: str, destination: str, day: date, writes: dict[str, bytes]) -> list[FlightView]:
+async def _route(api: Api, origin: str, destination: str, day: date, writes: dict[str, bytes], trace: Trace) -> list[FlightView]:
     key = f"route:{origin}:{destination}:{day.isoformat()}"
     raw = await _cache_try(api, api.cache.get(key), None)
     if raw is not None:
         api.metrics.route_hits.inc()
         return json.loads(raw)
     api.metrics.route_misses.inc()
+    trace.store = True
     flights = await api.store.flights(origin, destination, day)
     writes[key] = _dumps(flights).encode()  # an empty listing is cached too (no store storm)
     return flights
@@ -110,7 +118,7 @@ async def _indexed(api: Api, origin: str, destination: str, day: date, carrier: 
     return flights, facets
 
 
-async def _prices(api: Api, ids: list[str], writes: dict[str, bytes]) -> tuple[dict[str, PriceView | None], int]:
+async def _prices(api: Api, ids: list[str], writes: dict[str, bytes], trace: Trace) -> tuple[dict[str, PriceView | None], int]:
     if not ids:
         return {}, 0
     keys = [f"price:{i}" for i in ids]
@@ -127,6 +135,7 @@ async def _prices(api: Api, ids: list[str], writes: dict[str, bytes]) -> tuple[d
         api.metrics.price_hits.inc(hits)
     if missing:
         api.metrics.price_misses.inc(len(missing))
+        trace.store = True
         fetched = await api.store.prices(missing)
         for fid, price in fetched.items():
             prices[fid] = price
@@ -156,14 +165,15 @@ async def search(request: web.Request) -> web.Response:
     carrier = request.rel_url.query.get("carrier") or None
     if carrier is not None and not CARRIER.match(carrier):
         return _bad("carrier", "carrier must be a 2-character IATA code, e.g. BA")
+    trace = Trace()
     try:
         writes: dict[str, bytes] = {}
         facets = None
         if api.index is not None:
             flights, facets = await _indexed(api, *parsed, carrier, writes)
         else:
-            flights = [f for f in await _route(api, *parsed, writes) if carrier is None or f["carrier"] == carrier]
-        prices, hits = await _prices(api, [f["flight_id"] for f in flights], writes)
+            flights = [f for f in await _route(api, *parsed, writes, trace) if carrier is None or f["carrier"] == carrier]
+        prices, hits = await _prices(api, [f["flight_id"] for f in flights], writes, trace)
         if writes:
             await _cache_try(api, api.cache.set_many(writes, api.ttl_s), None)
         result: dict[str, Any] = {"flights": [{**f, "price": prices.get(f["flight_id"])} for f in flights],
@@ -190,7 +200,10 @@ async def search(request: web.Request) -> web.Response:
         return web.Response(status=500, content_type="application/json", text=_dumps({"error": "internal"}))
     finally:  # 400s return earlier: they say nothing about the platform
         api.metrics.requests.inc()
-        api.metrics.latency.observe(perf_counter() - started)
+        took = perf_counter() - started
+        api.metrics.latency.observe(took)
+        if trace.store:
+            api.metrics.store_latency.observe(took)
 
 
 async def health(request: web.Request) -> web.Response:

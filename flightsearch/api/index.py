@@ -106,6 +106,14 @@ class SearchIndex:
         finally:
             self._slots.release()
 
+    @staticmethod
+    def params(body: str) -> dict[str, str]:
+        # request_cache: a shard caches a query's whole answer (hits too, which it does not
+        # by default) until its next refresh that changed something: the three API
+        # instances' caches each miss the same popular routes, and each miss then costs
+        # the index a lookup rather than a query (137 against 231 searches/s, one client).
+        return {"source": body, "source_content_type": "application/json", "request_cache": "true"}
+
     async def _search(self, q: dict[str, Any], deadline: float) -> tuple[list[FlightView], dict[str, list[dict[str, Any]]]]:
         assert self._session is not None
         body = json.dumps(q)
@@ -119,7 +127,7 @@ class SearchIndex:
                 # The query rides in the URL (`source`), not a request body: a body went out
                 # as a second small segment that waited on the server's delayed ACK, 40 ms a
                 # search (69 ms p50 against 5 ms).
-                async with self._session.get(f"{url}/{self.index}/_search", params={"source": body, "source_content_type": "application/json"},
+                async with self._session.get(f"{url}/{self.index}/_search", params=self.params(body),
                                              timeout=aiohttp.ClientTimeout(total=left)) as resp:
                     if resp.status >= 500:  # e.g. all copies of a shard unavailable
                         raise IndexUnavailable(f"HTTP {resp.status}: {(await resp.text())[:200]}")

@@ -23,6 +23,9 @@ class ApiMetrics:
         r = self.registry
         self.latency = Histogram("gameday_search_latency_seconds", "Latency of /search requests.",
                                  buckets=LATENCY_BUCKETS, registry=r)
+        self.store_latency = Histogram("gameday_search_store_path_latency_seconds",
+                                       "Latency of /search requests that read the store (a listing or a price not in the cache).",
+                                       buckets=LATENCY_BUCKETS, registry=r)
         self.requests = Counter("gameday_search_requests", "/search requests answered.", registry=r)
         self.errors = Counter("gameday_search_errors", "/search requests answered with a 5xx.", registry=r)
         self.price_hits = Counter("gameday_price_cache_hits", "Price lookups served from Redis.", registry=r)

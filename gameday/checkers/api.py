@@ -6,7 +6,7 @@ from __future__ import annotations
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, judge
 from gameday.checkers.windows import inside, measuring_from
-from gameday.history import CacheCounters, History, LoadSecond, ServerLatency
+from gameday.history import CacheCounters, History, LoadSecond, ServerLatency, StorePathLatency
 from gameday.load import latency
 from gameday.load.run import generator_problem
 from gameday.spec import Slo
@@ -48,14 +48,21 @@ def _p95(history: History, slo: Slo, in_fault: bool) -> Outcome:
 
 
 def server_p95(history: History, seconds: list[LoadSecond]) -> float | None:
-    """p95 the API instances measured themselves over the span of these seconds, from the
-    difference of their cumulative histograms (sampled every second, so edges are approximate)."""
+    """p95 the API instances measured themselves over the span of these seconds."""
+    bounds, counts = server_histogram(history, ServerLatency, seconds)
+    return latency.bucket_quantile_ms(bounds, counts, 0.95) if counts else None
+
+
+def server_histogram(history: History, cls: type[ServerLatency] | type[StorePathLatency], seconds: list[LoadSecond]) -> tuple[tuple[float, ...], list[float]]:
+    """(bucket bounds, counts) the API instances measured over the span of these seconds,
+    from the difference of their cumulative histograms of `cls` (sampled every second, so
+    edges are approximate); ((), []) when no instance was sampled twice."""
     if not seconds:
-        return None
+        return (), []
     covered = {int(s.t) for s in seconds}
-    first: dict[str, ServerLatency] = {}
-    last: dict[str, ServerLatency] = {}
-    for sample in history.of(ServerLatency):
+    first: dict[str, ServerLatency | StorePathLatency] = {}
+    last: dict[str, ServerLatency | StorePathLatency] = {}
+    for sample in history.of(cls):
         if int(sample.t) - 1 in covered or int(sample.t) in covered:
             first.setdefault(sample.instance, sample)
             last[sample.instance] = sample
@@ -68,7 +75,7 @@ def server_p95(history: History, seconds: list[LoadSecond]) -> float | None:
         bounds = b.bounds_s
         delta = [y - x for x, y in zip(a.counts, b.counts)]
         total = [t + d for t, d in zip(total, delta)] if total else delta
-    return latency.bucket_quantile_ms(bounds, total, 0.95) if total else None
+    return bounds, total
 
 
 @checker("api.p95_latency")
@@ -128,3 +135,23 @@ def cache_hit_ratio(history: History, slo: Slo) -> Outcome:
     if lookups < slo.evidence.min_lookups:
         return judge(slo, None, f"Only {lookups:.0f} price lookups sampled outside the fault window; at least {slo.evidence.min_lookups} are needed.")
     return judge(slo, 100.0 * hits / lookups, f"{hits:.0f} hits, {misses:.0f} misses outside the fault window.")
+
+
+@checker("store.cache_miss_p95")
+def cache_miss_p95(history: History, slo: Slo) -> Outcome:
+    """The API's own histogram of searches that read the store, over the whole run after the
+    warm-up (a cache outage is when most searches take this path, so the fault is in)."""
+    start = measuring_from(history)
+    seconds = [s for s in history.of(LoadSecond) if s.t >= start]
+    bounds, counts = server_histogram(history, StorePathLatency, seconds)
+    taken = int(counts[-1]) if counts else 0
+    need = slo.evidence.min_requests
+    if taken < need:
+        return judge(slo, None, f"Only {taken} searches read the store after the warm-up (the API's cache-miss histogram); at least {need} are needed for a p95.")
+    p95 = latency.bucket_quantile_ms(bounds, counts, 0.95)
+    window = history.fault_window()
+    inside_fault = server_histogram(history, StorePathLatency, [s for s in seconds if inside(window, s.t, s.t + 1)]) if window else ((), [])
+    fault_text = f" ({int(inside_fault[1][-1])} of them inside the fault window)" if inside_fault[1] else ""
+    all_bounds, all_counts = server_histogram(history, ServerLatency, seconds)
+    share = f", {100.0 * taken / all_counts[-1]:.0f} % of all searches" if all_counts and all_counts[-1] else ""
+    return judge(slo, p95, f"p95 of {taken} searches that read the store after the warm-up{fault_text}{share}, timed by the API's own handler.")

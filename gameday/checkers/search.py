@@ -11,20 +11,30 @@ from gameday.history import FaultPhase, History, SearchHealthSample
 from gameday.spec import Slo
 
 RANK = {"green": 0, "yellow": 1, "red": 2}
+# A node that knows of no elected cluster manager answers 503 and "red" while the election
+# runs: its shards' copies are all still there and it serves searches (OpenSearch blocks
+# only writes then), so that is its own state, reported, and not red.
+NO_MANAGER = "no cluster manager"
 
 
 def health_bins(samples: list[SearchHealthSample], since: float, without: str, bin_s: float) -> list[tuple[float, str]]:
     """(start, status) per `bin_s` (the samplers' interval) from `since`: the worst status any
-    answering node other than `without` reported in it; "red" when none answered (nothing
+    answering node other than `without` reported in it with a cluster manager elected;
+    NO_MANAGER when every answering node knew of none; "red" when none answered (nothing
     could serve a search)."""
-    by_bin: dict[int, list[str]] = defaultdict(list)
+    by_bin: dict[int, list[SearchHealthSample]] = defaultdict(list)
     for s in samples:
         if s.t >= since and s.node != without:
-            by_bin[int((s.t - since) // bin_s)].append(s.status)
+            by_bin[int((s.t - since) // bin_s)].append(s)
     out = []
     for b in sorted(by_bin):
-        answered = [st for st in by_bin[b] if st in RANK]
-        out.append((since + b * bin_s, max(answered, key=RANK.__getitem__) if answered else "red"))
+        answered = [s for s in by_bin[b] if s.status in RANK]
+        managed = [s.status for s in answered if s.cluster_manager]
+        if managed:
+            status = max(managed, key=RANK.__getitem__)
+        else:
+            status = NO_MANAGER if answered else "red"
+        out.append((since + b * bin_s, status))
     return out
 
 
@@ -37,7 +47,7 @@ def cluster_health(history: History, slo: Slo) -> Outcome:
     bins = health_bins(history.of(SearchHealthSample), fault.t, fault.component, bin_s)
     if len(bins) < slo.evidence.min_samples:
         return judge(slo, None, f"Only {len(bins)} intervals of {bin_s:g} s of search-index health sampled after {fault.component} was killed; at least {slo.evidence.min_samples} are needed.")
-    seconds = {status: bin_s * sum(1 for _, s in bins if s == status) for status in RANK}
+    seconds = {status: bin_s * sum(1 for _, s in bins if s == status) for status in (*RANK, NO_MANAGER)}
     revert = first(history.faults(), SEARCH_FAULTS, FaultPhase.REVERTED)
     back = next((t for t, s in bins if revert and t >= revert.t and s == "green"), None)
     if revert is None:
@@ -48,5 +58,7 @@ def cluster_health(history: History, slo: Slo) -> Outcome:
         again = f" Green again {back - revert.t:.1f} s after it was restored."
     watched = bins[-1][0] + bin_s - fault.t
     text = (f"Over {watched:.0f} s from killing {fault.component} ({fault.az}), as the other nodes reported it: "
-            f"red {seconds['red']:g} s, yellow {seconds['yellow']:g} s, green {seconds['green']:g} s.{again}")
+            f"red {seconds['red']:g} s, yellow {seconds['yellow']:g} s, green {seconds['green']:g} s"
+            + (f", no cluster manager elected {seconds[NO_MANAGER]:g} s (searches served, writes blocked)" if seconds[NO_MANAGER] else "")
+            + f".{again}")
     return judge(slo, seconds["red"], text)

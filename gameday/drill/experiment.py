@@ -151,6 +151,9 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
     for key in ("warmup_s", "baseline_s", "cooldown_s"):
         if key in ext:
             setattr(settings, key, _seconds(ext, key, where, MAX_PHASE_S))
+    ramp = settings.shape_params.get("ramp_s", 0.0) if settings.shape is ShapeKind.STEADY else 0.0
+    if ramp > settings.warmup_s:
+        raise InputError(f"{where}.load: shape_params.ramp_s ({ramp:g} s) must end within warmup_s ({settings.warmup_s:g} s): what is judged starts after the warm-up")
     if "max_duration_s" in ext:
         settings.max_duration_s = _field(ext, "max_duration_s", int, where)
         if not 0 < settings.max_duration_s <= MAX_DURATION_S:

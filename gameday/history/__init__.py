@@ -8,6 +8,7 @@ from gameday.history.events import *  # noqa: F401,F403
 from gameday.history.events import ActivityEvent, FaultEvent, FaultPhase, Marker
 from gameday.history.record import RECORD_TYPES, Record, from_json, to_json
 from gameday.history.samples import (
+    BalancerSample,
     CacheCounters,
     CanarySample,
     FlinkFailure,
@@ -24,6 +25,7 @@ from gameday.history.samples import (
     SearchHealthSample,
     SentinelSample,
     ServerLatency,
+    StorePathLatency,
     StreamLagSecond,
     WriteSample,
 )
@@ -32,7 +34,7 @@ from gameday.history.store import History, Recorder
 __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
-    "CacheCounters", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
+    "BalancerSample", "CacheCounters", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
-    "ServerLatency", "StreamLagSecond", "WriteSample",
+    "ServerLatency", "StorePathLatency", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -93,6 +93,32 @@ class ServerLatency(Record):
     counts: tuple[float, ...]  # cumulative counts per bucket
 
 
+@dataclass(frozen=True)
+class BalancerSample(Record):
+    """One API instance's state in the load balancer: "UP" is in rotation; "DOWN" (or
+    "MAINT") out; "UP 1/3" and the like are the balancer's counting of failed checks
+    (still in rotation); "" when the balancer did not answer."""
+
+    kind: ClassVar[str] = "lb.server"
+    server: str
+    status: str
+
+    @property
+    def in_rotation(self) -> bool:
+        return self.status.startswith("UP")
+
+
+@dataclass(frozen=True)
+class StorePathLatency(Record):
+    """Cumulative latency histogram of one API instance's searches that read the store (a
+    listing or a price the cache did not have): the plan's cache-miss path."""
+
+    kind: ClassVar[str] = "api.store_latency"
+    instance: str
+    bounds_s: tuple[float, ...]
+    counts: tuple[float, ...]
+
+
 # --- streaming tiers: Kafka, Flink, the data path -----------------------------------------------
 
 

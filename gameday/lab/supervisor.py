@@ -75,6 +75,7 @@ class ComponentStatus:
     pid: int
     state: str  # healthy | unhealthy | frozen | dead
     problem: str = ""
+    restarts: int = 0  # by the keeper (the restart policy)
 
 
 class Lab:
@@ -118,8 +119,9 @@ class Lab:
         except BaseException:
             self.say("lab up failed: logs are kept under " + str(self.home / "logs") + "; run `gameday lab down` to clean up")
             raise
+        self._start_keeper(st)
         st.ready_at = time.time()
-        state.save(self.home, st)
+        state.update(self.home, lambda now: setattr(now, "ready_at", st.ready_at))
         self.say(f"lab ready in {st.ready_at - started:.1f} s ({len(st.components)} processes, {topo.isolation.value})")
         return st
 
@@ -147,6 +149,22 @@ class Lab:
                 self._seed(ctx)
             tier_hook("ready", ctx, [t for t in tiers if depth(t) == wave], self.say)
 
+    def _start_keeper(self, st: LabState) -> None:
+        """The restart policy's keeper (gameday.lab.keeper), when the policy is `always` and
+        the lab has processes it keeps: a helper, so `lab down` ends it first."""
+        from gameday.lab import keeper
+
+        if self.profile.get("lab.restart.policy") != "always":
+            return
+        kept = [n for n, c in st.components.items() if c.role in keeper.RESTARTED_ROLES]
+        if not kept:
+            return
+        argv = [sys.executable, "-m", "gameday.lab.keeper", "--home", str(self.home)]
+        tracked = procs.spawn(keeper.NAME, argv, self.home / "logs" / f"{keeper.NAME}.log")
+        st.helpers[keeper.NAME] = tracked
+        self.track_helper(tracked)
+        self.say(f"started the keeper (pid {tracked.pid}): restarts {', '.join(kept)} when they die (lab.restart.policy: always)")
+
     def base_nice(self, spec: ComponentSpec) -> int:
         """The streaming tiers run at `lab.streaming_nice`: in production they have nodes of
         their own; here a Flink job restart's burst of CPU starved the API instances' health
@@ -161,7 +179,7 @@ class Lab:
         log = self.home / "logs" / f"{spec.name}.log"
         tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
         st.components[spec.name] = tracked
-        state.save(self.home, st)
+        state.update(self.home, lambda now: now.components.__setitem__(spec.name, tracked))
         self.say(f"started {spec.name} ({spec.az or 'host'}, pid {tracked.pid})")
         return tracked
 
@@ -195,14 +213,22 @@ class Lab:
         specs = self.specs_by_name(st)
         out = []
         for name, tracked in st.components.items():
+            restarts = len(st.restarts.get(name, []))
             if not tracked.alive():
-                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "dead"))
+                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "dead", restarts=restarts))
             elif tracked.frozen():
-                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "frozen"))
+                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "frozen", restarts=restarts))
             else:
                 problem = specs[name].health() if name in specs else "no health check"
-                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "unhealthy" if problem else "healthy", problem or ""))
+                out.append(ComponentStatus(name, tracked.tier, tracked.az, tracked.pid, "unhealthy" if problem else "healthy", problem or "", restarts))
         return out
+
+    def keeper(self) -> procs.Tracked | None:
+        """The restart policy's keeper, when the lab started one."""
+        from gameday.lab.keeper import NAME
+
+        st = self.state()
+        return st.helpers.get(NAME) if st else None
 
     def component(self, name: str) -> procs.Tracked:
         st = self.require_state()
@@ -254,18 +280,10 @@ class Lab:
 
     # --- helpers a run starts (load generators) -------------------------------------
     def track_helper(self, tracked: procs.Tracked) -> None:
-        st = self.state()
-        if st is not None:
-            st.helpers[tracked.name] = tracked
-            state.save(self.home, st)
+        state.update(self.home, lambda now: now.helpers.__setitem__(tracked.name, tracked))
 
     def forget_helper(self, name: str) -> None:
-        st = self.state()
-        if st is not None and st.helpers.pop(name, None):
-            state.save(self.home, st)
-
-    def save(self, st: LabState) -> None:
-        state.save(self.home, st)
+        state.update(self.home, lambda now: now.helpers.pop(name, None))
 
     # --- down ------------------------------------------------------------------------
     def down(self) -> int:

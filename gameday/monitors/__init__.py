@@ -51,4 +51,5 @@ def start_all(recorder: Recorder, target, interval_s: float = 0.2, tiers: list[s
     tiers = tiers if tiers is not None else ["redis", "api"]
     samplers = (redis.samplers(recorder, target, interval_s) if "redis" in tiers else []) + (api.samplers(recorder, target, 1.0) if "api" in tiers else [])
     samplers += search.samplers(recorder, target, 0.5) if "search" in tiers else []
+    samplers += [api.balancer_sampler(recorder, target, 0.5)] if "api" in tiers else []
     return [s.start() for s in samplers]

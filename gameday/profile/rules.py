@@ -45,11 +45,12 @@ POSITIVE = {
     "kafka.replica_lag_time_max_ms", "zookeeper.tick_ms", "zookeeper.heap_mb",
     "zookeeper.session_timeout_ms", "flink.jobmanager_heap_mb", "flink.taskmanager_process_mb",
     "flink.checkpoint_interval_s", "ingest.rate_per_supplier", "ingest.fsync_ms",
-    "search.heap_mb", "search.refresh_interval_s",
+    "search.heap_mb", "search.refresh_interval_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s",
 }
 PERCENT = {"host.settle_pressure_pct"}
 CHOICES: dict[str, tuple[str, ...]] = {
     "lab.isolation": ("auto", "netns", "loopback"),
+    "lab.restart.policy": ("always", "never"),
     "kafka.acks": ("all", "1", "0"),
     "flink.state_backend": ("rocksdb", "hashmap"),
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),

@@ -106,6 +106,9 @@ class Target(Protocol):
     def unhealthy(self, tiers: list[str]) -> list[str]:
         """'name state problem' of every component of these tiers that is not healthy."""
     def down_components(self) -> list[str]: ...
+    def restarts_of(self, component: str) -> list[float]:
+        """When the platform's own restart policy (an orchestrator; the lab's keeper)
+        restarted the component, oldest first; [] for never."""
     def settle(self, tiers: list[str]) -> list[str]:
         """Put back what an earlier drill left moved (Kafka leaderships off their preferred
         replicas), so each drill starts from the platform at rest; one line per thing done."""
@@ -120,6 +123,9 @@ class Target(Protocol):
     # --- addresses ---------------------------------------------------------------------------
     def lb_url(self) -> str: ...
     def api_instances(self) -> dict[str, str]: ...
+    def balancer_view(self) -> dict[str, str]:
+        """API instance -> its state in the load balancer: "UP" (in rotation), "DOWN" (out),
+        or the balancer's word for a state between; {} when the balancer does not answer."""
     def redis_nodes(self) -> dict[str, Address]: ...
     def sentinels(self) -> dict[str, Address]: ...
     def redis_service(self) -> str: ...

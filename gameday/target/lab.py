@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,9 @@ class LabTarget:
         st = self.lab.require_state()
         return [name for name, t in st.components.items() if not t.alive()]
 
+    def restarts_of(self, component: str) -> list[float]:
+        return list(self.lab.require_state().restarts.get(component, []))
+
     # --- faults --------------------------------------------------------------------------------
     def kill(self, component: str) -> float:
         return self.lab.send(component, signal.SIGKILL)
@@ -127,6 +131,16 @@ class LabTarget:
     def static_url(self) -> str:
         """An endpoint HAProxy answers itself (load-generator benchmarks; lab only)."""
         return api_tier.static_url(self.ctx)
+
+    def balancer_view(self) -> dict[str, str]:
+        """HAProxy's own CSV statistics (loopback): each server of the API backend, its status."""
+        url = f"http://127.0.0.1:{self.ctx.profile.get('haproxy.stats_port')}/stats;csv"
+        try:
+            with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return {}
+        return api_tier.backend_states(text)
 
     def api_instances(self) -> dict[str, str]:
         out = {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,6 +28,37 @@ def fresh_lab() -> None:
     if os.geteuid() != 0:
         pytest.skip("the lab's network namespaces need root")
     gameday("lab", "down")
+
+
+def experiment(name: str) -> str:
+    return str(REPO / "experiments" / f"{name}.json")
+
+
+def up(tiers: str, profile: Path | None = None) -> None:
+    """A fresh lab of `tiers` (with what they need), on `profile` when given; prints the time."""
+    fresh_lab()
+    began = time.monotonic()
+    proc = gameday("lab", "up", "--tiers", tiers, *(["--profile", str(profile)] if profile else []))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    print(f"\nlab up --tiers {tiers}{' (missing the plan)' if profile else ''}: {time.monotonic() - began:.1f} s", file=sys.stderr)
+
+
+def drill(name: str, out: Path, *extra: str) -> tuple[int, dict]:
+    """`gameday run experiments/NAME.json --out OUT EXTRA`: (exit code, verdicts by SLO id),
+    the verdicts printed to stderr (pytest -s, or the CI log)."""
+    began = time.monotonic()
+    proc = gameday("run", experiment(name), "--out", str(out), *extra, timeout=1200)
+    data = json.loads((out / "verdicts.json").read_text())
+    by_slo = {v["slo"]: v for v in data["verdicts"]}
+    print(f"\n{name}: exit {proc.returncode} in {time.monotonic() - began:.0f} s", file=sys.stderr)
+    for v in data["verdicts"]:
+        print(f"  {v['verdict']:8} {v['slo']:32} {v['measured']} {v['unit']}  {v['detail'][:160]}", file=sys.stderr)
+    return proc.returncode, by_slo
+
+
+def passed(by_slo: dict, *slos: str) -> None:
+    for slo in slos:
+        assert by_slo[slo]["verdict"] == "pass", by_slo[slo]
 
 
 def healthy_drill(run, out: Path, attempts: int = 2, expected=None):  # noqa: ANN001, ANN201 - run(out) -> (code, verdicts)

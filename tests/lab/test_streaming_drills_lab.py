@@ -13,11 +13,6 @@ the streaming monitor and the audit. The figures go to stderr (pytest -s, or the
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from flightsearch import RAW_TOPIC
@@ -25,45 +20,16 @@ from gameday.clients.flink import rest_get
 from gameday.lab.tiers import zookeeper
 from gameday.profile import load_profile
 from gameday.target import Role, resolve
-from tests.lab.labutil import REPO, fresh_lab, gameday, healthy_drill
+from tests.lab.labutil import drill, gameday, healthy_drill, passed, up
 
 pytestmark = pytest.mark.lab
 
 TIERS = "stream,ingest,api"
 
 
-def experiment(name: str) -> str:
-    return str(REPO / "experiments" / f"{name}.json")
-
-
-def up(profile: Path | None = None) -> None:
-    fresh_lab()
-    began = time.monotonic()
-    args = ["lab", "up", "--tiers", TIERS] + (["--profile", str(profile)] if profile else [])
-    proc = gameday(*args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\nlab up --tiers {TIERS}{' (missing the plan)' if profile else ''}: {time.monotonic() - began:.1f} s", file=sys.stderr)
-
-
-def drill(name: str, out: Path, *extra: str) -> tuple[int, dict]:
-    began = time.monotonic()
-    proc = gameday("run", experiment(name), "--out", str(out), *extra, timeout=1200)
-    data = json.loads((out / "verdicts.json").read_text())
-    by_slo = {v["slo"]: v for v in data["verdicts"]}
-    print(f"\n{name}: exit {proc.returncode} in {time.monotonic() - began:.0f} s", file=sys.stderr)
-    for v in data["verdicts"]:
-        print(f"  {v['verdict']:8} {v['slo']:32} {v['measured']} {v['unit']}  {v['detail'][:160]}", file=sys.stderr)
-    return proc.returncode, by_slo
-
-
-def passed(by_slo: dict, *slos: str) -> None:
-    for slo in slos:
-        assert by_slo[slo]["verdict"] == "pass", by_slo[slo]
-
-
 @pytest.fixture(scope="module")
 def plan_lab():
-    up()
+    up(TIERS)
     yield
 
 
@@ -74,7 +40,7 @@ def missed_lab(tmp_path_factory):
         "zookeeper:\n  session_timeout_ms: 60000\n"
         "kafka:\n  acks: \"1\"\n  min_insync_replicas: 1\n  unclean_leader_election: true\n"
     )
-    up(profile)
+    up(TIERS, profile)
     yield profile
     assert gameday("lab", "down").returncode == 0
 

@@ -231,6 +231,7 @@ def test_fake_store_health_and_metrics(lab: RedisLab) -> None:
         assert _metric(text, "gameday_price_cache_misses_total") == n
         assert _metric(text, "gameday_price_cache_hits_total") == 2 * n
         assert _metric(text, "gameday_search_latency_seconds_count") == 3
+        assert _metric(text, "gameday_search_store_path_latency_seconds_count") == 1  # only the first read the store
         assert f'gameday_redis_primary{{primary="127.0.0.1:{lab.ports["primary"]}"}} 1.0' in text
         store.down = True
         r = await client.get("/health")
@@ -239,6 +240,7 @@ def test_fake_store_health_and_metrics(lab: RedisLab) -> None:
         assert r.status == 503
         text = await (await client.get("/metrics")).text()
         assert _metric(text, "gameday_search_errors_total") == 1
+        assert _metric(text, "gameday_search_store_path_latency_seconds_count") == 2  # the failed store read counts too
     run_api(lab, body)
 
 

@@ -74,6 +74,8 @@ def _experiment() -> dict:
         (lambda d: d["extensions"][0].update(max_duration_s=0), "field 'max_duration_s' must be 1 to"),
         (lambda d: d["extensions"][0]["load"].update(shape="step", shape_params={"step": 0}), "step must be above 0"),
         (lambda d: d["extensions"][0]["load"].update(shape="step", shape_params={"step_s": 0}), "step_s must be above 0"),
+        (lambda d: d["extensions"][0]["load"].update(shape_params={"ramp_s": 60}), "must end within warmup_s"),
+        (lambda d: d["extensions"][0]["load"].update(shape_params={"hold_s": 5}), "takes only ramp_s"),
         (lambda d: d["extensions"][0].update(slos=["redis.promotion_time", "redis.promotion_time"]), "more than once"),
         (lambda d: d["extensions"][0].update(tiers=[]), "field 'tiers' is empty"),
         (lambda d: d["extensions"][0].update(slos=[]), "field 'slos' is empty"),

@@ -1,5 +1,5 @@
 """search.green_on_az_failure on hand-made histories (no lab): red seconds decide, a node
-that does not answer is not a vote, and too few samples is unknown."""
+that does not answer is not a vote, and too few samples is unknown; an election (no cluster manager, copies all there) is reported, not red."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ NODES = ("search-a", "search-b", "search-c")
 
 
 def history(status_of, seconds: float = 30, restored_at: float | None = 20) -> History:
-    """`status_of(node, dt)` -> what the node reports dt seconds after search-b is killed."""
+    """`status_of(node, dt)` -> what the node reports dt seconds after search-b is killed: a
+    status, or (status, whether it knows of an elected cluster manager)."""
     records = [FaultEvent(t=T0, phase=FaultPhase.INJECTED, fault=Fault.SEARCH_KILL_NODE.value, component="search-b", az="az-b")]
     if restored_at is not None:
         records.append(FaultEvent(t=T0 + restored_at, phase=FaultPhase.REVERTED, fault=Fault.SEARCH_KILL_NODE.value, component="search-b"))
     for i in range(int(seconds / 0.5)):
         for node in NODES:
-            records.append(SearchHealthSample(t=T0 + i * 0.5 + 0.01, node=node, status=status_of(node, i * 0.5)))
+            said = status_of(node, i * 0.5)
+            status, manager = said if isinstance(said, tuple) else (said, True)
+            records.append(SearchHealthSample(t=T0 + i * 0.5 + 0.01, node=node, status=status, cluster_manager=manager))
     return History.of_records(sorted(records, key=lambda r: r.t))
 
 
@@ -53,3 +56,17 @@ def test_fake_history_the_killed_nodes_own_view_is_not_a_vote():
 def test_fake_history_too_few_samples_is_unknown():
     o = outcome(history(lambda node, dt: "green", seconds=5))
     assert o.verdict is Verdict.UNKNOWN and "at least 20" in o.detail
+
+
+def test_fake_history_an_election_is_reported_and_not_red():
+    # What a real search-manager-loss drill recorded: for 0.5 s the survivors answered 503
+    # "red" because neither knew of a cluster manager, then yellow under the new one.
+    o = outcome(history(lambda node, dt: "down" if node == "search-b" and dt < 20 else (("red", False) if dt < 1 else "yellow")))
+    assert o.verdict is Verdict.PASS and o.measured == 0
+    assert "no cluster manager elected 1 s" in o.detail
+
+
+def test_fake_history_red_under_an_elected_manager_fails_after_an_election():
+    # Without replicas, the new manager finds the killed node's primaries gone: red.
+    o = outcome(history(lambda node, dt: "down" if node == "search-b" else (("red", False) if dt < 1 else "red"), restored_at=None))
+    assert o.verdict is Verdict.FAIL and o.measured == 29.0

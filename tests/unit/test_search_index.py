@@ -1,6 +1,6 @@
 """The API's search-index client: the query it sends, what it reads back, and failing over
 between nodes, against FAKE index nodes (small aiohttp servers on loopback). The real
-3-node OpenSearch cluster is exercised in tests/lab/test_search_lab.py."""
+3-node OpenSearch cluster is exercised in tests/lab/test_serving_lab.py."""
 
 from __future__ import annotations
 

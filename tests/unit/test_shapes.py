@@ -13,6 +13,14 @@ def test_steady_holds_then_ends():
     assert s.tick(10) is None
 
 
+def test_steady_with_a_ramp_rises_from_5_percent_then_holds():
+    s = Steady(200, ramp_s=10)
+    assert s.tick(0) == 10 and s.tick(5) == 100 and s.tick(10) == s.tick(60) == 200
+    assert make_shape("steady", 200, ramp_s=10) == s
+    with pytest.raises(ValueError, match="ramp_s"):
+        make_shape("steady", 200, ramp_s=-1)
+
+
 def test_surge_is_ten_times_baseline_at_peak_and_ramps_both_ways():
     s = Surge(300, lead_s=10, ramp_s=10, hold_s=30)
     assert s.tick(5) == 300

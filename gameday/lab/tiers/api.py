@@ -63,6 +63,10 @@ defaults
   timeout server 5s
   retries 2
   option redispatch
+  # A search is an idempotent GET: one whose connection was refused, or closed without an
+  # answer (the instance died with it in flight), goes to another instance. Without this an
+  # API instance's death showed clients a 502 for each search it had in flight.
+  retry-on conn-failure empty-response
 frontend search
   bind 127.0.0.1:{p.get('haproxy.port')}
   default_backend api
@@ -91,3 +95,19 @@ backend api
 def static_url(ctx: LabContext) -> str:
     """An endpoint HAProxy answers itself: the ceiling of a load generator, without the platform."""
     return f"http://127.0.0.1:{ctx.profile.get('haproxy.static_port')}"
+
+
+def backend_states(csv_text: str) -> dict[str, str]:
+    """Server -> status ("UP", "DOWN", "UP 1/3" while failing checks, "MAINT", ...) of the
+    `api` backend in HAProxy's `stats;csv` output."""
+    lines = csv_text.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return {}
+    header = lines[0][2:].split(",")
+    px, sv, status = header.index("pxname"), header.index("svname"), header.index("status")
+    out = {}
+    for line in lines[1:]:
+        row = line.split(",")
+        if len(row) > status and row[px] == "api" and row[sv] not in ("FRONTEND", "BACKEND"):
+            out[row[sv]] = row[status]
+    return out

@@ -1,0 +1,115 @@
+"""The keeper: the lab's stand-in for an orchestrator's restart policy.
+
+The plan counts on Kubernetes restarting failed API pods and on the autoscaler restarting
+ingestion tasks. Kubernetes restarts a dead container (restartPolicy: Always) after a
+backoff that doubles with each restart and resets once the container has run a while.
+When `lab.restart.policy` is `always`, `gameday lab up` starts one keeper for the lab (a
+helper: `lab down` ends it before anything else). It watches the PIDs of the API
+instances and the ingestion adapters and starts a dead one again as `gameday lab restart`
+does, recording each restart in the state file. A frozen process is alive: as for a pod
+whose process hangs, only a liveness probe would see it, and the keeper has none.
+
+    python -m gameday.lab.keeper --home LAB_HOME
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+from gameday.errors import LabError
+from gameday.lab import state
+from gameday.target import Role
+
+# The plan's stateless tiers, which an orchestrator restarts.
+RESTARTED_ROLES = (Role.API.value, Role.INGEST.value)
+NAME = "keeper"
+POLL_S = 0.5
+HEALTHY_WITHIN_S = 30.0  # a restart that is not healthy by then is left running, and logged
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Kubernetes' crash-loop backoff, scaled to a drill: `base_s` after the first death,
+    doubled for each restart in the `reset_after_s` before this death, at most `max_s`."""
+
+    base_s: float
+    max_s: float
+    reset_after_s: float
+
+    def delay(self, restarts: list[float], died_at: float) -> float:
+        recent = sum(1 for t in restarts if 0 <= died_at - t < self.reset_after_s)
+        return min(self.base_s * 2**recent, self.max_s)
+
+
+def backoff_of(profile) -> Backoff:  # noqa: ANN001 - gameday.profile.Profile
+    return Backoff(profile.get("lab.restart.backoff_s"), profile.get("lab.restart.max_backoff_s"), profile.get("lab.restart.reset_after_s"))
+
+
+def _reap() -> None:
+    """Collect the exited children this keeper started (they are tracked by PID, not waited on)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} keeper: {message}", flush=True)
+
+
+def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
+    """Watch until the lab's state file is gone (or SIGTERM); 0 when the lab went away."""
+    from gameday.lab.supervisor import Lab
+    from gameday.profile import Profile, with_defaults
+
+    dead_since: dict[str, float] = {}
+    while True:
+        _reap()
+        st = state.load(home)
+        if st is None:
+            log("the lab is gone: stopping")
+            return 0
+        profile = Profile(with_defaults(st.profile), "lab state")
+        backoff = backoff_of(profile)
+        now = time.time()
+        for name, tracked in st.components.items():
+            if tracked.role not in RESTARTED_ROLES or tracked.alive():
+                dead_since.pop(name, None)
+                continue
+            died = dead_since.setdefault(name, now)
+            wait = backoff.delay(st.restarts.get(name, []), died)
+            if now - died < wait:
+                continue
+            log(f"{name} (pid {tracked.pid}) died {now - died:.1f} s ago: restarting it (backoff {wait:g} s)")
+            restarted_at = time.time()
+            state.update(home, lambda s, n=name: s.restarts.setdefault(n, []).append(restarted_at))
+            try:
+                healthy = Lab(profile).restart(name, timeout_s=HEALTHY_WITHIN_S)
+                log(f"{name} healthy {healthy:.1f} s after its restart")
+            except LabError as exc:
+                log(f"{name} restarted but {exc}")
+            dead_since.pop(name, None)
+        time.sleep(POLL_S)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m gameday.lab.keeper", description="restart the lab's dead API instances and ingestion adapters")
+    parser.add_argument("--home", required=True, type=Path, help="the lab's home (its state file)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    log(f"watching {', '.join(RESTARTED_ROLES)} processes of the lab in {args.home}")
+    return keep(args.home)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

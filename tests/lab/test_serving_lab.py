@@ -1,0 +1,132 @@
+"""The serving tier, for real: a 3-node OpenSearch cluster (one node per AZ) behind three API
+instances behind HAProxy, with the lab's restart policy (the keeper).
+
+On the plan's settings (1 replica, allocation awareness on the AZ, restart policy `always`)
+the index is green with every shard's copies in two AZs, search results come from it,
+ranked, with facets, and prices from cache or store; killing the node that holds a copy, or
+the elected cluster manager, under search load leaves the index never red and no search
+failed; a killed API instance is out of rotation within seconds and restarted by the
+platform. On a lab that misses the plan (`search.replicas: 0`, `lab.restart.policy: never`,
+`haproxy.check_fall: 20`) the same node loss turns the index red and searches fail, and the
+killed instance stays 10 s in rotation and is never restarted: both drills exit 1 with the
+values measured.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from datetime import date
+
+import pytest
+
+from flightsearch import timetable
+from gameday.profile import load_profile
+from gameday.target import resolve
+from tests.lab.labutil import drill, gameday, healthy_drill, passed, up
+
+pytestmark = pytest.mark.lab
+
+TIERS = "search,api"
+
+
+def get(url: str):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def plan_lab():
+    up(TIERS)
+    yield
+
+
+@pytest.fixture(scope="module")
+def missed_lab(plan_lab, tmp_path_factory):
+    profile = tmp_path_factory.mktemp("miss") / "miss-the-plan.yaml"
+    profile.write_text("search:\n  replicas: 0\nlab:\n  restart:\n    policy: never\nhaproxy:\n  check_fall: 20\n")
+    up(TIERS, profile)
+    yield profile
+    assert gameday("lab", "down").returncode == 0
+
+
+def test_the_index_spans_the_azs_and_search_results_come_from_it(plan_lab):
+    profile = load_profile()
+    target = resolve(profile=profile)
+    nodes = target.search_nodes()
+    assert sorted(nodes) == ["search-a", "search-b", "search-c"]
+    url = next(iter(nodes.values()))
+    health = get(f"{url}/_cluster/health")
+    assert health["status"] == "green" and health["number_of_nodes"] == 3
+    zone = {row["node"]: row["value"] for row in get(f"{url}/_cat/nodeattrs?format=json") if row["attr"] == "zone"}
+    shards = get(f"{url}/_cat/shards/{profile.get('search.index')}?format=json")
+    copies: dict[str, set[str]] = {}
+    for row in shards:
+        assert row["state"] == "STARTED", row
+        copies.setdefault(row["shard"], set()).add(zone[row["node"]])
+    assert len(copies) == profile.get("search.shards") and all(len(z) == 2 for z in copies.values()), copies  # primary and replica in two AZs
+    settings = get(f"{url}/{profile.get('search.index')}/_settings")
+    index = next(iter(settings.values()))["settings"]["index"]
+    assert index["number_of_replicas"] == "1" and index["refresh_interval"] == "1s"
+
+    tt = timetable.generate(seed=profile.get("timetable.seed"), airports=profile.get("timetable.airports"), flights=profile.get("timetable.flights"),
+                            days=profile.get("timetable.days"), start=date.fromisoformat(profile.get("timetable.start")))  # fmt: skip
+    route = tt.routes[0]
+    query = f"origin={route.origin}&destination={route.destination}&date={tt.start.isoformat()}"
+    answer = get(f"{target.lb_url()}/search?{query}")
+    assert answer["source"]["listing"] == "index"
+    assert len(answer["flights"]) == route.per_day and all(f["price"] for f in answer["flights"])
+    assert "amount_pence" not in json.dumps(get(f"{url}/{profile.get('search.index')}/_doc/{answer['flights'][0]['flight_id']}"))  # no fares indexed
+    durations = [f["duration_min"] for f in answer["flights"]]
+    assert durations == sorted(durations)  # ranked: shorter journeys first
+    carriers = {c["value"]: c["count"] for c in answer["facets"]["carrier"]}
+    assert sum(carriers.values()) == route.per_day and sum(b["count"] for b in answer["facets"]["departure"]) == route.per_day
+    one = next(iter(carriers))
+    narrowed = get(f"{target.lb_url()}/search?{query}&carrier={one}")
+    assert {f["carrier"] for f in narrowed["flights"]} == {one} and len(narrowed["flights"]) == carriers[one]
+    assert narrowed["facets"]["carrier"] == answer["facets"]["carrier"]  # facets still count every carrier
+    print(f"\nsearch: {len(copies)} shards x 2 copies over zones {sorted(set(zone.values()))}; {route.origin}-{route.destination}: {len(answer['flights'])} flights, carriers {carriers}", file=sys.stderr)
+
+
+def test_search_node_loss_passes_on_the_plan(plan_lab, tmp_path):
+    code, v, _ = healthy_drill(lambda out: drill("search-node-loss", out), tmp_path / "run")
+    assert code == 0
+    passed(v, "search.green_on_az_failure", "api.error_rate", "api.p95_latency_during_fault")
+    assert "yellow" in v["search.green_on_az_failure"]["detail"] and "Green again" in v["search.green_on_az_failure"]["detail"]
+
+
+def test_search_manager_loss_passes_on_the_plan(plan_lab, tmp_path):
+    code, v, _ = healthy_drill(lambda out: drill("search-manager-loss", out), tmp_path / "run")
+    assert code == 0
+    passed(v, "search.green_on_az_failure", "api.error_rate", "api.p95_latency_during_fault")
+
+
+def test_api_instance_loss_passes_on_the_plan(plan_lab, tmp_path):
+    code, v, _ = healthy_drill(lambda out: drill("api-instance-loss", out), tmp_path / "run")
+    assert code == 0
+    passed(v, "api.dead_instance_in_rotation", "api.instance_restart", "api.error_rate")
+    assert "restarted by the platform" in v["api.instance_restart"]["detail"] or "The platform restarted" in v["api.instance_restart"]["detail"]
+    status = gameday("lab", "status")
+    assert status.returncode == 0 and "restarted 1x" in status.stdout and "keeper: pid" in status.stdout, status.stdout
+
+
+def test_search_node_loss_fails_without_replicas(missed_lab, tmp_path):
+    """The node holding the only copy dies: red until it is back, and searches whose
+    listing was not cached fail."""
+    code, v = drill("search-node-loss", tmp_path / "run")
+    assert code == 1
+    red = v["search.green_on_az_failure"]
+    assert red["verdict"] == "fail" and red["measured"] >= 10, red  # the node stays gone ~20 s
+    assert v["api.error_rate"]["verdict"] == "fail", v["api.error_rate"]
+
+
+def test_api_instance_loss_fails_without_a_restart_policy(missed_lab, tmp_path):
+    """Nothing restarts the instance (the rollback does, after 35 s), and HAProxy keeps it
+    in rotation for 20 failed checks."""
+    code, v = drill("api-instance-loss", tmp_path / "run")
+    assert code == 1
+    restart, rotation = v["api.instance_restart"], v["api.dead_instance_in_rotation"]
+    assert restart["verdict"] == "fail" and restart["measured"] >= 30 and "did not restart" in restart["detail"], restart
+    assert rotation["verdict"] == "fail" and rotation["measured"] >= 9, rotation
+    assert "keeper" not in gameday("lab", "status").stdout

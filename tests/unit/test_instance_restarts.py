@@ -1,0 +1,122 @@
+"""The restart policy and the API-instance-loss checkers, without a lab: the keeper's
+crash-loop backoff, state updates that do not undo each other, HAProxy's CSV read, and
+the two verdicts on hand-made histories (FAKE balancer samples), both ways."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from gameday.checkers.verdicts import Verdict
+from gameday.faults import Fault
+from gameday.history import BalancerSample, FaultEvent, FaultPhase, LoadSecond
+from gameday.lab import state
+from gameday.lab.keeper import Backoff
+from gameday.lab.network import Isolation, Topology
+from gameday.lab.state import LabState
+from gameday.lab.tiers.api import backend_states
+from gameday.procs import Tracked
+from tests.unit.histories import T0, check_one, hist_of
+
+KILL = T0 + 20
+
+
+def test_backoff_doubles_per_recent_restart_and_resets():
+    b = Backoff(base_s=1, max_s=16, reset_after_s=60)
+    assert b.delay([], died_at=100) == 1
+    assert b.delay([95], died_at=100) == 2
+    assert b.delay([70, 80, 90, 95], died_at=100) == 16  # capped
+    assert b.delay([10, 20, 30], died_at=100) == 1  # ran a minute since: reset
+
+
+def _writer(home: str, n: int) -> None:
+    for i in range(50):
+        state.update(Path(home), lambda s, i=i: s.restarts.setdefault(f"w{n}", []).append(float(i)))
+
+
+def test_state_updates_from_several_processes_are_all_kept(tmp_path):
+    state.save(tmp_path, LabState(Topology(Isolation.LOOPBACK, "10.213.0.0/24", "gd-br0"), {}, [], 0.0))
+    procs = [multiprocessing.Process(target=_writer, args=(str(tmp_path), n)) for n in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    st = state.load(tmp_path)
+    assert {k: len(v) for k, v in st.restarts.items()} == {"w0": 50, "w1": 50, "w2": 50}
+
+
+def test_state_round_trips_restarts_and_reads_an_older_file(tmp_path):
+    st = LabState(Topology(Isolation.LOOPBACK, "10.213.0.0/24", "gd-br0"), {}, ["api"], 1.0,
+                  components={"api-a": Tracked("api-a", 1, 2, ["x"], "log", role="api")}, restarts={"api-a": [5.0]})
+    state.save(tmp_path, st)
+    assert state.load(tmp_path).restarts == {"api-a": [5.0]}
+    older = state.state_path(tmp_path).read_text().replace('"restarts": {\n    "api-a": [\n      5.0\n    ]\n  }', '"x": 0').replace(',\n  "x": 0', "")
+    state.state_path(tmp_path).write_text(older)
+    assert state.load(tmp_path).restarts == {}
+
+
+CSV = """# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight
+search,FRONTEND,,,0,1,4000,5,,,0,0,0,,,,,OPEN,
+api,api-a,0,0,0,1,,2,,,,0,,0,0,0,0,UP,1
+api,api-b,0,0,0,1,,2,,,,0,,0,0,0,0,DOWN,1
+api,api-c,0,0,0,1,,2,,,,0,,0,0,0,0,UP 1/3,1
+api,BACKEND,0,0,0,1,400,5,,,0,0,,0,0,0,0,UP,2
+"""
+
+
+def test_backend_states_reads_haproxys_csv():
+    assert backend_states(CSV) == {"api-a": "UP", "api-b": "DOWN", "api-c": "UP 1/3"}
+    assert backend_states("") == {} and backend_states("<html>") == {}
+
+
+def history(out_after: float | None, restarted_after: float | None, up_after: float | None, rollback_after: float | None = None, seconds: float = 40) -> list:
+    """api-b killed at KILL; the balancer takes it out after `out_after` s, the platform
+    restarts it after `restarted_after` s, the balancer has it UP again after `up_after` s."""
+    recs: list = [FaultEvent(t=KILL, phase=FaultPhase.INJECTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", az="az-b")]
+    if restarted_after is not None:
+        recs.append(FaultEvent(t=KILL + restarted_after, phase=FaultPhase.REVERTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", detail="by=platform"))
+    if rollback_after is not None:
+        recs.append(FaultEvent(t=KILL + rollback_after, phase=FaultPhase.REVERTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", detail="restarted with the same config and data"))
+    for i in range(int(seconds / 0.5)):
+        dt = i * 0.5 - 10
+        if dt < 0 or (up_after is not None and dt >= up_after):
+            status = "UP"
+        elif out_after is not None and dt >= out_after:
+            status = "DOWN"
+        else:
+            status = "UP 1/3"
+        recs.append(BalancerSample(t=KILL + dt + 0.01, server="api-b", status=status))
+        recs.append(BalancerSample(t=KILL + dt + 0.01, server="api-a", status="UP"))
+    for s in range(int(seconds)):
+        recs.append(LoadSecond(t=KILL - 10 + s, worker="w1", requests=150, failures=0, hist=hist_of(5.0, 150)))
+    return sorted(recs, key=lambda r: r.t)
+
+
+def test_fake_balancer_out_in_1_5_s_and_restarted_passes_both():
+    recs = history(out_after=1.5, restarted_after=1.6, up_after=3.0)
+    excl, restart = check_one("api.dead_instance_in_rotation", recs), check_one("api.instance_restart", recs)
+    assert excl.verdict is Verdict.PASS and 1.4 <= excl.measured <= 1.6, excl.detail
+    assert "took it out (DOWN)" in excl.detail
+    assert restart.verdict is Verdict.PASS and 2.9 <= restart.measured <= 3.1, restart.detail
+
+
+def test_fake_restart_before_the_balancer_noticed_ends_the_dead_time():
+    excl = check_one("api.dead_instance_in_rotation", history(out_after=None, restarted_after=1.0, up_after=1.5))
+    assert excl.verdict is Verdict.PASS and excl.measured == 1.0 and "before the balancer had taken it out" in excl.detail
+
+
+def test_fake_slow_balancer_fails_exclusion():
+    excl = check_one("api.dead_instance_in_rotation", history(out_after=10.0, restarted_after=None, up_after=None, rollback_after=29))
+    assert excl.verdict is Verdict.FAIL and 9.9 <= excl.measured <= 10.1
+
+
+def test_fake_no_restart_policy_fails_restart_with_the_time_it_stayed_dead():
+    restart = check_one("api.instance_restart", history(out_after=1.5, restarted_after=None, up_after=None, rollback_after=36))
+    assert restart.verdict is Verdict.FAIL and restart.measured == 36 and "did not restart" in restart.detail
+
+
+def test_fake_no_kill_or_no_samples_is_unknown():
+    recs = [r for r in history(1.5, 1.6, 3.0) if not isinstance(r, FaultEvent)]
+    assert check_one("api.instance_restart", recs).verdict is Verdict.UNKNOWN
+    recs = [r for r in history(1.5, 1.6, 3.0) if not isinstance(r, BalancerSample)]
+    assert check_one("api.dead_instance_in_rotation", recs).verdict is Verdict.UNKNOWN
