@@ -37,6 +37,8 @@ from flightsearch.statusfile import write_status
 
 FORMATS = ("csv", "xml", "json")
 SEQ_BLOCK = 1000
+BACKLOG_BATCH = 50  # backlog events produced between two polls of the producer
+MAX_BACKLOG_S = 600.0  # a supplier's feed keeps at most this much while no adapter reads it
 
 
 def supplier_ids(n: int) -> list[str]:
@@ -167,6 +169,18 @@ def read_nacks(path: Path) -> list[tuple[int, float, str]]:
     return out
 
 
+def missed_events(out_dir: Path, suppliers: list[str], rate: float, now: float) -> list[tuple[str, float]]:
+    """(supplier, created_t) of the events `suppliers` sent at `rate` each since the last one
+    their ack logs hold (the adapter's last moment of work), oldest first, over at most
+    MAX_BACKLOG_S; [] for a first start."""
+    last = max((row[4] for s in suppliers for row in read_ack_lines(out_dir / f"{s}.acks")), default=0.0)
+    if last <= 0 or rate <= 0 or now - last <= 1.0 / rate:
+        return []
+    since = max(last, now - MAX_BACKLOG_S)
+    step = 1.0 / (rate * len(suppliers))
+    return [(suppliers[i % len(suppliers)], since + (i + 1) * step) for i in range(int((now - since) / step))]
+
+
 # --- the adapter process -----------------------------------------------------------------
 
 
@@ -230,28 +244,42 @@ def run(args: argparse.Namespace) -> int:
 
         return cb
 
+    def emit(sup: Supplier, created: float) -> None:
+        f = flights[rng.randrange(len(flights))]
+        amount = max(1000, f.price.amount_pence + rng.randint(-2000, 2000))
+        native = render_native(sup.fmt, f.flight_id, amount, f.price.currency, rng.randint(0, 180), created)
+        seq = sup.seqs.take()
+        event = canonical_event(sup.name, seq, to_canonical(sup.fmt, native))
+        try:
+            producer.produce(args.topic, key=sup.name.encode(), value=json.dumps(event, separators=(",", ":")).encode(), on_delivery=on_delivery(sup, seq, created))
+            stats.produced += 1
+        except BufferError:
+            stats.queue_full += 1
+            sup.nacks.write(f"{seq} {time.time():.3f} LOCAL_QUEUE_FULL\n")
+            sup.failed += 1
+            sup.dirty = True
+
     interval = 1.0 / (args.rate * len(suppliers)) if args.rate > 0 else 1.0
+    # What the suppliers sent while this adapter was not running waits for it (as a feed
+    # queues at its source): a restarted adapter delivers it first, each event with the
+    # time its supplier created it, so the ingest lag shows how long it waited.
+    backlog = missed_events(out_dir, [s.name for s in suppliers], args.rate, time.time())
+    if backlog:
+        print(f"{args.process}: {len(backlog)} events the suppliers sent since {backlog[0][1]:.3f} wait: delivering them first", flush=True)
     next_at = time.monotonic()
     last_sync = last_status = time.monotonic()
     turn = 0
     while not stop["now"]:
         now = time.monotonic()
-        if args.rate > 0 and now >= next_at:
+        if backlog:
+            for name, created in backlog[:BACKLOG_BATCH]:
+                emit(next(s for s in suppliers if s.name == name), created)
+            del backlog[:BACKLOG_BATCH]
+            next_at = now  # live events resume from now, after the backlog
+        elif args.rate > 0 and now >= next_at:
             sup = suppliers[turn % len(suppliers)]
             turn += 1
-            f = flights[rng.randrange(len(flights))]
-            amount = max(1000, f.price.amount_pence + rng.randint(-2000, 2000))
-            native = render_native(sup.fmt, f.flight_id, amount, f.price.currency, rng.randint(0, 180), time.time())
-            seq = sup.seqs.take()
-            event = canonical_event(sup.name, seq, to_canonical(sup.fmt, native))
-            try:
-                producer.produce(args.topic, key=sup.name.encode(), value=json.dumps(event, separators=(",", ":")).encode(), on_delivery=on_delivery(sup, seq, event["produced_at"]))
-                stats.produced += 1
-            except BufferError:
-                stats.queue_full += 1
-                sup.nacks.write(f"{seq} {time.time():.3f} LOCAL_QUEUE_FULL\n")
-                sup.failed += 1
-                sup.dirty = True
+            emit(sup, time.time())
             next_at += interval
             if now - next_at > 1.0:  # fell behind by more than a second: do not burst to catch up
                 next_at = now

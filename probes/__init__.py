@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from gameday.faults import Fault, fault_output
 from gameday.history import FaultPhase
@@ -24,3 +24,27 @@ def restart_killed(target: Any, killed: list[tuple[Fault, str]]) -> dict[str, An
     if fault is None:
         return {"restored": []}
     return fault_output(FaultPhase.REVERTED, fault, ",".join(restored), time.time(), detail="restarted with the same config and data")
+
+
+
+def wait_for_platform_restart(target: Any, killed: list[tuple[Fault, str]], killed_at: dict[str, float], ready: Callable[[str], bool], timeout_s: float) -> dict[str, Any]:
+    """Blocks until the platform itself (the lab's keeper, an orchestrator) restarted every
+    component in `killed` after its death and `ready(name)` holds; each is then dropped from
+    `killed` (the rollback leaves it be). The restart is the fault's revert (`by=platform`),
+    at the instant the platform restarted it. Bounded: on a platform that does not restart
+    it, returns {"not_restarted": [...]} and the rollback restores it."""
+    deadline = time.monotonic() + timeout_s
+    waiting = {name: fault for fault, name in killed}
+    last: tuple[Fault, str, float, float] | None = None
+    while waiting and time.monotonic() < deadline:
+        for name, fault in list(waiting.items()):
+            restarts = [t for t in target.restarts_of(name) if t >= killed_at.get(name, 0.0)]
+            if restarts and name not in target.down_components() and ready(name):
+                del waiting[name]
+                killed[:] = [(f, n) for f, n in killed if n != name]
+                last = (fault, name, restarts[-1], time.time() - restarts[-1])
+        time.sleep(0.25)
+    if waiting or last is None:
+        return {"not_restarted": sorted(waiting), "timed_out_after_s": timeout_s}
+    fault, name, at, ready_after = last
+    return fault_output(FaultPhase.REVERTED, fault, name, at, target.az_of(name), f"by=platform ready_after_s={ready_after:.1f}")

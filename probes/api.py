@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from typing import Any
 
 from gameday.faults import Fault, fault_output
 from gameday.history import FaultPhase
 from gameday.target import Role, resolve
-from probes import restart_killed
+from probes import restart_killed, wait_for_platform_restart
 
 # Instances this process killed, so the rollback knows what to bring back.
 _killed: list[tuple[Fault, str]] = []
@@ -65,27 +64,10 @@ def kill_api_instance(instance: str = "", configuration: dict | None = None) -> 
 
 
 def wait_for_restart(timeout_s: float = 30, configuration: dict | None = None) -> dict[str, Any]:
-    """Blocks until the platform itself (the lab's keeper, an orchestrator) restarted every
-    instance this drill killed and the balancer has it back in rotation; the restart is the
-    fault's revert (`by=platform`), at the instant the platform restarted it. Bounded: on a platform that
-    does not restart it, returns {"restarted": [], ...} and the rollback restores it."""
+    """Blocks until the platform restarted the instance this drill killed and the load
+    balancer has it back in rotation with its checks passing ("UP", not "UP 2/3"); bounded."""
     target = resolve(configuration)
-    began = time.time()
-    deadline = time.monotonic() + timeout_s
-    waiting = [name for _, name in _killed]
-    while waiting and time.monotonic() < deadline:
-        view = target.balancer_view()
-        for name in list(waiting):
-            restarts = [t for t in target.restarts_of(name) if t >= _killed_at.get(name, began)]
-            if restarts and name not in target.down_components() and view.get(name) == "UP":  # not "UP 2/3": failing checks
-                waiting.remove(name)
-                _killed[:] = [(f, n) for f, n in _killed if n != name]
-                last = restarts[-1]
-                if not waiting:
-                    return fault_output(FaultPhase.REVERTED, Fault.API_KILL_INSTANCE, name, last, target.az_of(name),
-                                        f"by=platform back_in_rotation_after_s={time.time() - last:.1f}")
-        time.sleep(0.25)
-    return {"restarted": [], "not_restarted": waiting, "timed_out_after_s": timeout_s}
+    return wait_for_platform_restart(target, _killed, _killed_at, lambda name: target.balancer_view().get(name) == "UP", timeout_s)
 
 
 def restore_killed(configuration: dict | None = None) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from gameday.errors import TargetError
 from gameday.faults import KAFKA_FAULTS, Fault, fault_output
 from gameday.history import FaultPhase
 from gameday.target import Role, Topic, resolve
-from probes import restart_killed
+from probes import restart_killed, wait_for_platform_restart
 
 _killed: list[tuple[Fault, str]] = []  # (fault, component) this process killed
+_killed_at: dict[str, float] = {}  # component -> when this process killed it
 
 
 # --- Kafka ------------------------------------------------------------------------------
@@ -169,6 +170,37 @@ def wait_for_job_running(timeout_s: float = 120, stable_s: float = 15, configura
             return {"running": True, "stable_for_s": stable_s, "after_s": round(since - began, 1)}
         time.sleep(0.5)
     return {"running": False, "timed_out_after_s": timeout_s}
+
+
+# --- ingestion adapters ----------------------------------------------------------------------
+
+
+def kill_ingest_adapter(adapter: str = "", configuration: dict | None = None) -> dict[str, Any]:
+    """SIGKILL one ingestion adapter: `adapter` when named, else the first (az-a's)."""
+    target = resolve(configuration)
+    adapters = target.components(Role.INGEST)
+    if not adapters:
+        raise RuntimeError("the target runs no ingestion adapter")
+    if adapter and adapter not in adapters:
+        raise ValueError(f"no ingestion adapter named {adapter!r}; adapters: {', '.join(adapters)}")
+    name = adapter or adapters[0]
+    at = target.kill(name)
+    _killed.append((Fault.INGEST_KILL_ADAPTER, name))
+    _killed_at[name] = at
+    return fault_output(FaultPhase.INJECTED, Fault.INGEST_KILL_ADAPTER, name, at, target.az_of(name), "SIGKILL")
+
+
+def all_adapters_healthy(configuration: dict | None = None) -> bool:
+    """Steady state: every ingestion adapter runs, reports and has its events acknowledged."""
+    target = resolve(configuration)
+    return bool(target.components(Role.INGEST)) and not target.unhealthy(["ingest"])
+
+
+def wait_for_adapter_restart(timeout_s: float = 35, configuration: dict | None = None) -> dict[str, Any]:
+    """Blocks until the platform restarted the adapter this drill killed and it is healthy
+    again (its status fresh and Kafka acknowledging its events); bounded."""
+    target = resolve(configuration)
+    return wait_for_platform_restart(target, _killed, _killed_at, lambda name: not any(u.split()[0] == name for u in target.unhealthy(["ingest"])), timeout_s)
 
 
 # --- rollback -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Stateless instances: the load balancer taking a dead API instance out of rotation, and
 the platform's restart policy bringing it back (the plan: "Kubernetes restarts failed pods;
-load balancer excludes unhealthy instances")."""
+load balancer excludes unhealthy instances"; "launches or restarts ingestion tasks")."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from gameday.history import BalancerSample, FaultEvent, FaultPhase, History
 from gameday.spec import Slo
 
 KILLS = (Fault.API_KILL_INSTANCE,)
+ADAPTER_KILLS = (Fault.INGEST_KILL_ADAPTER,)
 
 
 def _reverts(history: History, fault: FaultEvent) -> tuple[FaultEvent | None, FaultEvent | None]:
@@ -66,3 +67,22 @@ def instance_restart(history: History, slo: Slo) -> Outcome:
     if back is None:
         return judge(slo, None, f"The platform restarted {fault.component} {platform.t - fault.t:.1f} s after its death, but no sample shows it back in the load balancer's rotation.")
     return judge(slo, back.t - fault.t, f"The platform restarted {fault.component} {platform.t - fault.t:.1f} s after its death; back in the load balancer's rotation {back.t - fault.t:.1f} s after it.")
+
+
+@checker("ingest.adapter_restart")
+def adapter_restart(history: History, slo: Slo) -> Outcome:
+    fault = first(history.faults(), ADAPTER_KILLS)
+    if fault is None:
+        return judge(slo, None, "No ingestion adapter killed in the history.")
+    platform, rollback = _reverts(history, fault)
+    if platform is None:
+        if rollback is None:
+            return judge(slo, None, f"{fault.component} was neither restarted by the platform nor restored by the drill in the run.")
+        waited = rollback.t - fault.t
+        text = f"The platform did not restart {fault.component}: the drill restored it after {waited:.1f} s."
+        return judge(slo, waited if waited >= slo.threshold else None, text if waited >= slo.threshold else text + " Too short a wait to judge.")
+    ready = detail_value(platform, "ready_after_s")
+    if not ready:
+        return judge(slo, None, f"The platform restarted {fault.component} {platform.t - fault.t:.1f} s after its death, but when it was healthy again is not recorded.")
+    back = platform.t + float(ready) - fault.t
+    return judge(slo, back, f"The platform restarted {fault.component} ({fault.az}) {platform.t - fault.t:.1f} s after its death; healthy again (producing, Kafka acknowledging) {back:.1f} s after it.")

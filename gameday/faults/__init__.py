@@ -24,6 +24,7 @@ class Fault(str, enum.Enum):
     SEARCH_KILL_NODE = "search.kill_node"
     SEARCH_KILL_CLUSTER_MANAGER = "search.kill_cluster_manager"
     API_KILL_INSTANCE = "api.kill_instance"
+    INGEST_KILL_ADAPTER = "ingest.kill_adapter"
 
 
 KAFKA_FAULTS = (Fault.KAFKA_KILL_BROKER, Fault.KAFKA_LAGGING_FOLLOWERS)

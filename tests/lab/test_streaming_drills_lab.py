@@ -1,11 +1,12 @@
 """The streaming drills, for real, in both directions.
 
 On the default lab (the plan's settings) each drill passes: Kafka broker loss, the leader
-dying with lagging followers, Flink JobManager loss, Flink TaskManager loss; the steady-state
-drill measures freshness and fails it, as the plan's own checkpoint interval implies. Then on a lab
-configured to miss the plan (ZooKeeper session timeout 60 s; acks=1, min ISR 1, unclean
-leader election) the JobManager drill fails on leader election and the lagging-followers
-drill fails on data loss, with the lost events counted.
+dying with lagging followers, Flink JobManager loss, Flink TaskManager loss, an ingestion
+adapter's loss; the steady-state drill measures freshness and fails it, as the plan's own
+checkpoint interval implies. Then on a lab configured to miss the plan (ZooKeeper session
+timeout 60 s; acks=1, min ISR 1, unclean leader election; no restart policy) the JobManager
+drill fails on leader election, the lagging-followers drill fails on data loss, with the lost
+events counted, and the adapter drill fails on its restart and its suppliers' ingest lag.
 
 Each drill runs the full pipeline: search load, ingestion, the stream job, the applier,
 the streaming monitor and the audit. The figures go to stderr (pytest -s, or the CI log).
@@ -39,6 +40,7 @@ def missed_lab(tmp_path_factory):
     profile.write_text(
         "zookeeper:\n  session_timeout_ms: 60000\n"
         "kafka:\n  acks: \"1\"\n  min_insync_replicas: 1\n  unclean_leader_election: true\n"
+        "lab:\n  restart:\n    policy: never\n"
     )
     up(TIERS, profile)
     yield profile
@@ -121,6 +123,16 @@ def test_freshness_misses_the_plan_with_its_own_30_s_checkpoints(plan_lab, tmp_p
     passed(v, *must_pass)
 
 
+def test_ingest_adapter_loss_passes_on_the_plan(plan_lab, tmp_path):
+    """The keeper restarts the adapter; what its suppliers sent meanwhile arrives late but
+    within the plan's 30 s, and nothing acknowledged is lost."""
+    code, v, _ = healthy_drill(lambda out: drill("ingest-adapter-loss", out), tmp_path / "run")
+    assert code == 0
+    passed(v, "ingest.adapter_restart", "ingest.lag", "data.events_lost", "data.events_duplicated")
+    assert v["ingest.lag"]["measured"] > 1, v["ingest.lag"]  # the backlog waited for the restart
+    assert "restarted 1x" in gameday("lab", "status").stdout
+
+
 def test_jobmanager_drill_fails_with_a_long_zookeeper_session(missed_lab, tmp_path):
     code, v = drill("flink-jobmanager-loss", tmp_path / "run")
     assert code == 1
@@ -135,3 +147,13 @@ def test_lagging_followers_lose_acknowledged_events_with_acks_1(missed_lab, tmp_
     assert code == 1
     lost = v["data.events_lost"]
     assert lost["verdict"] == "fail" and lost["measured"] > 0, lost
+
+
+def test_ingest_adapter_loss_fails_without_a_restart_policy(missed_lab, tmp_path):
+    """Nothing restarts the adapter; the rollback does after 45 s, and its suppliers' backlog
+    then arrives 45 s late."""
+    code, v = drill("ingest-adapter-loss", tmp_path / "run")
+    assert code == 1
+    restart, lag = v["ingest.adapter_restart"], v["ingest.lag"]
+    assert restart["verdict"] == "fail" and restart["measured"] >= 30 and "did not restart" in restart["detail"], restart
+    assert lag["verdict"] == "fail" and lag["measured"] >= 30, lag

@@ -120,3 +120,35 @@ def test_fake_no_kill_or_no_samples_is_unknown():
     assert check_one("api.instance_restart", recs).verdict is Verdict.UNKNOWN
     recs = [r for r in history(1.5, 1.6, 3.0) if not isinstance(r, BalancerSample)]
     assert check_one("api.dead_instance_in_rotation", recs).verdict is Verdict.UNKNOWN
+
+
+def test_missed_events_fill_the_gap_since_the_last_acknowledged_event(tmp_path):
+    from flightsearch.ingest import missed_events
+
+    assert missed_events(tmp_path, ["sup-01", "sup-02"], rate=10, now=1000.0) == []  # a first start
+    (tmp_path / "sup-01.acks").write_text("1 0 5 990.2 990.0\n2 0 6 990.4 990.1\n")
+    (tmp_path / "sup-02.acks").write_text("1 1 5 990.5 990.3\n")
+    out = missed_events(tmp_path, ["sup-01", "sup-02"], rate=10, now=1000.3)
+    assert len(out) == 200 and {s for s, _ in out} == {"sup-01", "sup-02"}  # 10 s x 10/s x 2 suppliers
+    assert out[0][1] > 990.3 and out[-1][1] <= 1000.3 and [c for _, c in out] == sorted(c for _, c in out)
+    assert missed_events(tmp_path, ["sup-01", "sup-02"], rate=10, now=990.31) == []  # no gap
+
+
+def adapter_history(restarted_after: float | None, ready_after: float = 2.0, rollback_after: float | None = None) -> list:
+    recs: list = [FaultEvent(t=KILL, phase=FaultPhase.INJECTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", az="az-a")]
+    if restarted_after is not None:
+        recs.append(FaultEvent(t=KILL + restarted_after, phase=FaultPhase.REVERTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", detail=f"by=platform ready_after_s={ready_after}"))
+    if rollback_after is not None:
+        recs.append(FaultEvent(t=KILL + rollback_after, phase=FaultPhase.REVERTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", detail="restarted with the same config and data"))
+    return recs
+
+
+def test_fake_adapter_restarted_by_the_platform_passes_and_counts_until_healthy():
+    o = check_one("ingest.adapter_restart", adapter_history(restarted_after=1.5, ready_after=2.5))
+    assert o.verdict is Verdict.PASS and o.measured == 4.0
+
+
+def test_fake_adapter_only_the_rollback_restored_fails():
+    o = check_one("ingest.adapter_restart", adapter_history(restarted_after=None, rollback_after=45))
+    assert o.verdict is Verdict.FAIL and o.measured == 45 and "did not restart" in o.detail
+    assert check_one("ingest.adapter_restart", adapter_history(None)).verdict is Verdict.UNKNOWN
