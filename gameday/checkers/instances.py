@@ -22,6 +22,13 @@ def _reverts(history: History, fault: FaultEvent) -> tuple[FaultEvent | None, Fa
     return platform, rollback
 
 
+def _restarted_after(platform: FaultEvent, fault: FaultEvent) -> float:
+    """Seconds from the death to the platform's restart (the revert itself is when the
+    component was serving again)."""
+    value = detail_value(platform, "restarted_after_s")
+    return float(value) if value else platform.t - fault.t
+
+
 def _views(history: History, fault: FaultEvent) -> list[BalancerSample]:
     return [s for s in history.of(BalancerSample) if s.server == fault.component and s.t >= fault.t]
 
@@ -36,10 +43,13 @@ def dead_in_rotation(history: History, slo: Slo) -> Outcome:
         return judge(slo, None, f"Only {len(views)} samples of the load balancer's view of {fault.component} after it was killed; at least {slo.evidence.min_samples} are needed.")
     out = next((s for s in views if not s.in_rotation), None)
     platform, rollback = _reverts(history, fault)
-    back = min((f.t for f in (platform, rollback) if f is not None), default=None)
+    # Running again: when the platform restarted it (its revert is when it served again), or
+    # when the drill's rollback did.
+    running = [fault.t + _restarted_after(platform, fault)] if platform else []
+    back = min(running + ([rollback.t] if rollback else []), default=None)
     ends = [(out.t, f"the load balancer took it out ({out.status}) {out.t - fault.t:.1f} s after its death")] if out else []
     if back is not None:
-        ends.append((back, f"it was running again {back - fault.t:.1f} s after its death, {'restarted by the platform' if platform and back == platform.t else 'restored by the drill'}"
+        ends.append((back, f"it was running again {back - fault.t:.1f} s after its death, {'restarted by the platform' if running and back == running[0] else 'restored by the drill'}"
                            + ("" if out and out.t <= back else ", before the balancer had taken it out")))
     if not ends:
         watched = views[-1].t - fault.t
@@ -63,10 +73,11 @@ def instance_restart(history: History, slo: Slo) -> Outcome:
         waited = rollback.t - fault.t
         text = f"The platform did not restart {fault.component}: the drill restored it after {waited:.1f} s."
         return judge(slo, waited if waited >= slo.threshold else None, text if waited >= slo.threshold else text + " Too short a wait to judge.")
-    back = next((s for s in views if s.t >= platform.t and s.status == "UP"), None)  # not "UP 2/3": failing checks
+    restarted = _restarted_after(platform, fault)
+    back = next((s for s in views if s.t >= fault.t + restarted and s.status == "UP"), None)  # not "UP 2/3": failing checks
     if back is None:
-        return judge(slo, None, f"The platform restarted {fault.component} {platform.t - fault.t:.1f} s after its death, but no sample shows it back in the load balancer's rotation.")
-    return judge(slo, back.t - fault.t, f"The platform restarted {fault.component} {platform.t - fault.t:.1f} s after its death; back in the load balancer's rotation {back.t - fault.t:.1f} s after it.")
+        return judge(slo, None, f"The platform restarted {fault.component} {restarted:.1f} s after its death, but no sample shows it back in the load balancer's rotation.")
+    return judge(slo, back.t - fault.t, f"The platform restarted {fault.component} {restarted:.1f} s after its death; back in the load balancer's rotation {back.t - fault.t:.1f} s after it.")
 
 
 @checker("ingest.adapter_restart")
@@ -81,8 +92,5 @@ def adapter_restart(history: History, slo: Slo) -> Outcome:
         waited = rollback.t - fault.t
         text = f"The platform did not restart {fault.component}: the drill restored it after {waited:.1f} s."
         return judge(slo, waited if waited >= slo.threshold else None, text if waited >= slo.threshold else text + " Too short a wait to judge.")
-    ready = detail_value(platform, "ready_after_s")
-    if not ready:
-        return judge(slo, None, f"The platform restarted {fault.component} {platform.t - fault.t:.1f} s after its death, but when it was healthy again is not recorded.")
-    back = platform.t + float(ready) - fault.t
-    return judge(slo, back, f"The platform restarted {fault.component} ({fault.az}) {platform.t - fault.t:.1f} s after its death; healthy again (producing, Kafka acknowledging) {back:.1f} s after it.")
+    back = platform.t - fault.t
+    return judge(slo, back, f"The platform restarted {fault.component} ({fault.az}) {_restarted_after(platform, fault):.1f} s after its death; healthy again (producing, Kafka acknowledging) {back:.1f} s after it.")

@@ -74,7 +74,9 @@ def history(out_after: float | None, restarted_after: float | None, up_after: fl
     restarts it after `restarted_after` s, the balancer has it UP again after `up_after` s."""
     recs: list = [FaultEvent(t=KILL, phase=FaultPhase.INJECTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", az="az-b")]
     if restarted_after is not None:
-        recs.append(FaultEvent(t=KILL + restarted_after, phase=FaultPhase.REVERTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", detail="by=platform"))
+        # The platform's revert is when the instance served again; the restart is in the detail.
+        ready = up_after if up_after is not None else restarted_after
+        recs.append(FaultEvent(t=KILL + ready, phase=FaultPhase.REVERTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", detail=f"by=platform restarted_after_s={restarted_after}"))
     if rollback_after is not None:
         recs.append(FaultEvent(t=KILL + rollback_after, phase=FaultPhase.REVERTED, fault=Fault.API_KILL_INSTANCE.value, component="api-b", detail="restarted with the same config and data"))
     for i in range(int(seconds / 0.5)):
@@ -137,7 +139,7 @@ def test_missed_events_fill_the_gap_since_the_last_acknowledged_event(tmp_path):
 def adapter_history(restarted_after: float | None, ready_after: float = 2.0, rollback_after: float | None = None) -> list:
     recs: list = [FaultEvent(t=KILL, phase=FaultPhase.INJECTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", az="az-a")]
     if restarted_after is not None:
-        recs.append(FaultEvent(t=KILL + restarted_after, phase=FaultPhase.REVERTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", detail=f"by=platform ready_after_s={ready_after}"))
+        recs.append(FaultEvent(t=KILL + restarted_after + ready_after, phase=FaultPhase.REVERTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", detail=f"by=platform restarted_after_s={restarted_after}"))
     if rollback_after is not None:
         recs.append(FaultEvent(t=KILL + rollback_after, phase=FaultPhase.REVERTED, fault=Fault.INGEST_KILL_ADAPTER.value, component="ingest-a", detail="restarted with the same config and data"))
     return recs
