@@ -82,3 +82,24 @@ def healthy_drill(run, out: Path, attempts: int = 2, expected=None):  # noqa: AN
                            for slo, v in by_slo.items() if v["verdict"] != "pass")
         warnings.warn(f"{out.name}: attempt {attempt} exited {code} on the healthy lab, not as expected; run again: {missed}", stacklevel=2)
     raise AssertionError("unreachable")
+
+
+def passed_or_only_slow(slow: str, *must: str):  # noqa: ANN201 - an `expected` for healthy_drill
+    """What a healthy drill may give where this 2-core host does not always hold a latency
+    clause through the fault: exit 0, or exit 1 with `slow` the only verdict that failed and
+    every one of `must` passed. The verdict stays in the run's report as measured; the test
+    warns with it (see warn_if_failed)."""
+
+    def expected(code: int, by_slo: dict) -> bool:
+        failing = {slo for slo, v in by_slo.items() if v["verdict"] != "pass"}
+        return all(by_slo[m]["verdict"] == "pass" for m in must) and (code == 0 or (code == 1 and failing == {slow}))
+
+    return expected
+
+
+def warn_if_failed(by_slo: dict, slo: str, why: str) -> None:
+    import warnings
+
+    v = by_slo[slo]
+    if v["verdict"] != "pass":
+        warnings.warn(f"{slo} {v['verdict']} at {v['measured']} {v['unit']} (accepted: {why}): {v['detail'][:200]}", stacklevel=2)
