@@ -29,6 +29,16 @@ def _restarted_after(platform: FaultEvent, fault: FaultEvent) -> float:
     return float(value) if value else platform.t - fault.t
 
 
+def _not_restarted(slo: Slo, fault: FaultEvent, rollback: FaultEvent | None) -> Outcome:
+    """The platform did not restart it: judged by how long it stayed dead until the drill's
+    rollback restored it (unknown if that was sooner than the threshold, or never)."""
+    if rollback is None:
+        return judge(slo, None, f"{fault.component} was neither restarted by the platform nor restored by the drill in the run.")
+    waited = rollback.t - fault.t
+    text = f"The platform did not restart {fault.component}: the drill restored it after {waited:.1f} s."
+    return judge(slo, waited if waited >= slo.threshold else None, text if waited >= slo.threshold else text + " Too short a wait to judge.")
+
+
 def _views(history: History, fault: FaultEvent) -> list[BalancerSample]:
     return [s for s in history.of(BalancerSample) if s.server == fault.component and s.t >= fault.t]
 
@@ -68,11 +78,7 @@ def instance_restart(history: History, slo: Slo) -> Outcome:
     platform, rollback = _reverts(history, fault)
     views = _views(history, fault)
     if platform is None:
-        if rollback is None:
-            return judge(slo, None, f"{fault.component} was neither restarted by the platform nor restored by the drill in the run.")
-        waited = rollback.t - fault.t
-        text = f"The platform did not restart {fault.component}: the drill restored it after {waited:.1f} s."
-        return judge(slo, waited if waited >= slo.threshold else None, text if waited >= slo.threshold else text + " Too short a wait to judge.")
+        return _not_restarted(slo, fault, rollback)
     restarted = _restarted_after(platform, fault)
     back = next((s for s in views if s.t >= fault.t + restarted and s.status == "UP"), None)  # not "UP 2/3": failing checks
     if back is None:
@@ -87,10 +93,6 @@ def adapter_restart(history: History, slo: Slo) -> Outcome:
         return judge(slo, None, "No ingestion adapter killed in the history.")
     platform, rollback = _reverts(history, fault)
     if platform is None:
-        if rollback is None:
-            return judge(slo, None, f"{fault.component} was neither restarted by the platform nor restored by the drill in the run.")
-        waited = rollback.t - fault.t
-        text = f"The platform did not restart {fault.component}: the drill restored it after {waited:.1f} s."
-        return judge(slo, waited if waited >= slo.threshold else None, text if waited >= slo.threshold else text + " Too short a wait to judge.")
+        return _not_restarted(slo, fault, rollback)
     back = platform.t - fault.t
     return judge(slo, back, f"The platform restarted {fault.component} ({fault.az}) {_restarted_after(platform, fault):.1f} s after its death; healthy again (producing, Kafka acknowledging) {back:.1f} s after it.")
