@@ -76,11 +76,10 @@ def instance_restart(history: History, slo: Slo) -> Outcome:
     if fault is None:
         return judge(slo, None, "No API instance killed in the history.")
     platform, rollback = _reverts(history, fault)
-    views = _views(history, fault)
     if platform is None:
         return _not_restarted(slo, fault, rollback)
     restarted = _restarted_after(platform, fault)
-    back = next((s for s in views if s.t >= fault.t + restarted and s.status == "UP"), None)  # not "UP 2/3": failing checks
+    back = next((s for s in _views(history, fault) if s.t >= fault.t + restarted and s.status == "UP"), None)  # not "UP 2/3": failing checks
     if back is None:
         return judge(slo, None, f"The platform restarted {fault.component} {restarted:.1f} s after its death, but no sample shows it back in the load balancer's rotation.")
     return judge(slo, back.t - fault.t, f"The platform restarted {fault.component} {restarted:.1f} s after its death; back in the load balancer's rotation {back.t - fault.t:.1f} s after it.")
