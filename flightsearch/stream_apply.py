@@ -43,12 +43,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cassandra", required=True, help="HOST[,HOST...]")
     p.add_argument("--cassandra-port", type=int, default=9042)
     p.add_argument("--keyspace", default="flights")
+    p.add_argument("--consistency", default="LOCAL_QUORUM", help="Cassandra write consistency level (the driver's name)")
     p.add_argument("--dir", required=True, help="where the status file goes")
     return p.parse_args(argv)
 
 
 class Store:
-    def __init__(self, hosts: list[str], port: int, keyspace: str) -> None:
+    def __init__(self, hosts: list[str], port: int, keyspace: str, consistency: str = "LOCAL_QUORUM") -> None:
+        from cassandra import ConsistencyLevel
         from cassandra.cluster import Cluster
         from cassandra.policies import RoundRobinPolicy
 
@@ -59,6 +61,7 @@ class Store:
         self.upsert = self.session.prepare(
             "INSERT INTO prices (flight_id, amount_pence, currency, seats, updated_at) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"
         )
+        self.upsert.consistency_level = getattr(ConsistencyLevel, consistency)
 
     def write(self, prices: list[dict[str, Any]]) -> None:
         from datetime import datetime, timezone
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "socket.connection.setup.timeout.ms": 2000, "reconnect.backoff.max.ms": 1000,
     })  # fmt: skip
     consumer.subscribe([args.topic])
-    store = _retrying("store connect", lambda: Store(args.cassandra.split(","), args.cassandra_port, args.keyspace))
+    store = _retrying("store connect", lambda: Store(args.cassandra.split(","), args.cassandra_port, args.keyspace, args.consistency))
     cache = Cache([(h, int(p)) for h, p in (x.rsplit(":", 1) for x in args.sentinels.split(","))], args.service)
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--search-timeout", type=float, default=1.0, help="time budget of one index search over the nodes it asks, s")
     p.add_argument("--ttl", type=int, default=60, help="cache TTL in seconds")
     p.add_argument("--store-timeout", type=float, default=1.0, help="Cassandra request timeout, s")
-    p.add_argument("--speculative-ms", type=float, default=50.0,
+    p.add_argument("--consistency", default="LOCAL_ONE", help="Cassandra read consistency level (the driver's name)")
+    p.add_argument("--speculative-ms", type=float, default=200.0,
                    help="ask a second replica after this many ms (0: off)")
     p.add_argument("--redis-timeout", type=float, default=0.2, help="Redis socket/connect timeout, s")
     p.add_argument("--redis-pool", type=int, default=64, help="max Redis connections")
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
                           socket_timeout_s=a.redis_timeout, connect_timeout_s=a.redis_timeout,
                           on_primary=metrics.set_primary)
     store = CassandraStore(a.cassandra.split(","), a.cassandra_port, a.keyspace,
-                           timeout_s=a.store_timeout, speculative_ms=a.speculative_ms)
+                           timeout_s=a.store_timeout, speculative_ms=a.speculative_ms, consistency=a.consistency)
     index = SearchIndex([u for u in a.search.split(",") if u], a.search_index, timeout_s=a.search_timeout) if a.search else None
     app = make_app(Api(a.instance, store, cache, metrics, ttl_s=a.ttl, index=index), connect_store=store.connect_forever)
     host, port = a.listen

@@ -5,8 +5,9 @@ and works on Python 3.11; asyncore is deprecated and gone in 3.12). Each
 ``execute_async`` ResponseFuture is turned into an asyncio future with add_callbacks +
 ``loop.call_soon_threadsafe``, so the event loop never blocks on the store.
 
-Reads are LOCAL_ONE with a per-request timeout, marked idempotent, with speculative
-execution: if a replica does not answer within ``speculative_ms`` the driver asks
+Reads are at the lab's read consistency (LOCAL_ONE by default: the search path shows prices
+the cache keeps for a minute anyway) with a per-request timeout, marked idempotent, with speculative
+execution: if a coordinator does not answer within ``speculative_ms`` the driver asks
 another one, so one slow or partitioned node costs a little latency, not an error.
 """
 
@@ -60,8 +61,10 @@ def connection_class() -> type:
 
 class CassandraStore:
     def __init__(self, hosts: Sequence[str], port: int, keyspace: str, *, timeout_s: float = 1.0,
-                 speculative_ms: float = 50.0, protocol_version: int | None = None) -> None:
+                 speculative_ms: float = 200.0, protocol_version: int | None = None,
+                 consistency: str = "LOCAL_ONE") -> None:
         self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
+        self.consistency = consistency
         self.timeout_s, self.speculative_ms = timeout_s, speculative_ms
         self.protocol_version = protocol_version
         self._cluster: Any = None
@@ -77,11 +80,13 @@ class CassandraStore:
         from cassandra.policies import ConstantReconnectionPolicy, ConstantSpeculativeExecutionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy
         from cassandra.query import tuple_factory
 
-        spec = (ConstantSpeculativeExecutionPolicy(self.speculative_ms / 1000.0, 2)
+        # One extra attempt, late: with three coordinators to choose from, early or repeated
+        # speculation multiplies the store's load exactly when it is slow.
+        spec = (ConstantSpeculativeExecutionPolicy(self.speculative_ms / 1000.0, 1)
                 if self.speculative_ms > 0 else None)
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-            consistency_level=ConsistencyLevel.LOCAL_ONE, request_timeout=self.timeout_s,
+            consistency_level=getattr(ConsistencyLevel, self.consistency), request_timeout=self.timeout_s,
             row_factory=tuple_factory,  # cheapest rows: plain tuples
             speculative_execution_policy=spec)
         kw: dict[str, Any] = {}
@@ -174,8 +179,7 @@ class CassandraStore:
         # One request for a search's prices (2-4 flights): when the cache is down every
         # search comes here, and a read per flight doubled the store's and the driver's work
         # (in a Redis failover at 300 req/s the store path was the whole latency budget).
-        # The coordinator fans the few keys out; with one replica per key asked (LOCAL_ONE)
-        # that costs no more than the parallel reads did.
+        # The coordinator fans the few keys out to their replicas.
         rows = await self._rows("prices", (list(flight_ids),))
         found = {r[0]: price_view(*r[1:]) for r in rows}
         return {fid: found.get(fid) for fid in flight_ids}

@@ -31,6 +31,7 @@ from gameday.history import (
 )
 from gameday.load.run import LoadPlan, LoadRun, timetable_env
 from gameday.monitors import Sampler, start_all, stream_watch
+from gameday.monitors import store as store_client
 from gameday.profile import Profile
 from gameday.target import Role, Target
 
@@ -47,6 +48,7 @@ class Session:
     load: LoadRun | None = None
     samplers: list[Sampler] = field(default_factory=list)
     stream_monitor: "stream_watch.StreamMonitor | None" = None
+    store_writer: "store_client.StoreWriter | None" = None
     started_at: float = 0.0
     say: Callable[[str], None] = print
     _stopped: bool = field(default=False, init=False)
@@ -107,7 +109,11 @@ class Session:
             self.stream_monitor = stream_watch.StreamMonitor(self.target, self.profile, self.run_dir, canary)
             self.stream_monitor.start()
             say(f"streaming monitor started (pid {self.stream_monitor.tracked.pid}){' with the freshness canary' if canary else ''}")
-        self.mark(MONITORS_STARTED, ", ".join([s.name for s in self.samplers] + (["streaming"] if self.stream_monitor else [])))
+        if store_client.wanted(self.drill.slos):
+            self.store_writer = store_client.writer(self.recorder, self.target, self.profile).start()
+            say(f"store writer: {self.store_writer.rate:g} price updates/s at {self.store_writer.consistency}")
+        extra = (["streaming"] if self.stream_monitor else []) + ([self.store_writer.name] if self.store_writer else [])
+        self.mark(MONITORS_STARTED, ", ".join([s.name for s in self.samplers] + extra))
         if self.drill.rate > 0:
             plan = LoadPlan(
                 rate=self.drill.rate,
@@ -150,6 +156,8 @@ class Session:
         for sampler in self.samplers:
             sampler.stop()
         self.samplers = []
+        if self.store_writer is not None:
+            self.store_writer.stop()
         cutoff = time.time()
         if self.stream_monitor is not None:
             self.recorder.extend(self.stream_monitor.stop())
@@ -159,6 +167,12 @@ class Session:
         self.mark(MONITORS_STOPPED, "; ".join(x for x in (f"host cpu pressure {pressure}" if pressure else "", usage) if x))
         if usage:
             self.say(f"over the run: {usage}")
+        if self.store_writer is not None:
+            self.store_writer = None
+            try:
+                self.recorder.extend(store_client.read_back_run(self.recorder.path, self.target, self.profile, self.say))
+            except KeyboardInterrupt:
+                self.say("store read-back interrupted: its SLO will read unknown")
         if stream_watch.AUDITED & set(self.drill.slos):
             try:
                 self.recorder.extend(stream_watch.audit(self.target, self.profile, self.run_dir, self.started_at or cutoff, cutoff, self.say))

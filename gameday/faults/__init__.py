@@ -23,6 +23,7 @@ class Fault(str, enum.Enum):
     FLINK_KILL_TASKMANAGER = "flink.kill_taskmanager"
     SEARCH_KILL_NODE = "search.kill_node"
     SEARCH_KILL_CLUSTER_MANAGER = "search.kill_cluster_manager"
+    STORE_KILL_NODE = "store.kill_node"
     API_KILL_INSTANCE = "api.kill_instance"
     INGEST_KILL_ADAPTER = "ingest.kill_adapter"
 

@@ -26,6 +26,8 @@ from gameday.history.samples import (
     SentinelSample,
     ServerLatency,
     StorePathLatency,
+    StoreReadBack,
+    StoreWrite,
     StreamLagSecond,
     WriteSample,
 )
@@ -36,5 +38,5 @@ __all__ = [
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
     "BalancerSample", "CacheCounters", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
-    "ServerLatency", "StorePathLatency", "StreamLagSecond", "WriteSample",
+    "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -119,6 +119,39 @@ class StorePathLatency(Record):
     counts: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class StoreWrite(Record):
+    """One write of the drill's store client (a supplier's price update of one flight, a
+    value unique in the run) at `consistency`: acknowledged (`ok`) or not, with its latency."""
+
+    kind: ClassVar[str] = "store.write"
+    key: str
+    value: int
+    ok: bool
+    latency_ms: float
+    consistency: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class StoreReadBack(Record):
+    """The run's acknowledged store writes read back after the restore, through one node as
+    the coordinator, at `consistency`: how many were asked, how many did not show the
+    acknowledged value at the first read, and the keys that still did not (or whose reads
+    failed) when the read-back gave up; `settled_after_s` = seconds until every one showed
+    (-1: never). `error` set = the node could not be asked at all (not a measurement)."""
+
+    kind: ClassVar[str] = "store.read_back"
+    node: str
+    consistency: str
+    checked: int
+    missing: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    error: str = ""
+    missing_first: int = 0
+    settled_after_s: float = 0.0
+
+
 # --- streaming tiers: Kafka, Flink, the data path -----------------------------------------------
 
 

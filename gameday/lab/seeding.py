@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from flightsearch import timetable
@@ -26,22 +25,21 @@ class Seeded:
     warm_s: float
 
 
+def profile_timetable(p: Any) -> timetable.Timetable:
+    """The timetable the profile's `timetable` keys generate (the one the lab seeds)."""
+    return timetable.from_settings(p.get("timetable"))
+
+
 def seed_timetable(ctx: LabContext) -> Seeded:
     from cassandra.cluster import Cluster
 
     p = ctx.profile
-    tt = timetable.generate(
-        seed=p.get("timetable.seed"),
-        airports=p.get("timetable.airports"),
-        flights=p.get("timetable.flights"),
-        days=p.get("timetable.days"),
-        start=date.fromisoformat(p.get("timetable.start")),
-    )
+    tt = profile_timetable(p)
     keyspace = p.get("cassandra.keyspace")
     cluster = Cluster(store_addresses(ctx), port=p.get("cassandra.native_port"))
     try:
         session = cluster.connect()
-        seed_s = timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"))
+        seed_s = timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"))
         # Warm first: the compactions the seed's flushes queue start a little later.
         reads, warm_s = warm_reads(session, tt, keyspace, p.get("cassandra.warmup_s"))
         waited, settled = wait_compactions_done(session, timeout_s=120)

@@ -45,13 +45,17 @@ POSITIVE = {
     "kafka.replica_lag_time_max_ms", "zookeeper.tick_ms", "zookeeper.heap_mb",
     "zookeeper.session_timeout_ms", "flink.jobmanager_heap_mb", "flink.taskmanager_process_mb",
     "flink.checkpoint_interval_s", "ingest.rate_per_supplier", "ingest.fsync_ms",
-    "search.heap_mb", "search.refresh_interval_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s",
+    "search.heap_mb", "search.refresh_interval_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s", "load.store_writes_per_s",
 }
 PERCENT = {"host.settle_pressure_pct"}
+# Cassandra's levels for one datacenter (the driver's ConsistencyLevel names).
+CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "LOCAL_ONE", "LOCAL_QUORUM", "ALL")
 CHOICES: dict[str, tuple[str, ...]] = {
     "lab.isolation": ("auto", "netns", "loopback"),
     "lab.restart.policy": ("always", "never"),
     "kafka.acks": ("all", "1", "0"),
+    "cassandra.write_consistency": CONSISTENCY_LEVELS,
+    "cassandra.read_consistency": CONSISTENCY_LEVELS,
     "flink.state_backend": ("rocksdb", "hashmap"),
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),
 }

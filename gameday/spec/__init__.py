@@ -43,7 +43,7 @@ class Evidence:
     min_seconds: int = 0  # seconds of per-second figures (processing lag)
     min_samples: int = 0  # monitor ticks after the instant that starts the measurement
     min_events: int = 0  # supplier events acknowledged
-    min_writes: int = 0  # successful client writes in a row that make a recovery
+    min_writes: int = 0  # client writes (in a row that make a recovery; in a fault window)
     min_canaries: int = 0  # canary supplier updates
     min_checkpoints: int = 0  # completed checkpoints
     every: str = ""  # a role whose every component (per the run's topology) must be sampled

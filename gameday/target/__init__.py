@@ -130,6 +130,9 @@ class Target(Protocol):
     def sentinels(self) -> dict[str, Address]: ...
     def redis_service(self) -> str: ...
     def node_at(self, address: Address) -> str: ...
+    def store_nodes(self) -> dict[str, Address]:
+        """Durable-store node component -> its client (CQL) address; any node coordinates
+        any request."""
     def search_nodes(self) -> dict[str, str]:
         """Search-index node component -> its HTTP URL (any node answers any search)."""
     def search_copies(self) -> dict[str, int]:

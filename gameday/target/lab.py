@@ -27,6 +27,7 @@ from gameday.lab import network
 from gameday.lab.state import LabState
 from gameday.lab.supervisor import Lab
 from gameday.lab.tiers import api as api_tier
+from gameday.lab.tiers import cassandra as store_tier
 from gameday.lab.tiers import flink as flink_tier
 from gameday.lab.tiers import ingest as ingest_tier
 from gameday.lab.tiers import kafka as kafka_tier
@@ -168,6 +169,12 @@ class LabTarget:
     def _check_lab_addresses(self) -> None:
         for az in network.AZS:
             self._routed(self.st.topology.address(az))
+
+    def store_nodes(self) -> dict[str, Address]:
+        if "cassandra" not in self.tiers():
+            return {}
+        port = self.ctx.profile.get("cassandra.native_port")
+        return {store_tier.node_name(az): (self._routed(self.st.topology.address(az)), port) for az in store_tier.node_azs(self.ctx)}
 
     def search_nodes(self) -> dict[str, str]:
         if "search" not in self.tiers():

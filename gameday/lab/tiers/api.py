@@ -44,6 +44,7 @@ def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[Compone
             "--cassandra", ",".join(store_addresses(ctx)),
             "--cassandra-port", str(p.get("cassandra.native_port")),
             "--keyspace", p.get("cassandra.keyspace"),
+            "--consistency", p.get("cassandra.read_consistency"),
             "--ttl", str(p.get("redis.ttl_s")),
         ]  # fmt: skip
         if search_urls:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from gameday.lab.components import ComponentSpec
@@ -13,6 +14,10 @@ from gameday.target import Role
 
 def node_azs(ctx: LabContext) -> list[str]:
     return list(AZS[: ctx.profile.get("cassandra.nodes")])
+
+
+def node_name(az: str) -> str:
+    return f"cassandra-{az[-1]}"
 
 
 def store_addresses(ctx: LabContext) -> list[str]:
@@ -34,9 +39,13 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     p = ctx.profile
     jars = maven.ensure_jars("cassandra", "cassandra-all-*.jar")
     seeds = store_addresses(ctx)[:1]
+    azs = node_azs(ctx)
+    # One token per node, evenly spaced: with RF below the node count each node owns an
+    # equal share (random tokens gave one node most of the ring).
+    tokens = cassandra_node.ring_tokens(len(azs))
     out = []
-    for az in node_azs(ctx):
-        name, addr = f"cassandra-{az[-1]}", ctx.topology.address(az)
+    for az, token in zip(azs, tokens):
+        name, addr = node_name(az), ctx.topology.address(az)
         node_dir = ctx.data_dir(name)
         cassandra_node.write_node_config(
             node_dir,
@@ -45,10 +54,20 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             seeds=seeds,
             native_port=p.get("cassandra.native_port"),
             storage_port=p.get("cassandra.storage_port"),
+            initial_token=token,
+            datacenter=p.get("cassandra.datacenter"),
+            rack=az,  # the AZ is the rack: NetworkTopologyStrategy spreads the copies over AZs
         )
         argv = cassandra_node.command(jars, node_dir, heap_mb=p.get("cassandra.heap_mb"))
         out.append(ComponentSpec(name, "cassandra", az, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port"), role=Role.STORE))
     return out
+
+
+def prepare(ctx: LabContext) -> None:
+    """Fresh data at `lab up`: a store kept from an earlier lab would keep that lab's
+    tokens, datacenter and keyspace replication whatever the profile says now."""
+    for az in AZS:
+        shutil.rmtree(ctx.home / "data" / node_name(az) / "data", ignore_errors=True)
 
 
 def fetch() -> Path:

@@ -21,6 +21,8 @@ import yaml
 from gameday.errors import LabError
 
 MAIN_CLASS = "org.apache.cassandra.service.CassandraDaemon"
+# The snitch's datacenter/rack file; its URL goes in a system property of this name.
+RACKDC = "cassandra-rackdc.properties"
 
 # From Cassandra 5.0's conf/jvm17-server.options (not shipped in the jar). Without the
 # JPMS flags Cassandra dies on Java 17 with InaccessibleObjectException (jamm, Netty,
@@ -108,8 +110,11 @@ def node_settings(node_dir: Path, *, cluster_name: str, listen_address: str,
                   seeds: Sequence[str], native_port: int = 9042,
                   storage_port: int = 7000, num_tokens: int = 1,
                   initial_token: str | None = None, auto_bootstrap: bool = False,
+                  rack: str | None = None,
                   overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return the cassandra.yaml content (as a dict) for one lab node."""
+    """Return the cassandra.yaml content (as a dict) for one lab node. With `rack` the node
+    takes its datacenter and rack from cassandra-rackdc.properties (GossipingPropertyFileSnitch),
+    so NetworkTopologyStrategy puts each replica of a row on another rack (AZ)."""
     node_dir = node_dir.resolve()
     settings: dict[str, Any] = {
         "cluster_name": cluster_name,
@@ -119,7 +124,8 @@ def node_settings(node_dir: Path, *, cluster_name: str, listen_address: str,
         "num_tokens": num_tokens,
         "auto_bootstrap": auto_bootstrap,
         "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
-        "endpoint_snitch": "SimpleSnitch",  # one DC "datacenter1", one rack "rack1"
+        # Without a rack: one DC "datacenter1", one rack "rack1".
+        "endpoint_snitch": "GossipingPropertyFileSnitch" if rack else "SimpleSnitch",
         "seed_provider": [{
             "class_name": "org.apache.cassandra.locator.SimpleSeedProvider",
             "parameters": [{"seeds": _seed_list(seeds, storage_port)}],
@@ -157,6 +163,10 @@ def node_settings(node_dir: Path, *, cluster_name: str, listen_address: str,
         "prepared_statements_cache_size": "8MiB",
         "file_cache_size": "32MiB",
         "networking_cache_size": "16MiB",
+        # The seeder loads in unlogged batches of about 50 rows over as many partitions
+        # (flightsearch.timetable.seed_store): not worth a warning per batch.
+        "unlogged_batch_across_partitions_warn_threshold": 64,
+        "batch_size_warn_threshold": "16KiB",
         # Chaos runs drop keyspaces all the time; snapshots would only eat disk and time.
         "auto_snapshot": False,
         "snapshot_before_compaction": False,
@@ -198,6 +208,7 @@ def write_node_config(node_dir: Path, *, cluster_name: str, listen_address: str,
                       seeds: Sequence[str], native_port: int = 9042,
                       storage_port: int = 7000, num_tokens: int = 1,
                       initial_token: str | None = None, auto_bootstrap: bool = False,
+                      datacenter: str = "dc1", rack: str | None = None,
                       overrides: Mapping[str, Any] | None = None) -> Path:
     """Write ``node_dir/conf/{cassandra.yaml,logback.xml}``; return the yaml path.
 
@@ -219,7 +230,7 @@ def write_node_config(node_dir: Path, *, cluster_name: str, listen_address: str,
         node_dir, cluster_name=cluster_name, listen_address=listen_address,
         seeds=seeds, native_port=native_port, storage_port=storage_port,
         num_tokens=num_tokens, initial_token=initial_token,
-        auto_bootstrap=auto_bootstrap, overrides=overrides)
+        auto_bootstrap=auto_bootstrap, rack=rack, overrides=overrides)
     conf = node_dir / "conf"
     log_dir = (node_dir / "logs").resolve()
     for d in (conf, log_dir, node_dir / "triggers"):
@@ -227,6 +238,11 @@ def write_node_config(node_dir: Path, *, cluster_name: str, listen_address: str,
     yaml_path = conf / "cassandra.yaml"
     yaml_path.write_text(yaml.safe_dump(settings, sort_keys=False))
     (conf / "logback.xml").write_text(_logback_xml(log_dir))
+    rackdc = conf / RACKDC
+    if rack:
+        rackdc.write_text(f"dc={datacenter}\nrack={rack}\n")
+    else:
+        rackdc.unlink(missing_ok=True)
     return yaml_path
 
 
@@ -258,6 +274,8 @@ def command(jars_dir: Path, node_dir: Path, *, heap_mb: int = 512,
             f"-Dcassandra.logdir={node_dir / 'logs'}",
             f"-Dlogback.configurationFile={(conf / 'logback.xml').as_uri()}",
             f"-Dcassandra.triggers_dir={node_dir / 'triggers'}"]
+    if (conf / RACKDC).is_file():
+        argv.append(f"-D{RACKDC}={(conf / RACKDC).as_uri()}")
     if ring_delay_ms is not None:
         argv.append(f"-Dcassandra.ring_delay_ms={ring_delay_ms}")
     if jmx_port is not None:
@@ -272,25 +290,15 @@ def wait_ready(host: str, port: int, timeout_s: float) -> float:
 
     Raises TimeoutError (with the last driver error) after ``timeout_s``.
     """
-    # Imported lazily: config/argv generation must not need the driver.
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
+    from gameday.clients.cassandra import ping
 
     start = time.monotonic()
     last: Exception | None = None
     while (waited := time.monotonic() - start) < timeout_s:
-        # Pin the policy to this host so the probe never talks to other nodes, and
-        # pin protocol v5 (Cassandra 5.0's newest) to skip noisy version negotiation.
-        cluster = Cluster([host], port=port, protocol_version=5, connect_timeout=2,
-                          control_connection_timeout=2,
-                          load_balancing_policy=WhiteListRoundRobinPolicy([host]))
         try:
-            session = cluster.connect()
-            session.execute("SELECT release_version FROM system.local", timeout=5)
+            ping(host, port, timeout_s=2.0)
             return time.monotonic() - start
         except Exception as e:  # NoHostAvailable, OperationTimedOut, ... keep polling
             last = e
-        finally:
-            cluster.shutdown()
         time.sleep(min(0.5, max(0.0, timeout_s - waited)))
     raise TimeoutError(f"CQL at {host}:{port} not ready after {timeout_s}s: {last!r}")

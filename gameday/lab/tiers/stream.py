@@ -76,6 +76,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         "--cassandra", ",".join(store_addresses(ctx)),
         "--cassandra-port", str(p.get("cassandra.native_port")),
         "--keyspace", p.get("cassandra.keyspace"),
+        "--consistency", p.get("cassandra.write_consistency"),
         "--dir", str(out),
     ]  # fmt: skip
     return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]

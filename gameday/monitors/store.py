@@ -1,0 +1,181 @@
+"""The drill's store client: writes under the fault, read back after the restore (Jepsen's
+client and final reads, for the durable store).
+
+While the drill runs, a writer updates the price of one flight after another (each flight
+once, each value unique in the run) at the lab's write consistency, and records every write
+acknowledged or failed (`StoreWrite`). After the rollback restored the node, every
+acknowledged write is read back through each store node in turn as the coordinator, at the
+lab's read consistency (`StoreReadBack`): the plan's "synchronous replication" and
+"automatic failover" mean none of them is lost or hidden from any node.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from gameday.history import Recorder, StoreReadBack, StoreWrite
+
+# Values the writer gives, far above any seeded fare, so a read can only match its own write.
+FIRST_VALUE = 9_000_000
+TIMEOUT_S = 2.0
+
+
+def _cluster(hosts: Sequence[str], port: int, *, only: str | None = None) -> Any:
+    from cassandra.cluster import Cluster
+    from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy, WhiteListRoundRobinPolicy
+
+    from flightsearch.api.store import connection_class
+
+    policy = WhiteListRoundRobinPolicy([only]) if only else TokenAwarePolicy(DCAwareRoundRobinPolicy())
+    return Cluster(list(hosts), port=port, connection_class=connection_class(), load_balancing_policy=policy,
+                   reconnection_policy=ConstantReconnectionPolicy(1.0), connect_timeout=2.0, control_connection_timeout=2.0)  # fmt: skip
+
+
+class StoreWriter:
+    """Writes `rate` price updates a second on its own thread until stopped; each write's
+    outcome is recorded from the driver's callback, so a slow write never delays the next."""
+
+    def __init__(self, recorder: Recorder, hosts: Sequence[str], port: int, keyspace: str, consistency: str,
+                 flights: Sequence[str], rate: float) -> None:  # fmt: skip
+        self.recorder, self.hosts, self.port, self.keyspace = recorder, list(hosts), port, keyspace
+        self.consistency, self.rate = consistency, rate
+        self.flights = list(flights)
+        random.Random(time.time_ns()).shuffle(self.flights)  # another run, other flights
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+        self._cluster: Any = None
+        self.name = "store-writer"
+
+    def start(self) -> "StoreWriter":
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        from cassandra import ConsistencyLevel
+
+        try:
+            self._cluster = _cluster(self.hosts, self.port)
+            session = self._cluster.connect(self.keyspace)
+            stmt = session.prepare("INSERT INTO prices (flight_id, amount_pence, currency, seats, updated_at) VALUES (?, ?, 'GBP', ?, ?) USING TIMESTAMP ?")
+        except Exception as exc:  # no write was made: the checkers find none and say unknown
+            self.recorder.add(StoreWrite(t=time.time(), key="", value=0, ok=False, latency_ms=0.0, consistency=self.consistency, error=f"connect: {exc}"[:300]))
+            return
+        stmt.consistency_level = getattr(ConsistencyLevel, self.consistency)
+        stmt.is_idempotent = True  # same value, same write time: the driver may retry it elsewhere
+        next_at = time.monotonic()
+        for seq, flight in enumerate(self.flights):
+            if self._stop.wait(max(0.0, next_at - time.monotonic())):
+                break
+            next_at += 1.0 / self.rate
+            now = time.time()
+            value = FIRST_VALUE + seq
+            params = (flight, value, seq % 300, datetime.fromtimestamp(now, timezone.utc), int(now * 1_000_000))
+            try:
+                future = session.execute_async(stmt, params, timeout=TIMEOUT_S)
+            except Exception as exc:  # NoHostAvailable raised at once
+                self._record(flight, value, now, exc)
+                continue
+            future.add_callbacks(self._done(flight, value, now, True), self._done(flight, value, now, False))
+
+    def _done(self, flight: str, value: int, began: float, ok: bool) -> Callable[[Any], None]:
+        def record(result: Any) -> None:  # on the driver's I/O thread
+            self._record(flight, value, began, None if ok else result)
+
+        return record
+
+    def _record(self, flight: str, value: int, began: float, exc: BaseException | None) -> None:
+        error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:300]
+        self.recorder.add(StoreWrite(t=began, key=flight, value=value, ok=exc is None, latency_ms=round((time.time() - began) * 1000, 2), consistency=self.consistency, error=error))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        time.sleep(TIMEOUT_S)  # the last writes' callbacks
+        if self._cluster is not None:
+            self._cluster.shutdown()
+
+
+def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, consistency: str, written: dict[str, int],
+              settle_s: float = 60.0, concurrency: int = 32) -> list[StoreReadBack]:  # fmt: skip
+    """Every acknowledged write (key -> value) read through each node as the coordinator; the
+    keys that do not show their value (a replica the hints have not reached yet, read at a
+    level below a quorum) are read again every second for up to `settle_s`."""
+    out = []
+    for name, (host, port) in nodes.items():
+        cluster = _cluster([host], port, only=host)
+        try:
+            out.append(_read_node(cluster.connect(keyspace), name, consistency, written, settle_s, concurrency))
+        except Exception as exc:  # the node could not be asked: not a measurement
+            out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300]))
+        finally:
+            cluster.shutdown()
+    return out
+
+
+def _read_node(session: Any, name: str, consistency: str, written: dict[str, int], settle_s: float, concurrency: int) -> StoreReadBack:
+    from cassandra import ConsistencyLevel
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    stmt = session.prepare("SELECT amount_pence FROM prices WHERE flight_id = ?")
+    stmt.consistency_level = getattr(ConsistencyLevel, consistency)
+    began = time.monotonic()
+    keys, first = sorted(written), -1
+    while True:
+        results = execute_concurrent_with_args(session, stmt, [(k,) for k in keys], concurrency=concurrency, raise_on_first_error=False)
+        failed = [k for k, (ok, _) in zip(keys, results) if not ok]
+        missing = [k for k, (ok, rows) in zip(keys, results) if ok and _value(rows) != written[k]]
+        first = len(missing) + len(failed) if first < 0 else first
+        keys = missing + failed
+        waited = time.monotonic() - began
+        if not keys or waited >= settle_s:
+            settled = round(waited, 1) if not keys else -1.0
+            return StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=len(written), missing=tuple(missing),
+                                 failed=tuple(failed), missing_first=first, settled_after_s=settled)  # fmt: skip
+        time.sleep(1.0)
+
+
+def _value(rows: Any) -> int | None:
+    row = rows.one() if hasattr(rows, "one") else (rows[0] if rows else None)
+    return None if row is None else row[0]
+
+
+def acknowledged(writes: Sequence[StoreWrite]) -> dict[str, int]:
+    """key -> value of every acknowledged write (one per key: the writer never repeats a key)."""
+    return {w.key: w.value for w in writes if w.ok}
+
+
+# The SLOs judged from the writer's writes and their read-back: a drill naming one runs them.
+SLOS = ("store.write_availability", "store.acknowledged_writes_readable")
+
+
+def wanted(slos: Sequence[str]) -> bool:
+    return bool(set(SLOS) & set(slos))
+
+
+def writer(recorder: Recorder, target: Any, profile: Any) -> StoreWriter:
+    from flightsearch.timetable import from_settings
+
+    hosts = [host for host, _ in target.store_nodes().values()]
+    port = next(iter(target.store_nodes().values()))[1]
+    flights = [f.flight_id for f in from_settings(profile.get("timetable")).flights]
+    return StoreWriter(recorder, hosts, port, profile.get("cassandra.keyspace"), profile.get("cassandra.write_consistency"),
+                       flights, profile.get("load.store_writes_per_s"))  # fmt: skip
+
+
+def read_back_run(history_path: Any, target: Any, profile: Any, say: Callable[[str], None]) -> list[StoreReadBack]:
+    """Read back every write the run's history says was acknowledged, through every node."""
+    from gameday.history import History
+
+    written = acknowledged(History.read(history_path).of(StoreWrite))
+    consistency = profile.get("cassandra.read_consistency")
+    say(f"reading back {len(written)} acknowledged store writes through each store node at {consistency}")
+    began = time.monotonic()
+    out = read_back(target.store_nodes(), profile.get("cassandra.keyspace"), consistency, written)
+    say("read back in {:.1f} s: {}".format(time.monotonic() - began, "; ".join(
+        f"{r.node} {r.error or f'{r.checked - len(r.missing) - len(r.failed)}/{r.checked} found'}" for r in out)))
+    return out
