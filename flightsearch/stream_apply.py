@@ -1,7 +1,9 @@
 """The price applier: delivers the stream job's output to what the API serves.
 
-Reads `prices.normalized` with isolation.level=read_committed, so it sees only what the
-job committed at a checkpoint (each event once), and for every price:
+Reads `prices.normalized` with the delivery mode's isolation level (gameday.delivery):
+read_committed sees only what the job committed at a checkpoint (each event once);
+read_uncommitted sees what the at-least-once job wrote at once (and again after a restore).
+For every price:
 
   - upserts it into the durable store, written with the supplier's timestamp as the
     Cassandra write time, so replays and out-of-order deliveries are idempotent (the
@@ -44,6 +46,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cassandra-port", type=int, default=9042)
     p.add_argument("--keyspace", default="flights")
     p.add_argument("--dir", required=True, help="where the status file goes")
+    p.add_argument("--isolation", choices=("read_committed", "read_uncommitted"), default="read_committed",
+                   help="read_committed for an exactly-once job's output, read_uncommitted for an at-least-once one's")
     return p.parse_args(argv)
 
 
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
     consumer = Consumer({
-        "bootstrap.servers": args.bootstrap, "group.id": GROUP, "isolation.level": "read_committed",
+        "bootstrap.servers": args.bootstrap, "group.id": GROUP, "isolation.level": args.isolation,
         "enable.auto.commit": False, "auto.offset.reset": "earliest", "logger": quiet,
         "socket.connection.setup.timeout.ms": 2000, "reconnect.backoff.max.ms": 1000,
     })  # fmt: skip

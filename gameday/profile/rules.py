@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gameday.delivery import CHOICES as DELIVERY_CHOICES
 from gameday.errors import InputError
 
 # Counts: (lowest, highest). Three AZs bound what the lab can place.
@@ -53,6 +54,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lab.restart.policy": ("always", "never"),
     "kafka.acks": ("all", "1", "0"),
     "flink.state_backend": ("rocksdb", "hashmap"),
+    "stream.delivery": DELIVERY_CHOICES,
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),
 }
 # Every lab interface name starts with this (`lab down` deletes the bridge by name).

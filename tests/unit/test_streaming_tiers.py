@@ -260,3 +260,14 @@ def test_kafka_cluster_id_never_starts_with_a_dash_no_jvm(monkeypatch):
     drawn = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x10" * 16)])
     monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(drawn))
     assert kafka.new_cluster_id() == "EBAQEBAQEBAQEBAQEBAQEA"  # the dashed draw was skipped
+
+
+@pytest.mark.parametrize(("mode", "sink", "isolation"), [("exactly_once", "exactly-once", "read_committed"), ("at_least_once", "at-least-once", "read_uncommitted")])
+def test_the_delivery_mode_sets_the_jobs_sink_and_the_appliers_isolation_together_no_jvm(tmp_path, mode, sink, isolation):
+    from gameday.lab.tiers import stream
+
+    ctx = _ctx(tmp_path, {"stream": {"delivery": mode}})
+    assert stream.job_env(ctx)["GAMEDAY_DELIVERY"] == sink
+    argv = stream.specs(ctx)[0].argv
+    assert argv[argv.index("--isolation") + 1] == isolation
+

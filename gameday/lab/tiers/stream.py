@@ -4,7 +4,10 @@
   tier comes up, and stopped with a savepoint at `lab down` (the plan: savepoints before
   any planned stop), into the savepoint directory.
 - The price applier (flightsearch.stream_apply) is one process in az-b; it reads the job's
-  exactly-once output and writes the store and the hot cache idempotently.
+  output and writes the store and the hot cache idempotently.
+- The delivery mode (`stream.delivery`, gameday.delivery) sets the job's sink guarantee and
+  the applier's isolation level together: exactly-once with read_committed, or
+  at-least-once with read_uncommitted.
 - The raw events lake is a directory of JSON files the job commits at each checkpoint.
 
 `stream_job()` finds the job by name on the current leader: faults and monitors ask the
@@ -23,6 +26,7 @@ from typing import Any, Callable
 
 import flightsearch.jobs
 from flightsearch import OUTPUT_TOPIC, RAW_TOPIC
+from gameday.delivery import Delivery
 from gameday.errors import LabError
 from gameday.lab.components import ComponentSpec
 from gameday.lab.network import AZS
@@ -61,6 +65,10 @@ def _health(out: Path) -> Callable[[], str | None]:
     return check
 
 
+def delivery(ctx: LabContext) -> Delivery:
+    return Delivery(ctx.profile.get("stream.delivery"))
+
+
 def specs(ctx: LabContext) -> list[ComponentSpec]:
     p, topo = ctx.profile, ctx.topology
     out = status_dir(ctx)
@@ -77,6 +85,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         "--cassandra-port", str(p.get("cassandra.native_port")),
         "--keyspace", p.get("cassandra.keyspace"),
         "--dir", str(out),
+        "--isolation", delivery(ctx).isolation,
     ]  # fmt: skip
     return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]
 
@@ -104,15 +113,21 @@ def stream_job(ctx: LabContext) -> dict[str, Any] | None:
     return max(jobs, key=lambda j: j.get("start-time", 0)) if jobs else None
 
 
-def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
-    """Submit the job (detached); return the seconds `flink run` took."""
-    argv, env = flink.client_command(ctx, JOB_PY)
-    env.update({
+def job_env(ctx: LabContext) -> dict[str, str]:
+    """The job's settings (it runs in Flink's Python and reads them from its environment)."""
+    return {
         "GAMEDAY_KAFKA": bootstrap_servers(ctx),
         "GAMEDAY_ARCHIVE": archive_dir(ctx).as_uri(),
         "GAMEDAY_JOB_NAME": JOB_NAME,
         "GAMEDAY_PARALLELISM": str(len(AZS)),
-    })  # fmt: skip
+        "GAMEDAY_DELIVERY": delivery(ctx).sink_guarantee,
+    }  # fmt: skip
+
+
+def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
+    """Submit the job (detached); return the seconds `flink run` took."""
+    argv, env = flink.client_command(ctx, JOB_PY)
+    env.update(job_env(ctx))
     began = time.monotonic()
     proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or "Job has been submitted" not in proc.stdout:
