@@ -4,7 +4,8 @@
   tier comes up, and stopped with a savepoint at `lab down` (the plan: savepoints before
   any planned stop), into the savepoint directory.
 - The price applier (flightsearch.stream_apply) is one process in az-b; it reads the job's
-  output and writes the store and the hot cache idempotently.
+  output and writes the store, the search index (when the lab has one) and the hot cache
+  idempotently.
 - The delivery mode (`stream.delivery`, gameday.delivery) sets the job's sink guarantee and
   the applier's isolation level together: exactly-once with read_committed, or
   at-least-once with read_uncommitted.
@@ -69,7 +70,17 @@ def delivery(ctx: LabContext) -> Delivery:
     return Delivery(ctx.profile.get("stream.delivery"))
 
 
-def specs(ctx: LabContext) -> list[ComponentSpec]:
+def timetable_args(ctx: LabContext) -> list[str]:
+    """The timetable the store and the index were seeded from: the applier rebuilds its
+    flights' index documents (route, times) from it, as the search tier did at lab up."""
+    t = ctx.profile.get("timetable")
+    return ["--timetable-seed", str(t["seed"]), "--timetable-airports", str(t["airports"]), "--timetable-flights", str(t["flights"]),
+            "--timetable-days", str(t["days"]), "--timetable-start", str(t["start"])]  # fmt: skip
+
+
+def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[ComponentSpec]:
+    """`search_urls`: the search index's nodes, when the lab has one (the applier then keeps
+    the flights' seats in it current; without, it writes the store and the cache only)."""
     p, topo = ctx.profile, ctx.topology
     out = status_dir(ctx)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,6 +98,8 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         "--dir", str(out),
         "--isolation", delivery(ctx).isolation,
     ]  # fmt: skip
+    if search_urls:
+        argv += ["--search", ",".join(search_urls), "--search-index", p.get("search.index"), *timetable_args(ctx)]
     return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]
 
 
