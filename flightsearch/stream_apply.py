@@ -159,12 +159,24 @@ class InOrder:
                 pass
 
 
-def next_offsets(positions: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
-    """(topic, partition, offset) of consumed messages -> the offset to commit per partition."""
+def next_offsets(consumed: Iterable[tuple[str, int, int]], positions: Iterable[tuple[str, int, int]] = ()) -> dict[tuple[str, int], int]:
+    """The offset to commit per partition after a batch: past its last message, and past what
+    the consumer skipped after it (a read_committed reader's position passes transaction
+    markers: committing it, as a commit without offsets would, leaves no phantom lag of one)."""
     out: dict[tuple[str, int], int] = {}
-    for topic, partition, offset in positions:
+    for topic, partition, offset in consumed:
         out[(topic, partition)] = max(out.get((topic, partition), 0), offset + 1)
+    for topic, partition, position in positions:
+        if (topic, partition) in out and position > out[(topic, partition)]:
+            out[(topic, partition)] = position
     return out
+
+
+def batch_offsets(consumer: Any, msgs: list[Any]) -> dict[tuple[str, int], int]:
+    """next_offsets of a batch just consumed: nothing later has been consumed yet, so the
+    consumer's positions are this batch's."""
+    positions = [(tp.topic, tp.partition, tp.offset) for tp in consumer.position(consumer.assignment())]
+    return next_offsets(((m.topic(), m.partition(), m.offset()) for m in msgs), positions)
 
 
 class Redeletes:
@@ -299,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
             stats["retries"] += _until_done(lambda: cache.delete(price_key(p["flight_id"]) for p in prices), stop)
             if stop["now"]:
                 break  # not committed: the batch is replayed after a restart
-            order.add(next_offsets((m.topic(), m.partition(), m.offset()) for m in msgs), index.submit(prices) if index else None)
+            order.add(batch_offsets(consumer, msgs), index.submit(prices) if index else None)
             now = time.time()
             stats.update(applied=stats["applied"] + len(prices), batches=stats["batches"] + 1, last_applied_at=now, last_lag_s=now - prices[-1]["produced_at"])
         commit()

@@ -75,7 +75,7 @@ def events_duplicated(history: History, slo: Slo) -> Outcome:
 # How each canary path is watched, in the verdict's words: (what was updated, what showed it).
 _WATCHED = {
     CanaryPath.INDEX: ("seat", "the search index listing the flight's new seats (flights[].seats)"),
-    CanaryPath.PRICE: ("price", "the API returning the new price (flights[].price; the lab has no search index)"),
+    CanaryPath.PRICE: ("price", "the API returning the new price (flights[].price)"),
 }
 
 

@@ -274,6 +274,13 @@ def test_without_an_index_each_batch_is_committable_at_once():
     assert order.committable() == {("t", 0): 8, ("t", 2): 2} and len(order) == 0
 
 
+def test_a_batch_commits_past_the_transaction_markers_its_reader_skipped_and_only_its_partitions():
+    # position 9 on partition 0: a commit marker at offset 8 after the last message (7);
+    # partition 1 had nothing in this batch; -1001 is librdkafka's "no position yet".
+    offsets = stream_apply.next_offsets([("t", 0, 7), ("t", 2, 1)], [("t", 0, 9), ("t", 1, 40), ("t", 2, -1001)])
+    assert offsets == {("t", 0): 9, ("t", 2): 2}
+
+
 def test_the_appliers_arguments_default_to_read_committed_and_no_index():
     base = ["--bootstrap", "k:9092", "--sentinels", "h:26379", "--cassandra", "c", "--dir", "/tmp/x"]
     a = stream_apply._args(base)
