@@ -49,8 +49,11 @@ POLL_BATCH = 500
 # Index requests under way at once, each waiting up to one refresh interval: batches arrive
 # every ~50 ms from an at-least-once job, so ~20 would wait at once on a 1 s refresh.
 INDEX_WORKERS = 24
-# Batches consumed and not yet committed before the applier waits for the oldest.
-MAX_PENDING = 64
+# Batches consumed and not yet committed before the applier waits for the oldest: how far the
+# store and the price cache may run ahead of an index that does not take writes (~13 s of
+# at-least-once batches, one per ~50 ms; minutes of exactly-once ones, a burst per checkpoint).
+# Beyond it the price path waits too: a batch is committed only once it is everywhere.
+MAX_PENDING = 256
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
