@@ -187,6 +187,8 @@ async def search(request: web.Request) -> web.Response:
                                              "cache_hits": hits, "cache_misses": len(flights) - hits}}
         if facets is not None:
             result["facets"] = facets
+            # Where flights[].seats comes from, beside flights[].price.seats (the price record's).
+            result["source"]["seats"] = "index"
         return web.Response(text=_dumps(result), content_type="application/json",
                             headers={"X-Gameday-Instance": api.instance})
     except IndexUnavailable as e:

@@ -352,6 +352,6 @@ def test_fake_index_a_search_shows_the_indexs_seats_beside_the_prices_and_caches
     body = asyncio.run(scenario())
     flight = next(f for f in body["flights"] if f["flight_id"] == F.flight_id)
     assert (flight["seats"], flight["sold_out"], flight["price"]["seats"]) == (3, False, 77)  # the index's view, the price's view
-    assert body["source"]["listing"] == "index"
+    assert body["source"]["listing"] == "index" and body["source"]["seats"] == "index"
     cached = {k for k in cache.data if k.startswith("search:")}
     assert cached and cached <= set(REF.cache_keys(F.flight_id)) and price_key(F.flight_id) in cache.data
