@@ -11,7 +11,8 @@ index failing makes a search fail (503). Cache key names: flightsearch.cachekeys
 
 Two views of a flight's seats, told apart by where they sit in the answer:
 ``flights[].seats`` and ``flights[].sold_out`` are the search index's (listed from the
-index only; the stream keeps them current, see flightsearch.stream_index), and
+index only, ``source.seats: "index"``; the stream keeps them current, see
+flightsearch.stream_index), and
 ``flights[].price.seats`` is the price record's (cache or store).
 """
 
