@@ -237,15 +237,18 @@ TABLES = (
 )
 
 
-def index_document(f: Flight, popularity: float) -> dict[str, Any]:
+def index_document(f: Flight, popularity: float, seats: int | None = None) -> dict[str, Any]:
     """A flight as the search index holds it (no fares: prices come from cache or store).
-    Its id is the flight id, so indexing it again overwrites."""
+    Its id is the flight id, so indexing it again overwrites. `seats` (default: the seeded
+    price's) is what a supplier update changes that search shows and filters on
+    (`sold_out`); the stream keeps it current (flightsearch.stream_index)."""
+    seats = f.price.seats if seats is None else seats
     return {
         "flight_id": f.flight_id, "carrier": f.carrier, "number": f.number,
         "origin": f.origin, "destination": f.destination, "date": f.date.isoformat(),
         "departs": f.departs.strftime("%Y-%m-%dT%H:%M:%SZ"), "arrives": f.arrives.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "departs_hour": f.departs.hour, "duration_min": int((f.arrives - f.departs).total_seconds() // 60),
-        "stops": 0, "popularity": round(popularity, 6),
+        "stops": 0, "popularity": round(popularity, 6), "seats": seats, "sold_out": seats <= 0,
     }  # fmt: skip
 
 

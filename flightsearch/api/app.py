@@ -7,7 +7,13 @@ store); then the prices of its flights (Redis MGET of ``price:<flight_id>``, mis
 then one pipelined write-back of whatever came from the store. Redis failing is
 degradation, never an error: the request is answered from the store and the failed
 cache call is counted in gameday_cache_errors_total. Only the store or every node of the
-index failing makes a search fail (503).
+index failing makes a search fail (503). Cache key names: flightsearch.cachekeys.
+
+Two views of a flight's seats, told apart by where they sit in the answer:
+``flights[].seats`` and ``flights[].sold_out`` are the search index's (listed from the
+index only, ``source.seats: "index"``; the stream keeps them current, see
+flightsearch.stream_index), and
+``flights[].price.seats`` is the price record's (cache or store).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from flightsearch.api.cache import CacheUnavailable, SentinelCache
 from flightsearch.api.index import IndexUnavailable, SearchIndex
 from flightsearch.api.metrics import ApiMetrics
 from flightsearch.api.store import FlightView, PriceView, Store, StoreUnavailable
+from flightsearch.cachekeys import price_key, route_key, search_key
 
 log = logging.getLogger("flightsearch.api")
 AIRPORT = re.compile(r"^[A-Z]{3}$")
@@ -85,7 +92,7 @@ async def _cache_try(api: Api, coro: Any, default: Any) -> Any:
 
 
 async def _route(api: Api, origin: str, destination: str, day: date, writes: dict[str, bytes], trace: Trace) -> list[FlightView]:
-    key = f"route:{origin}:{destination}:{day.isoformat()}"
+    key = route_key(origin, destination, day.isoformat())
     raw = await _cache_try(api, api.cache.get(key), None)
     if raw is not None:
         api.metrics.route_hits.inc()
@@ -100,7 +107,7 @@ async def _route(api: Api, origin: str, destination: str, day: date, writes: dic
 async def _indexed(api: Api, origin: str, destination: str, day: date, carrier: str | None, writes: dict[str, bytes]) -> tuple[list[FlightView], dict[str, Any]]:
     """The index's ranked, faceted answer, cached like a route listing (the index is asked
     on a miss only: at the plan's 85 % hit ratio, about one search in seven)."""
-    key = f"search:{origin}:{destination}:{day.isoformat()}:{carrier or ''}"
+    key = search_key(origin, destination, day.isoformat(), carrier)
     raw = await _cache_try(api, api.cache.get(key), None)
     if raw is not None:
         api.metrics.route_hits.inc()
@@ -121,7 +128,7 @@ async def _indexed(api: Api, origin: str, destination: str, day: date, carrier: 
 async def _prices(api: Api, ids: list[str], writes: dict[str, bytes], trace: Trace) -> tuple[dict[str, PriceView | None], int]:
     if not ids:
         return {}, 0
-    keys = [f"price:{i}" for i in ids]
+    keys = [price_key(i) for i in ids]
     cached = await _cache_try(api, api.cache.mget(keys), [None] * len(ids))
     prices: dict[str, PriceView | None] = {}
     missing = []
@@ -140,7 +147,7 @@ async def _prices(api: Api, ids: list[str], writes: dict[str, bytes], trace: Tra
         for fid, price in fetched.items():
             prices[fid] = price
             if price is not None:  # no negative caching: a price may appear any moment
-                writes[f"price:{fid}"] = _dumps(price).encode()
+                writes[price_key(fid)] = _dumps(price).encode()
     return prices, hits
 
 
@@ -181,6 +188,8 @@ async def search(request: web.Request) -> web.Response:
                                              "cache_hits": hits, "cache_misses": len(flights) - hits}}
         if facets is not None:
             result["facets"] = facets
+            # Where flights[].seats comes from, beside flights[].price.seats (the price record's).
+            result["source"]["seats"] = "index"
         return web.Response(text=_dumps(result), content_type="application/json",
                             headers={"X-Gameday-Instance": api.instance})
     except IndexUnavailable as e:

@@ -22,7 +22,9 @@ from flightsearch.api.store import FlightView
 
 # Departure-time facet: the buckets a traveller filters on.
 DAYPARTS = (("night", None, 6), ("morning", 6, 12), ("afternoon", 12, 18), ("evening", 18, None))
-FLIGHT_FIELDS = ("flight_id", "carrier", "number", "departs", "arrives", "duration_min", "stops")
+# `seats` and `sold_out` are the index's view of availability (the stream keeps it current);
+# the price record has its own `seats` (flights[].price.seats), read from cache or store.
+FLIGHT_FIELDS = ("flight_id", "carrier", "number", "departs", "arrives", "duration_min", "stops", "seats", "sold_out")
 
 
 class IndexUnavailable(Exception):

@@ -105,6 +105,10 @@ class Session:
             self.mark(STEADY_STATE_ONLY, "the method injects no fault")
         self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)
         if stream_watch.wanted(self.drill.tiers):
+            delivery = stream_watch.delivery_record(self.target, self.profile, self.started_at)
+            if delivery is not None:  # which of the plan's readings this run measures
+                self.recorder.add(delivery)
+                say(delivery.describe())
             canary = "freshness.searchable" in self.drill.slos
             self.stream_monitor = stream_watch.StreamMonitor(self.target, self.profile, self.run_dir, canary)
             self.stream_monitor.start()

@@ -10,6 +10,7 @@ from gameday.history.record import RECORD_TYPES, Record, from_json, to_json
 from gameday.history.samples import (
     BalancerSample,
     CacheCounters,
+    CanaryPath,
     CanarySample,
     FlinkFailure,
     FlinkSample,
@@ -28,6 +29,7 @@ from gameday.history.samples import (
     StorePathLatency,
     StoreReadBack,
     StoreWrite,
+    StreamDelivery,
     StreamLagSecond,
     WriteSample,
 )
@@ -36,7 +38,7 @@ from gameday.history.store import History, Recorder
 __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
-    "BalancerSample", "CacheCounters", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
+    "BalancerSample", "CacheCounters", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
-    "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamLagSecond", "WriteSample",
+    "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamDelivery", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+from gameday.delivery import Delivery
 from gameday.history.record import Record
 
 # --- what the drill ran against ------------------------------------------------------------------
@@ -251,10 +253,18 @@ class FlinkSample(Record):
     pending_triggered_at: float = 0.0  # when the newest checkpoint still in progress started (0 = none)
 
 
+class CanaryPath(enum.Enum):
+    """What of a canary update the search answer was watched for."""
+
+    PRICE = "price"  # its price (flights[].price.amount_pence): the store and the hot cache
+    INDEX = "index"  # its seats as the search index lists them (flights[].seats)
+
+
 @dataclass(frozen=True)
 class CanarySample(Record):
-    """One canary price update: produced into supplier.raw at `t`, and the first instant
-    the search API returned that price (`seen_at`, 0 = not seen before `gave_up_at`)."""
+    """One canary supplier update: produced into supplier.raw at `t`, and the first instant
+    the search API showed it (`seen_at`, 0 = not seen before `gave_up_at`): its price, or,
+    on a lab with a search index, its seats as the index lists them (`via`)."""
 
     kind: ClassVar[str] = "canary"
     flight_id: str
@@ -264,6 +274,25 @@ class CanarySample(Record):
     polls: int = 0
     error: str = ""
     pending: bool = False  # not seen yet when the run stopped: unseen for at least gave_up_at - t
+    via: CanaryPath = CanaryPath.PRICE  # histories written before the index was watched: price
+    seats: int = -1  # the update's seats (-1: not recorded)
+
+
+@dataclass(frozen=True)
+class StreamDelivery(Record):
+    """The lab's delivery mode as the run started (profile `stream.delivery`, fixed at lab
+    up): which of the plan's two readings the run measured, and how freshness was watched."""
+
+    kind: ClassVar[str] = "stream.delivery"
+    mode: Delivery
+    sink: str  # the job's sink.delivery-guarantee
+    isolation: str  # the applier's isolation.level
+    checkpoint_interval_s: float
+    index_kept: bool  # the applier keeps the search index current (the lab has one)
+
+    def describe(self) -> str:
+        index = "the applier keeps the search index current" if self.index_kept else "no search index: freshness is read from the price"
+        return f"Delivery {self.mode.value} (job sink {self.sink}, applier {self.isolation}): {self.mode.visibility(self.checkpoint_interval_s)}; {index}"
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,11 @@ def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
         out += metrics.specs(ctx, [f"{s.address}:{s.port}" for s in api_specs if s.tier == "api" and s.az])
     from gameday.lab.tiers import flink, ingest, kafka, stream, zookeeper
 
-    for name, module in (("zookeeper", zookeeper), ("kafka", kafka), ("flink", flink), ("ingest", ingest), ("stream", stream)):
+    for name, module in (("zookeeper", zookeeper), ("kafka", kafka), ("flink", flink), ("ingest", ingest)):
         if name in tiers:
             out += module.specs(ctx)
+    if "stream" in tiers:  # with the search tier, the applier keeps the index current too
+        out += stream.specs(ctx, search.urls(ctx) if "search" in tiers else [])
     return out
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from gameday import procs
-from gameday.history import MONITOR_RESTARTED, Marker, Record, from_json
+from gameday.delivery import Delivery
+from gameday.history import MONITOR_RESTARTED, CanaryPath, Marker, Record, StreamDelivery, from_json
 from gameday.profile import Profile
 from gameday.target import Target
 
@@ -61,7 +62,9 @@ class StreamMonitor:
         if "flink" in t.tiers():
             argv += ["--zk", t.zk_quorum(), "--leader-path", t.flink_leader_path(), "--job-name", t.stream_job_name()]
         if self.canary:
-            argv += ["--api-url", t.lb_url(), "--seed", str(p.get("timetable.seed")), "--flights", str(p.get("timetable.flights"))]
+            tt = p.get("timetable")
+            argv += ["--api-url", t.lb_url(), "--canary-via", canary_via(t).value, "--seed", str(tt["seed"]), "--airports", str(tt["airports"]),
+                     "--flights", str(tt["flights"]), "--days", str(tt["days"]), "--start", str(tt["start"])]  # fmt: skip
         self.tracked = procs.spawn("streaming-monitor", argv, self.log, tier="monitor")
         t.track_helper(self.tracked)
 
@@ -79,6 +82,22 @@ class StreamMonitor:
         self.target.forget_helper(tr.name)
         self.tracked = None
         return list(self.markers) + read_records(self.out)
+
+
+def canary_via(target: Target) -> CanaryPath:
+    """What the freshness canary watches: what is searchable, the index's seats, when the lab
+    has a search index (the applier keeps it current); the price otherwise."""
+    return CanaryPath.INDEX if {"search", "stream"} <= set(target.tiers()) else CanaryPath.PRICE
+
+
+def delivery_record(target: Target, profile: Profile, t: float) -> StreamDelivery | None:
+    """The lab's delivery mode, for the history (None: the lab runs no stream)."""
+    tiers = target.tiers()
+    if "stream" not in tiers:
+        return None
+    mode = Delivery(profile.get("stream.delivery"))
+    return StreamDelivery(t=t, mode=mode, sink=mode.sink_guarantee, isolation=mode.isolation,
+                          checkpoint_interval_s=float(profile.get("flink.checkpoint_interval_s")), index_kept="search" in tiers)
 
 
 def audit(target: Target, profile: Profile, run_dir: Path, since: float, cutoff: float, say: Callable[[str], None]) -> list[Record]:

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gameday.delivery import CHOICES as DELIVERY_CHOICES
 from gameday.errors import InputError
 
 # Counts: (lowest, highest). Three AZs bound what the lab can place.
@@ -57,6 +58,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cassandra.write_consistency": CONSISTENCY_LEVELS,
     "cassandra.read_consistency": CONSISTENCY_LEVELS,
     "flink.state_backend": ("rocksdb", "hashmap"),
+    "stream.delivery": DELIVERY_CHOICES,
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),
 }
 # Every lab interface name starts with this (`lab down` deletes the bridge by name).

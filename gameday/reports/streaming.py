@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gameday.history import History
+from gameday.history import CanaryPath, CanarySample, History, StreamDelivery
 from gameday.reports.plot import Plot
 from gameday.reports.streaming_plot import build_streaming_plot
 from gameday.reports.streaming_series import StreamingSeries, has_streaming, streaming_series
@@ -21,6 +21,8 @@ class StreamingSection:
     origin: str  # what timeline offsets count from: "fault injection" | "run start"
     timeline: tuple[StreamEvent, ...]
     worst: tuple[Worst, ...]
+    delivery: str = ""  # the delivery mode the run measured ("" = not recorded)
+    canaries_watched: str = ""  # what of a canary update search was watched for ("" = no canaries)
 
 
 def streaming_section(history: History, start: float, end: float | None = None) -> StreamingSection | None:
@@ -40,4 +42,18 @@ def streaming_section(history: History, start: float, end: float | None = None) 
         origin=origin_name,
         timeline=streaming_timeline(history, ss, t0),
         worst=worst_values(ss, t0),
+        delivery=delivery_text(history),
+        canaries_watched=canaries_watched(history),
     )
+
+
+def delivery_text(history: History) -> str:
+    found = history.of(StreamDelivery)
+    return found[-1].describe() if found else ""
+
+
+def canaries_watched(history: History) -> str:
+    vias = {c.via for c in history.of(CanarySample) if not c.error}
+    if CanaryPath.INDEX in vias:
+        return "its flight's seats as the search index lists them (flights[].seats)"
+    return "its flight's price (flights[].price)" if vias else ""

@@ -44,10 +44,12 @@ def up(tiers: str, profile: Path | None = None) -> None:
 
 
 def drill(name: str, out: Path, *extra: str) -> tuple[int, dict]:
-    """`gameday run experiments/NAME.json --out OUT EXTRA`: (exit code, verdicts by SLO id),
-    the verdicts printed to stderr (pytest -s, or the CI log)."""
+    """`gameday run experiments/NAME.json --out OUT EXTRA` (NAME may also be the path of an
+    experiment file): (exit code, verdicts by SLO id), the verdicts printed to stderr
+    (pytest -s, or the CI log)."""
     began = time.monotonic()
-    proc = gameday("run", experiment(name), "--out", str(out), *extra, timeout=1200)
+    path = name if name.endswith(".json") else experiment(name)
+    proc = gameday("run", path, "--out", str(out), *extra, timeout=1200)
     data = json.loads((out / "verdicts.json").read_text())
     by_slo = {v["slo"]: v for v in data["verdicts"]}
     print(f"\n{name}: exit {proc.returncode} in {time.monotonic() - began:.0f} s", file=sys.stderr)

@@ -98,6 +98,7 @@ def test_a_profile_written_for_the_probes_reads_back_as_the_same_run_profile(tmp
         ("host:\n  settle_pressure_pct: 150\n", "host.settle_pressure_pct"),
         ("lab:\n  home: /tmp\n", "lab.home"),
         ("timetable:\n  start: tomorrow\n", "timetable.start"),
+        ("stream:\n  delivery: exactly-once\n", "stream.delivery"),
     ],
 )
 def test_a_value_out_of_range_is_refused_naming_the_key(yaml_text, key, tmp_path: Path):
@@ -105,3 +106,11 @@ def test_a_value_out_of_range_is_refused_naming_the_key(yaml_text, key, tmp_path
     file.write_text(yaml_text)
     with pytest.raises(InputError, match=rf"{file}: '{key}' "):
         load_profile(file)
+
+
+def test_the_delivery_mode_is_fixed_at_lab_up_a_run_asking_another_is_refused_by_name():
+    lab = load_profile(overrides={"stream": {"delivery": "at_least_once"}}).data
+    assert load_profile().get("stream.delivery") == "exactly_once"  # the plan's main text
+    with pytest.raises(InputError, match=r"'stream.delivery' is 'exactly_once' but the running lab has 'at_least_once'; it needs `gameday lab up --profile`"):
+        plan_changes(lab, load_profile(overrides={"stream": {"delivery": "exactly_once"}}))
+    assert plan_changes(lab, load_profile(overrides={"stream": {"delivery": "at_least_once"}})) == {}

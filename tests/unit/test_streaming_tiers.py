@@ -260,3 +260,28 @@ def test_kafka_cluster_id_never_starts_with_a_dash_no_jvm(monkeypatch):
     drawn = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x10" * 16)])
     monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(drawn))
     assert kafka.new_cluster_id() == "EBAQEBAQEBAQEBAQEBAQEA"  # the dashed draw was skipped
+
+
+@pytest.mark.parametrize(("mode", "sink", "isolation"), [("exactly_once", "exactly-once", "read_committed"), ("at_least_once", "at-least-once", "read_uncommitted")])
+def test_the_delivery_mode_sets_the_jobs_sink_and_the_appliers_isolation_together_no_jvm(tmp_path, mode, sink, isolation):
+    from gameday.lab.tiers import stream
+
+    ctx = _ctx(tmp_path, {"stream": {"delivery": mode}})
+    assert stream.job_env(ctx)["GAMEDAY_DELIVERY"] == sink
+    argv = stream.specs(ctx)[0].argv
+    assert argv[argv.index("--isolation") + 1] == isolation
+
+
+def test_the_applier_keeps_the_index_only_in_a_lab_with_search_no_jvm(tmp_path):
+    from flightsearch.stream_apply import _args
+    from gameday.lab.tiers import search, stream
+
+    ctx = _ctx(tmp_path)
+    assert "--search" not in stream.specs(ctx)[0].argv
+    argv = stream.specs(ctx, search.urls(ctx))[0].argv
+    assert argv[argv.index("--search") + 1] == ",".join(search.urls(ctx))
+    assert argv[argv.index("--search-index") + 1] == ctx.profile.get("search.index")
+    # The applier rebuilds the documents from the very timetable the index was seeded with.
+    a = _args(argv[argv.index("flightsearch.stream_apply") + 1:])
+    t = ctx.profile.get("timetable")
+    assert (a.timetable_seed, a.timetable_airports, a.timetable_flights, a.timetable_days, a.timetable_start.isoformat()) == (t["seed"], t["airports"], t["flights"], t["days"], t["start"])

@@ -192,7 +192,8 @@ def prepare(ctx: LabContext) -> None:
 
 def index_body(ctx: LabContext) -> dict[str, Any]:
     """Settings from the plan (1 replica, 1 s refresh) and the flight documents' mapping:
-    what search filters, ranks and facets on. No fares: prices come from cache or store."""
+    what search filters, ranks and facets on, and the seats the stream keeps current. No
+    fares: prices come from cache or store."""
     p = ctx.profile
     return {
         "settings": {
@@ -215,6 +216,10 @@ def index_body(ctx: LabContext) -> dict[str, Any]:
                 "duration_min": {"type": "short"},
                 "stops": {"type": "byte"},
                 "popularity": {"type": "float"},
+                # What a supplier update changes that search shows; sold_out is what a
+                # filter or facet on availability would use. Kept current by the stream.
+                "seats": {"type": "integer"},
+                "sold_out": {"type": "boolean"},
             },
         },
     }

@@ -4,7 +4,11 @@
   tier comes up, and stopped with a savepoint at `lab down` (the plan: savepoints before
   any planned stop), into the savepoint directory.
 - The price applier (flightsearch.stream_apply) is one process in az-b; it reads the job's
-  exactly-once output and writes the store and the hot cache idempotently.
+  output and writes the store, the search index (when the lab has one) and the hot cache
+  idempotently.
+- The delivery mode (`stream.delivery`, gameday.delivery) sets the job's sink guarantee and
+  the applier's isolation level together: exactly-once with read_committed, or
+  at-least-once with read_uncommitted.
 - The raw events lake is a directory of JSON files the job commits at each checkpoint.
 
 `stream_job()` finds the job by name on the current leader: faults and monitors ask the
@@ -23,6 +27,7 @@ from typing import Any, Callable
 
 import flightsearch.jobs
 from flightsearch import OUTPUT_TOPIC, RAW_TOPIC
+from gameday.delivery import Delivery
 from gameday.errors import LabError
 from gameday.lab.components import ComponentSpec
 from gameday.lab.network import AZS
@@ -61,7 +66,21 @@ def _health(out: Path) -> Callable[[], str | None]:
     return check
 
 
-def specs(ctx: LabContext) -> list[ComponentSpec]:
+def delivery(ctx: LabContext) -> Delivery:
+    return Delivery(ctx.profile.get("stream.delivery"))
+
+
+def timetable_args(ctx: LabContext) -> list[str]:
+    """The timetable the store and the index were seeded from: the applier rebuilds its
+    flights' index documents (route, times) from it, as the search tier did at lab up."""
+    t = ctx.profile.get("timetable")
+    return ["--timetable-seed", str(t["seed"]), "--timetable-airports", str(t["airports"]), "--timetable-flights", str(t["flights"]),
+            "--timetable-days", str(t["days"]), "--timetable-start", str(t["start"])]  # fmt: skip
+
+
+def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[ComponentSpec]:
+    """`search_urls`: the search index's nodes, when the lab has one (the applier then keeps
+    the flights' seats in it current; without, it writes the store and the cache only)."""
     p, topo = ctx.profile, ctx.topology
     out = status_dir(ctx)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +97,10 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         "--keyspace", p.get("cassandra.keyspace"),
         "--consistency", p.get("cassandra.write_consistency"),
         "--dir", str(out),
+        "--isolation", delivery(ctx).isolation,
     ]  # fmt: skip
+    if search_urls:
+        argv += ["--search", ",".join(search_urls), "--search-index", p.get("search.index"), *timetable_args(ctx)]
     return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]
 
 
@@ -105,15 +127,21 @@ def stream_job(ctx: LabContext) -> dict[str, Any] | None:
     return max(jobs, key=lambda j: j.get("start-time", 0)) if jobs else None
 
 
-def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
-    """Submit the job (detached); return the seconds `flink run` took."""
-    argv, env = flink.client_command(ctx, JOB_PY)
-    env.update({
+def job_env(ctx: LabContext) -> dict[str, str]:
+    """The job's settings (it runs in Flink's Python and reads them from its environment)."""
+    return {
         "GAMEDAY_KAFKA": bootstrap_servers(ctx),
         "GAMEDAY_ARCHIVE": archive_dir(ctx).as_uri(),
         "GAMEDAY_JOB_NAME": JOB_NAME,
         "GAMEDAY_PARALLELISM": str(len(AZS)),
-    })  # fmt: skip
+        "GAMEDAY_DELIVERY": delivery(ctx).sink_guarantee,
+    }  # fmt: skip
+
+
+def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
+    """Submit the job (detached); return the seconds `flink run` took."""
+    argv, env = flink.client_command(ctx, JOB_PY)
+    env.update(job_env(ctx))
     began = time.monotonic()
     proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or "Job has been submitted" not in proc.stdout:
