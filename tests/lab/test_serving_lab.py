@@ -1,15 +1,18 @@
-"""The serving tier, for real: a 3-node OpenSearch cluster (one node per AZ) behind three API
-instances behind HAProxy, with the lab's restart policy (the keeper).
+"""The serving tier, for real: a 3-node OpenSearch cluster (one node per AZ) and a 3-node
+Cassandra store (one node per AZ, RF 3) behind three API instances behind HAProxy, with the
+lab's restart policy (the keeper).
 
 On the plan's settings (1 replica, allocation awareness on the AZ, restart policy `always`)
 the index is green with every shard's copies in two AZs, search results come from it,
 ranked, with facets, and prices from cache or store; killing the node that holds a copy, or
 the elected cluster manager, under search load leaves the index never red and no search
 failed; a killed API instance is out of rotation within seconds and restarted by the
-platform. On a lab that misses the plan (`search.replicas: 0`, `lab.restart.policy: never`,
-`haproxy.check_fall: 20`) the same node loss turns the index red and searches fail, and the
-killed instance stays 10 s in rotation and is never restarted: both drills exit 1 with the
-values measured.
+platform; killing a store node under search load and quorum writes fails no write and loses
+none. On a lab that misses the plan (`search.replicas: 0`, `lab.restart.policy: never`,
+`haproxy.check_fall: 20`, `cassandra.replication_factor: 1`) the same node loss turns the
+index red and searches fail, the killed instance stays 10 s in rotation and is never
+restarted, and a third of the store's writes fail while its node is gone: the drills exit 1
+with the values measured.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def plan_lab():
 @pytest.fixture(scope="module")
 def missed_lab(plan_lab, tmp_path_factory):
     profile = tmp_path_factory.mktemp("miss") / "miss-the-plan.yaml"
-    profile.write_text("search:\n  replicas: 0\nlab:\n  restart:\n    policy: never\nhaproxy:\n  check_fall: 20\n")
+    profile.write_text("search:\n  replicas: 0\nlab:\n  restart:\n    policy: never\nhaproxy:\n  check_fall: 20\ncassandra:\n  replication_factor: 1\n")
     up(TIERS, profile)
     yield profile
     assert gameday("lab", "down").returncode == 0
@@ -121,6 +124,24 @@ def test_api_instance_loss_passes_on_the_plan(plan_lab, tmp_path):
     warn_if_failed(v, "api.p95_latency_during_fault", HOST_BOUND)
     status = gameday("lab", "status")
     assert status.returncode == 0 and re.search(r"restarted [1-9]x", status.stdout) and "keeper: pid" in status.stdout, status.stdout
+
+
+def test_store_node_loss_passes_on_the_plan(plan_lab, tmp_path):
+    """RF 3, quorum writes: no write fails while a node is gone, and every acknowledged one is
+    read back through every node after the restore."""
+    code, v, _ = healthy_drill(lambda out: drill("store-node-loss", out), tmp_path / "run")
+    assert code == 0, {slo: (x["verdict"], x["measured"]) for slo, x in v.items()}
+    passed(v, "store.write_availability", "store.acknowledged_writes_readable", "api.error_rate", "store.cache_miss_p95")
+    assert "through every node" in v["store.acknowledged_writes_readable"]["detail"]
+
+
+def test_store_node_loss_fails_with_one_replica(missed_lab, tmp_path):
+    """RF 1: the rows whose only copy lived on the dead node can be neither written nor read."""
+    code, v = drill("store-node-loss", tmp_path / "run")
+    assert code == 1
+    writes = v["store.write_availability"]
+    assert writes["verdict"] == "fail" and writes["measured"] >= 10 and "Unavailable" in writes["detail"], writes
+    assert v["store.acknowledged_writes_readable"]["verdict"] == "pass", v["store.acknowledged_writes_readable"]  # what was acknowledged is kept
 
 
 def test_search_node_loss_fails_without_replicas(missed_lab, tmp_path):
