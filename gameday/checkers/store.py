@@ -48,7 +48,8 @@ def write_availability(history: History, slo: Slo) -> Outcome:
 def acknowledged_readable(history: History, slo: Slo) -> Outcome:
     """Acknowledged writes some node did not return at the read consistency after the restore."""
     acked = {w.key: w.value for w in _writes(history) if w.ok}
-    backs = history.of(StoreReadBack)
+    every = history.of(StoreReadBack)
+    backs = [r for r in every if r.judged]
     if not acked:
         return judge(slo, None, "No store write was acknowledged in the run: nothing to read back.")
     if not backs:
@@ -71,4 +72,8 @@ def acknowledged_readable(history: History, slo: Slo) -> Outcome:
     sample = f" (e.g. {', '.join(missing[:5])})" if missing else ""
     text = (f"{len(acked)} acknowledged writes read back after the restore through every node at "
             f"{backs[0].consistency}: {per_node}; {len(missing)} not readable from some node{sample}.")
+    stale = [r for r in every if not r.judged and not r.error and r.missing_first]
+    if stale:
+        text += " Read first at the search path's " + stale[0].consistency + ", before those reads repaired them: " + ", ".join(
+            f"{r.node} did not return {r.missing_first}" for r in stale) + " (a replica that missed them while down: hints are best-effort, repair makes them whole)."
     return judge(slo, float(len(missing)), text)

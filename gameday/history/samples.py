@@ -141,7 +141,10 @@ class StoreReadBack(Record):
     the coordinator, at `consistency`: how many were asked, how many did not show the
     acknowledged value at the first read, and the keys that still did not (or whose reads
     failed) when the read-back gave up; `settled_after_s` = seconds until every one showed
-    (-1: never). `error` set = the node could not be asked at all (not a measurement)."""
+    (-1: never). `error` set = the node could not be asked at all (not a measurement).
+    `judged`: the read at the strong (critical-path) level the verdict stands on; the others
+    are one pass at the search path's level, made first, before the strong reads repair
+    what they find stale, to show what a search would have read."""
 
     kind: ClassVar[str] = "store.read_back"
     node: str
@@ -152,6 +155,7 @@ class StoreReadBack(Record):
     error: str = ""
     missing_first: int = 0
     settled_after_s: float = 0.0
+    judged: bool = True
 
 
 # --- streaming tiers: Kafka, Flink, the data path -----------------------------------------------

@@ -43,6 +43,11 @@ class CapacityResult:
     steps: list[StepResult]
     started_at: float
     run_dir: str
+    # What was measured: the lab's tiers, and where a search's flights came from ("index"
+    # with the search tier, the full search path; else "store"). The whole-AZ drill reads
+    # this file (the lab's latest figure) as the capacity with every AZ up.
+    tiers: tuple[str, ...] = ()
+    listing: str = ""
 
 
 def judge_step(rate: float, seconds: list[LoadSecond], history: History) -> StepResult:
@@ -119,7 +124,8 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
     )
     load = LoadRun(plan, run_dir, target)
     load.start()
-    say(f"capacity: steps {', '.join(f'{r:g}' for r in shape.steps)} req/s, {step_s:g} s each; results in {run_dir}")
+    path = "index, cache, store" if "search" in target.tiers() else "store listing, cache"
+    say(f"capacity: steps {', '.join(f'{r:g}' for r in shape.steps)} req/s, {step_s:g} s each, search path {path}; results in {run_dir}")
     results: list[StepResult] = []
     try:
         while len(results) < len(shape.steps):
@@ -142,7 +148,9 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
                 break
     finally:
         load.stop()
-    result = CapacityResult(capacity_of(results), catalog()["api.p95_latency"].threshold, catalog()["api.error_rate"].threshold, results, started, str(run_dir))
+    tiers = tuple(target.tiers())
+    result = CapacityResult(capacity_of(results), catalog()["api.p95_latency"].threshold, catalog()["api.error_rate"].threshold, results, started, str(run_dir),
+                            tiers=tiers, listing="index" if "search" in tiers else "store")  # fmt: skip
     text = json.dumps(asdict(result), indent=2)
     (run_dir / "capacity.json").write_text(text + "\n")
     (profile.home / "capacity.json").write_text(text + "\n")  # the lab's latest figure, beside its state

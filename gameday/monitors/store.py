@@ -100,24 +100,27 @@ class StoreWriter:
             self._cluster.shutdown()
 
 
-def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, consistency: str, written: dict[str, int],
+def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, strong: str, written: dict[str, int], *, weak: str = "",
               settle_s: float = 60.0, concurrency: int = 32) -> list[StoreReadBack]:  # fmt: skip
-    """Every acknowledged write (key -> value) read through each node as the coordinator; the
-    keys that do not show their value (a replica the hints have not reached yet, read at a
-    level below a quorum) are read again every second for up to `settle_s`."""
+    """Every acknowledged write (key -> value) read through each node as the coordinator at
+    the `strong` level (judged); keys not showing their value are read again every second
+    for up to `settle_s`. With `weak`, first one pass at that level through every node (not
+    judged): what a search reading below a quorum would have seen before any repair."""
+    passes = ([(weak, False, 0.0)] if weak and weak != strong else []) + [(strong, True, settle_s)]
     out = []
-    for name, (host, port) in nodes.items():
-        cluster = _cluster([host], port, only=host)
-        try:
-            out.append(_read_node(cluster.connect(keyspace), name, consistency, written, settle_s, concurrency))
-        except Exception as exc:  # the node could not be asked: not a measurement
-            out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300]))
-        finally:
-            cluster.shutdown()
+    for consistency, judged, settle in passes:
+        for name, (host, port) in nodes.items():
+            cluster = _cluster([host], port, only=host)
+            try:
+                out.append(_read_node(cluster.connect(keyspace), name, consistency, written, settle, concurrency, judged))
+            except Exception as exc:  # the node could not be asked: not a measurement
+                out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300], judged=judged))
+            finally:
+                cluster.shutdown()
     return out
 
 
-def _read_node(session: Any, name: str, consistency: str, written: dict[str, int], settle_s: float, concurrency: int) -> StoreReadBack:
+def _read_node(session: Any, name: str, consistency: str, written: dict[str, int], settle_s: float, concurrency: int, judged: bool) -> StoreReadBack:
     from cassandra import ConsistencyLevel
     from cassandra.concurrent import execute_concurrent_with_args
 
@@ -135,7 +138,7 @@ def _read_node(session: Any, name: str, consistency: str, written: dict[str, int
         if not keys or waited >= settle_s:
             settled = round(waited, 1) if not keys else -1.0
             return StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=len(written), missing=tuple(missing),
-                                 failed=tuple(failed), missing_first=first, settled_after_s=settled)  # fmt: skip
+                                 failed=tuple(failed), missing_first=first, settled_after_s=settled, judged=judged)  # fmt: skip
         time.sleep(1.0)
 
 
@@ -172,10 +175,10 @@ def read_back_run(history_path: Any, target: Any, profile: Any, say: Callable[[s
     from gameday.history import History
 
     written = acknowledged(History.read(history_path).of(StoreWrite))
-    consistency = profile.get("cassandra.read_consistency")
-    say(f"reading back {len(written)} acknowledged store writes through each store node at {consistency}")
+    strong, weak = profile.get("cassandra.strong_consistency"), profile.get("cassandra.read_consistency")
+    say(f"reading back {len(written)} acknowledged store writes through each store node at {weak}, then at {strong}")
     began = time.monotonic()
-    out = read_back(target.store_nodes(), profile.get("cassandra.keyspace"), consistency, written)
+    out = read_back(target.store_nodes(), profile.get("cassandra.keyspace"), strong, written, weak=weak)
     say("read back in {:.1f} s: {}".format(time.monotonic() - began, "; ".join(
-        f"{r.node} {r.error or f'{r.checked - len(r.missing) - len(r.failed)}/{r.checked} found'}" for r in out)))
+        f"{r.node} at {r.consistency} {r.error or f'{r.checked - len(r.missing) - len(r.failed)}/{r.checked} found'}" for r in out)))
     return out

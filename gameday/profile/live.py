@@ -26,7 +26,7 @@ SENTINEL_LIVE = {
 LIVE = tuple(SENTINEL_LIVE)
 # Keys of the harness, not of the running system: a run's value simply applies.
 PER_RUN_SECTIONS = ("load.", "host.")
-PER_RUN_KEYS = ("lab.home", "lab.start_timeout_s", "lab.stop_grace_s", "lab.restart_nice")
+PER_RUN_KEYS = ("lab.home", "lab.start_timeout_s", "lab.stop_grace_s", "lab.restart_nice", "cassandra.strong_consistency")
 
 
 def per_run(key: str) -> bool:

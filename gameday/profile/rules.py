@@ -57,6 +57,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "kafka.acks": ("all", "1", "0"),
     "cassandra.write_consistency": CONSISTENCY_LEVELS,
     "cassandra.read_consistency": CONSISTENCY_LEVELS,
+    "cassandra.strong_consistency": CONSISTENCY_LEVELS,
     "flink.state_backend": ("rocksdb", "hashmap"),
     "stream.delivery": DELIVERY_CHOICES,
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),

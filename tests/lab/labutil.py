@@ -34,13 +34,14 @@ def experiment(name: str) -> str:
     return str(REPO / "experiments" / f"{name}.json")
 
 
-def up(tiers: str, profile: Path | None = None) -> None:
-    """A fresh lab of `tiers` (with what they need), on `profile` when given; prints the time."""
+def up(tiers: str, profile: Path | None = None, missing_the_plan: bool = True) -> None:
+    """A fresh lab of `tiers` (with what they need), on `profile` when given (a lab that
+    misses the plan, unless told otherwise); prints the time."""
     fresh_lab()
     began = time.monotonic()
     proc = gameday("lab", "up", "--tiers", tiers, *(["--profile", str(profile)] if profile else []))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\nlab up --tiers {tiers}{' (missing the plan)' if profile else ''}: {time.monotonic() - began:.1f} s", file=sys.stderr)
+    print(f"\nlab up --tiers {tiers}{' (missing the plan)' if profile and missing_the_plan else ''}: {time.monotonic() - began:.1f} s", file=sys.stderr)
 
 
 def drill(name: str, out: Path, *extra: str) -> tuple[int, dict]:

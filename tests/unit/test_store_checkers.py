@@ -84,3 +84,14 @@ def test_fake_history_without_writes_or_fault_is_unknown():
     assert all(o.verdict is Verdict.UNKNOWN for o in outcomes(empty).values())
     no_fault = History.of_records([StoreWrite(t=T0 + i, key=f"F{i}", value=i, ok=True, latency_ms=1, consistency="ONE") for i in range(200)])
     assert outcomes(no_fault)["store.write_availability"].verdict is Verdict.UNKNOWN
+
+
+def test_fake_history_stale_rows_at_the_weak_level_are_reported_not_judged():
+    def backs(acked):
+        weak = [StoreReadBack(t=T0 + 65, node=n, consistency="LOCAL_ONE", checked=len(acked), missing=("F7",) if n == "cassandra-a" else (),
+                              missing_first=1 if n == "cassandra-a" else 0, settled_after_s=-1.0 if n == "cassandra-a" else 0.0, judged=False) for n in NODES]  # fmt: skip
+        return weak + [StoreReadBack(t=T0 + 70, node=n, consistency="LOCAL_QUORUM", checked=len(acked)) for n in NODES]
+
+    r = outcomes(history(backs=backs))["store.acknowledged_writes_readable"]
+    assert r.verdict is Verdict.PASS and r.measured == 0
+    assert "at LOCAL_QUORUM" in r.detail and "LOCAL_ONE" in r.detail and "cassandra-a did not return 1" in r.detail
