@@ -366,6 +366,10 @@ def test_fake_history_freshness_pass_fail_unknown():
     verdict(stalled, Verdict.FAIL, 45.0)
     assert "2 of them still pending when the run stopped" in stalled.detail
     verdict(check("freshness.searchable", canaries(ten, pending=(0.4,))), Verdict.PASS, 0.8)  # too young to judge
+    # a seen canary that took longer than an unseen one's age is the figure (it was not, once)
+    slow = check("freshness.searchable", canaries([*ten, 29.0], pending=(3.2,)))
+    verdict(slow, Verdict.FAIL, 29.0)
+    assert "The 11 seen: median 0.50 s, worst 29.00 s" in slow.detail
 
 
 # --- audit and ingest helpers (files in tmp_path) -------------------------------------------
