@@ -14,8 +14,8 @@ drill: bootstrap
 test: bootstrap
 	.venv/bin/pytest -ra --durations=15
 
-# What needs longer than make test's hour (freshness through the index under both delivery
-# modes: two full labs); its figures go in the issues' notes.
+# What needs longer than make test's hour (freshness under exactly-once checkpoints, and
+# through the index under both delivery modes: two more full labs); figures in the issues' notes.
 suite: bootstrap
 	.venv/bin/pytest -ra -s -m suite
 
