@@ -95,3 +95,9 @@ def test_fake_history_stale_rows_at_the_weak_level_are_reported_not_judged():
     r = outcomes(history(backs=backs))["store.acknowledged_writes_readable"]
     assert r.verdict is Verdict.PASS and r.measured == 0
     assert "at LOCAL_QUORUM" in r.detail and "LOCAL_ONE" in r.detail and "cassandra-a did not return 1" in r.detail
+
+
+def test_fake_history_too_few_writes_in_the_fault_window_is_unknown():
+    # 10 s of writes before the kill, then the fault lasts 2 s: 40 writes in it, below the 100 needed
+    w = outcomes(history(writes_s=12, restored_at=2))["store.write_availability"]
+    assert w.verdict is Verdict.UNKNOWN and "Only 40 writes inside the fault window; at least 100" in w.detail, w.detail
