@@ -1,22 +1,36 @@
-"""A Cassandra node asked alone: does it coordinate a query (the lab's readiness, the probes)."""
+"""Cassandra as the harness asks it: one node alone (the lab's readiness, the probes), or the
+cluster (the store drill's writer and read-back). The driver is imported lazily: config and
+argv generation must not need it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+PRICE = "SELECT amount_pence FROM prices WHERE flight_id = ?"
+
+
+def cluster(hosts: Sequence[str], port: int, *, only: str | None = None, timeout_s: float = 2.0) -> Any:
+    """A driver Cluster over `hosts`; with `only`, every request goes to that node (its
+    coordinator), never to another. Protocol v5 (Cassandra 5.0's newest) skips noisy version
+    negotiation; reconnection every second comes back fast after a fault heals."""
+    from cassandra.cluster import Cluster
+    from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy, WhiteListRoundRobinPolicy
+
+    from flightsearch.api.store import connection_class
+
+    policy = WhiteListRoundRobinPolicy([only]) if only else TokenAwarePolicy(DCAwareRoundRobinPolicy())
+    return Cluster(list(hosts), port=port, protocol_version=5, connection_class=connection_class(), load_balancing_policy=policy,
+                   reconnection_policy=ConstantReconnectionPolicy(1.0), connect_timeout=timeout_s, control_connection_timeout=timeout_s)  # fmt: skip
 
 
 def ping(host: str, port: int, timeout_s: float = 2.0) -> None:
     """One query coordinated by this node; raises the driver's error when it does not answer."""
-    # Imported lazily: config/argv generation must not need the driver.
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
-
-    # Pin the policy to this host so the query never goes to another node, and pin protocol
-    # v5 (Cassandra 5.0's newest) to skip noisy version negotiation.
-    cluster = Cluster([host], port=port, protocol_version=5, connect_timeout=timeout_s, control_connection_timeout=timeout_s,
-                      load_balancing_policy=WhiteListRoundRobinPolicy([host]))  # fmt: skip
+    c = cluster([host], port, only=host, timeout_s=timeout_s)
     try:
-        cluster.connect().execute("SELECT release_version FROM system.local", timeout=max(timeout_s, 5.0))
+        c.connect().execute("SELECT release_version FROM system.local", timeout=max(timeout_s, 5.0))
     finally:
-        cluster.shutdown()
+        c.shutdown()
 
 
 def answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
@@ -27,21 +41,30 @@ def answers(host: str, port: int, timeout_s: float = 2.0) -> bool:
     return True
 
 
-def read_all(nodes: list[tuple[str, int]], keyspace: str, consistency: str, flight_ids: list[str], timeout_s: float = 2.0) -> bool:
-    """Whether every one of these prices reads at `consistency` (any live node coordinating)."""
+def read_prices(session: Any, consistency: str, flight_ids: Sequence[str], concurrency: int = 32) -> list[tuple[bool, int | None]]:
+    """(read succeeded, amount_pence or None when absent) per flight, at `consistency`."""
     from cassandra import ConsistencyLevel
-    from cassandra.cluster import Cluster
     from cassandra.concurrent import execute_concurrent_with_args
 
-    cluster = Cluster([h for h, _ in nodes], port=nodes[0][1], connect_timeout=timeout_s, control_connection_timeout=timeout_s)
+    stmt = session.prepare(PRICE)
+    stmt.consistency_level = getattr(ConsistencyLevel, consistency)
+    results = execute_concurrent_with_args(session, stmt, [(k,) for k in flight_ids], concurrency=concurrency, raise_on_first_error=False)
+    return [(ok, _value(rows) if ok else None) for ok, rows in results]
+
+
+def _value(rows: Any) -> int | None:
+    row = rows.one() if hasattr(rows, "one") else (rows[0] if rows else None)
+    return None if row is None else row[0]
+
+
+def read_all(nodes: list[tuple[str, int]], keyspace: str, consistency: str, flight_ids: list[str], timeout_s: float = 2.0) -> bool:
+    """Whether every one of these prices reads at `consistency` (any live node coordinating)."""
+    c = cluster([h for h, _ in nodes], nodes[0][1], timeout_s=timeout_s)
     try:
-        session = cluster.connect(keyspace)
-        stmt = session.prepare("SELECT amount_pence FROM prices WHERE flight_id = ?")
-        stmt.consistency_level = getattr(ConsistencyLevel, consistency)
+        session = c.connect(keyspace)
         session.default_timeout = timeout_s
-        results = execute_concurrent_with_args(session, stmt, [(k,) for k in flight_ids], concurrency=8, raise_on_first_error=False)
-        return all(ok for ok, _ in results)
+        return all(ok for ok, _ in read_prices(session, consistency, flight_ids, concurrency=8))
     except Exception:  # no node answered at all
         return False
     finally:
-        cluster.shutdown()
+        c.shutdown()

@@ -18,22 +18,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from gameday.clients.cassandra import cluster, read_prices
 from gameday.history import Recorder, StoreReadBack, StoreWrite
 
 # Values the writer gives, far above any seeded fare, so a read can only match its own write.
 FIRST_VALUE = 9_000_000
 TIMEOUT_S = 2.0
-
-
-def _cluster(hosts: Sequence[str], port: int, *, only: str | None = None) -> Any:
-    from cassandra.cluster import Cluster
-    from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy, WhiteListRoundRobinPolicy
-
-    from flightsearch.api.store import connection_class
-
-    policy = WhiteListRoundRobinPolicy([only]) if only else TokenAwarePolicy(DCAwareRoundRobinPolicy())
-    return Cluster(list(hosts), port=port, connection_class=connection_class(), load_balancing_policy=policy,
-                   reconnection_policy=ConstantReconnectionPolicy(1.0), connect_timeout=2.0, control_connection_timeout=2.0)  # fmt: skip
 
 
 class StoreWriter:
@@ -59,7 +49,7 @@ class StoreWriter:
         from cassandra import ConsistencyLevel
 
         try:
-            self._cluster = _cluster(self.hosts, self.port)
+            self._cluster = cluster(self.hosts, self.port)
             session = self._cluster.connect(self.keyspace)
             stmt = session.prepare("INSERT INTO prices (flight_id, amount_pence, currency, seats, updated_at) VALUES (?, ?, 'GBP', ?, ?) USING TIMESTAMP ?")
         except Exception as exc:  # no write was made: the checkers find none and say unknown
@@ -110,28 +100,23 @@ def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, strong: str, wri
     out = []
     for consistency, judged, settle in passes:
         for name, (host, port) in nodes.items():
-            cluster = _cluster([host], port, only=host)
+            c = cluster([host], port, only=host)
             try:
-                out.append(_read_node(cluster.connect(keyspace), name, consistency, written, settle, concurrency, judged))
+                out.append(_read_node(c.connect(keyspace), name, consistency, written, settle, concurrency, judged))
             except Exception as exc:  # the node could not be asked: not a measurement
                 out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300], judged=judged))
             finally:
-                cluster.shutdown()
+                c.shutdown()
     return out
 
 
 def _read_node(session: Any, name: str, consistency: str, written: dict[str, int], settle_s: float, concurrency: int, judged: bool) -> StoreReadBack:
-    from cassandra import ConsistencyLevel
-    from cassandra.concurrent import execute_concurrent_with_args
-
-    stmt = session.prepare("SELECT amount_pence FROM prices WHERE flight_id = ?")
-    stmt.consistency_level = getattr(ConsistencyLevel, consistency)
     began = time.monotonic()
     keys, first = sorted(written), -1
     while True:
-        results = execute_concurrent_with_args(session, stmt, [(k,) for k in keys], concurrency=concurrency, raise_on_first_error=False)
+        results = read_prices(session, consistency, keys, concurrency)
         failed = [k for k, (ok, _) in zip(keys, results) if not ok]
-        missing = [k for k, (ok, rows) in zip(keys, results) if ok and _value(rows) != written[k]]
+        missing = [k for k, (ok, value) in zip(keys, results) if ok and value != written[k]]
         first = len(missing) + len(failed) if first < 0 else first
         keys = missing + failed
         waited = time.monotonic() - began
@@ -140,12 +125,6 @@ def _read_node(session: Any, name: str, consistency: str, written: dict[str, int
             return StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=len(written), missing=tuple(missing),
                                  failed=tuple(failed), missing_first=first, settled_after_s=settled, judged=judged)  # fmt: skip
         time.sleep(1.0)
-
-
-def _value(rows: Any) -> int | None:
-    row = rows.one() if hasattr(rows, "one") else (rows[0] if rows else None)
-    return None if row is None else row[0]
-
 
 def acknowledged(writes: Sequence[StoreWrite]) -> dict[str, int]:
     """key -> value of every acknowledged write (one per key: the writer never repeats a key)."""
