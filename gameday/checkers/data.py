@@ -26,6 +26,14 @@ def _finished_audit(history: History, slo: Slo) -> IntegrityAudit | Outcome:
     return a
 
 
+def _earlier(a: IntegrityAudit) -> str:
+    """What the audit left out: events the lab acknowledged before this run's window."""
+    if not a.earlier_acknowledged:
+        return ""
+    lost = f", {a.earlier_lost} of them missing (an earlier drill's loss)" if a.earlier_lost else ""
+    return f" Not judged here: {a.earlier_acknowledged} events acknowledged earlier in the lab's life, before this run's window{lost}."
+
+
 @checker("data.events_lost")
 def events_lost(history: History, slo: Slo) -> Outcome:
     a = _finished_audit(history, slo)
@@ -33,7 +41,7 @@ def events_lost(history: History, slo: Slo) -> Outcome:
         return a
     worst = max(a.lost_in_topic, a.lost_in_output, a.lost_in_archive)
     sample = f" e.g. {', '.join(a.lost_sample[:5])}." if a.lost_sample else ""
-    return judge(slo, float(worst), f"{a.acknowledged} events acknowledged: {a.lost_in_topic} missing from supplier.raw, {a.lost_in_output} from the job's committed output, {a.lost_in_archive} from the raw events lake (after waiting {a.waited_s:.0f} s).{sample}")
+    return judge(slo, float(worst), f"{a.acknowledged} events acknowledged: {a.lost_in_topic} missing from supplier.raw, {a.lost_in_output} from the job's committed output, {a.lost_in_archive} from the raw events lake (after waiting {a.waited_s:.0f} s).{sample}{_earlier(a)}")
 
 
 def delivery_of(history: History) -> StreamDelivery | None:

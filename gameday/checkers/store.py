@@ -74,6 +74,9 @@ def acknowledged_readable(history: History, slo: Slo) -> Outcome:
             f"{backs[0].consistency}: {per_node}; {len(missing)} not readable from some node{sample}.")
     stale = [r for r in every if not r.judged and not r.error and r.missing_first]
     if stale:
-        text += " Read first at the search path's " + stale[0].consistency + ", before those reads repaired them: " + ", ".join(
-            f"{r.node} did not return {r.missing_first}" for r in stale) + " (a replica that missed them while down: hints are best-effort, repair makes them whole)."
+        text += (" Read first at the search path's " + stale[0].consistency + ", before those reads repaired them: "
+                 + ", ".join(f"{r.node} did not return {r.missing_first}" for r in stale)
+                 + " (writes the killed replica missed while down or lost with it: its commit log is marked every 100 ms"
+                 " and replayed up to the last mark, and hints cover only writes it never acknowledged; a quorum read"
+                 " or a repair makes it whole).")
     return judge(slo, float(len(missing)), text)

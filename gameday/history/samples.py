@@ -345,3 +345,8 @@ class IntegrityAudit(Record):
     lost_sample: tuple[str, ...] = ()
     duplicated_sample: tuple[str, ...] = ()
     error: str = ""
+    # The counts above judge the events acknowledged from `judged_from` to `cutoff` (this
+    # run's); the ones acknowledged earlier in the lab's life are only counted here.
+    judged_from: float = 0.0
+    earlier_acknowledged: int = 0
+    earlier_lost: int = 0

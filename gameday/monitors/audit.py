@@ -37,13 +37,21 @@ Key = tuple[str, int]
 DELIVERY_TIMEOUT_S = producer_config("", "all")["message.timeout.ms"] / 1000
 
 
-def acked_until(ack_dir: Path, cutoff: float) -> set[Key]:
-    out: set[Key] = set()
+def acked_until(ack_dir: Path, cutoff: float) -> dict[Key, float]:
+    """Every event acknowledged up to `cutoff` -> the time of its acknowledgement."""
+    out: dict[Key, float] = {}
     for path in sorted(ack_dir.glob("*.acks")):
         for seq, _, _, ack_t, _ in read_ack_lines(path):
             if ack_t <= cutoff:
-                out.add((path.stem, seq))
+                out[(path.stem, seq)] = ack_t
     return out
+
+
+def split_at(acked: dict[Key, float], judged_from: float) -> tuple[set[Key], set[Key]]:
+    """(judged, earlier): the events acknowledged from `judged_from` on are this run's; the
+    ones before belong to the lab's earlier life (an earlier drill's loss is not this run's)."""
+    judged = {k for k, t in acked.items() if t >= judged_from}
+    return judged, set(acked) - judged
 
 
 def ingest_seconds(ack_dir: Path, since: float, until: float) -> list[IngestSecond]:
@@ -141,23 +149,28 @@ def run(args: argparse.Namespace) -> None:
     began = time.time()
     try:
         recorder.extend(ingest_seconds(ack_dir, args.since, args.cutoff))
-        acked = acked_until(ack_dir, args.cutoff)
+        acked, earlier = split_at(acked_until(ack_dir, args.cutoff), args.judged_from)
+        # An event missing from supplier.raw is lost at Kafka and will never reach the job's
+        # output or the lake: wait only for the ones the topic holds.
+        topic = counts(read_events(args.bootstrap, RAW_TOPIC, committed=False))
+        expected = acked & topic.keys()
         # Wait for the job to commit what was acknowledged (bounded), then count.
         deadline = time.monotonic() + args.wait
         while True:
             output = read_events(args.bootstrap, args.output_topic, committed=True)
             archived = read_archive(archive)
-            missing = len(acked - counts(output).keys()) + len(acked - counts(archived).keys())
+            missing = len(expected - counts(output).keys()) + len(expected - counts(archived).keys())
             if missing == 0 or time.monotonic() > deadline:
                 break
             time.sleep(3)
-        topic = counts(read_events(args.bootstrap, RAW_TOPIC, committed=False))
         raw_output = read_events(args.bootstrap, args.output_topic, committed=False)
         recorder.extend(processing_lag(raw_output, args.since, args.cutoff))
+        in_output, in_archive = counts(output), counts(archived)
         lost_t, dup_t = compare(acked, topic)
-        lost_o, dup_o = compare(acked, counts(output))
-        lost_a, _ = compare(acked, counts(archived))
+        lost_o, dup_o = compare(acked, in_output)
+        lost_a, _ = compare(acked, in_archive)
         _, dup_a = compare(acked, archived_twice(archived))
+        earlier_lost = {k for k in earlier if k not in topic or k not in in_output or k not in in_archive}
         fmt = lambda keys: tuple(f"{s}-{q:06d}" for s, q in keys[:20])  # noqa: E731
         recorder.add(IntegrityAudit(
             t=time.time(), cutoff=args.cutoff, acknowledged=len(acked),
@@ -166,6 +179,7 @@ def run(args: argparse.Namespace) -> None:
             lost_in_archive=len(lost_a), duplicated_in_archive=len(dup_a),
             waited_s=time.time() - began,
             lost_sample=fmt(sorted(set(lost_t) | set(lost_o) | set(lost_a))), duplicated_sample=fmt(sorted(set(dup_o) | set(dup_a) | set(dup_t))),
+            judged_from=args.judged_from, earlier_acknowledged=len(earlier), earlier_lost=len(earlier_lost),
         ))  # fmt: skip
     except Exception as exc:
         recorder.add(IntegrityAudit(t=time.time(), cutoff=args.cutoff, acknowledged=-1, waited_s=time.time() - began, error=f"{type(exc).__name__}: {exc}"[:500]))
@@ -181,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output-topic", default=OUTPUT_TOPIC)
     p.add_argument("--since", type=float, required=True, help="start of the run (epoch s)")
     p.add_argument("--cutoff", type=float, required=True, help="acks up to this instant are audited (epoch s)")
+    p.add_argument("--judged-from", type=float, default=0.0, help="acks from this instant on are the run's own (epoch s; default: all)")
     p.add_argument("--wait", type=float, default=75.0, help="longest wait for the job to commit them (s)")
     run(p.parse_args(argv))
     os._exit(0)  # see gameday.monitors.streaming: no librdkafka teardown

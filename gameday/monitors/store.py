@@ -94,15 +94,19 @@ def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, strong: str, wri
               settle_s: float = 60.0, concurrency: int = 32) -> list[StoreReadBack]:  # fmt: skip
     """Every acknowledged write (key -> value) read through each node as the coordinator at
     the `strong` level (judged); keys not showing their value are read again every second
-    for up to `settle_s`. With `weak`, first one pass at that level through every node (not
-    judged): what a search reading below a quorum would have seen before any repair."""
+    until `settle_s` after the judged pass began (one budget for all nodes: a write lost
+    for good would otherwise cost it once per node). With `weak`, first one pass at that
+    level through every node (not judged): what a search reading below a quorum would have
+    seen before any repair."""
     passes = ([(weak, False, 0.0)] if weak and weak != strong else []) + [(strong, True, settle_s)]
     out = []
     for consistency, judged, settle in passes:
+        settled_by = time.monotonic() + settle
         for name, (host, port) in nodes.items():
             c = cluster([host], port, only=host)
             try:
-                out.append(_read_node(c.connect(keyspace), name, consistency, written, settle, concurrency, judged))
+                left = max(0.0, settled_by - time.monotonic())
+                out.append(_read_node(c.connect(keyspace), name, consistency, written, left, concurrency, judged))
             except Exception as exc:  # the node could not be asked: not a measurement
                 out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300], judged=judged))
             finally:

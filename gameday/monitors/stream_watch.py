@@ -106,10 +106,13 @@ def audit(target: Target, profile: Profile, run_dir: Path, since: float, cutoff:
     # Output commits at the next checkpoint; a lake file rolls within ~15 s and commits at
     # the checkpoint after that. Two intervals and a margin cover both, even across a restore.
     wait = 2 * profile.get("flink.checkpoint_interval_s") + 30
+    # The run's own events: acknowledged from one checkpoint interval before it began (those
+    # the job had not yet committed when a fault in the run hit), not an earlier drill's.
+    judged_from = since - profile.get("flink.checkpoint_interval_s")
     argv = [
         sys.executable, "-m", "gameday.monitors.audit", "--out", str(out), "--bootstrap", target.kafka_bootstrap(),
         "--ack-dir", str(target.ingest_ack_dir()), "--archive", str(target.lake_dir()),
-        "--since", f"{since:.3f}", "--cutoff", f"{cutoff:.3f}", "--wait", str(wait),
+        "--since", f"{since:.3f}", "--cutoff", f"{cutoff:.3f}", "--judged-from", f"{judged_from:.3f}", "--wait", str(wait),
     ]  # fmt: skip
     say(f"auditing acknowledged events against supplier.raw, the job's output and the lake (waits up to {wait} s for the job's commits)")
     began = time.monotonic()

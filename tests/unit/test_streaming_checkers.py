@@ -328,6 +328,13 @@ def test_fake_history_integrity_fail():
     verdict(check("data.events_duplicated", audited(duplicated_in_output=4, duplicated_in_archive=2)), Verdict.FAIL, 4.0)
 
 
+def test_fake_history_an_earlier_drills_loss_is_named_not_judged():
+    """The lab lost 250 events in an earlier drill: this run's audit says so, and passes on its own."""
+    ok = check("data.events_lost", audited(judged_from=T0 - 30, earlier_acknowledged=69000, earlier_lost=250))
+    verdict(ok, Verdict.PASS, 0.0)
+    assert "69000 events acknowledged earlier" in ok.detail and "250 of them missing" in ok.detail
+
+
 @pytest.mark.parametrize("slo, unmeasured", [("data.events_lost", "lost_in_output"), ("data.events_duplicated", "duplicated_in_archive")])
 def test_fake_history_integrity_unmeasured_count_is_unknown(slo, unmeasured):
     verdict(check(slo, audited(**{unmeasured: -1})), Verdict.UNKNOWN, None)
@@ -398,7 +405,10 @@ def test_fake_files_acked_until_and_ingest_seconds(tmp_path):
     (tmp_path / "sup-02.acks").write_text("7 2 3\n8 2 4 101.200 0\n")  # old format; creation time not recorded
     (tmp_path / "sup-01.nacks").write_text("8 101.500 _MSG_TIMED_OUT\n9 101.700 LOCAL_QUEUE_FULL\n10 300.000 _MSG_TIMED_OUT\n")
     (tmp_path / "sup-03.seq").write_text("2001\n")
-    assert audit.acked_until(tmp_path, 150.0) == {("sup-01", 1), ("sup-01", 2), ("sup-01", 3), ("sup-02", 7), ("sup-02", 8)}
+    acked = audit.acked_until(tmp_path, 150.0)
+    assert set(acked) == {("sup-01", 1), ("sup-01", 2), ("sup-01", 3), ("sup-02", 7), ("sup-02", 8)}
+    # The run's own events from 101 s on; the earlier ones (an earlier drill's) are not judged.
+    assert audit.split_at(acked, 101.0) == ({("sup-01", 3), ("sup-02", 8)}, {("sup-01", 1), ("sup-01", 2), ("sup-02", 7)})
     got = [(s.t, s.acked, s.failed, round(s.max_ack_latency_s, 3)) for s in audit.ingest_seconds(tmp_path, 100.0, 200.0)]
     assert got == [(100.0, 2, 0, 1.0), (101.0, 0, 2, 0.0), (102.0, 1, 0, 0.1)]
 
