@@ -173,14 +173,6 @@ class Lab:
         checks until HAProxy had none left (10 s of 503s in a TaskManager drill)."""
         return self.profile.get("lab.streaming_nice") if spec.tier in STREAMING_TIERS else 0
 
-    def restart_nice(self, spec: ComponentSpec) -> int:
-        """The nice level of a component restarted in a drill, until it is healthy. A serving
-        component's is `lab.restart_nice`: its JVM warm-up would starve the API beside it. A
-        streaming tier's stays at its own level, already below the serving path: at nice 10 a
-        TaskManager took 90 s to start beside a job catching up (133 s of a 258 s drill)."""
-        base = self.base_nice(spec)
-        return base if spec.tier in STREAMING_TIERS else max(base, self.profile.get("lab.restart_nice"))
-
     def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int | None = None) -> procs.Tracked:
         nice = self.base_nice(spec) if nice is None else nice
         # `nice` and `ip netns exec` both exec their command: the tracked PID is the component's.
@@ -279,7 +271,7 @@ class Lab:
             from gameday.lab.tiers.redis import rejoin_args
 
             extra_args = rejoin_args(self.context(st), name)
-        base, nice = self.base_nice(spec), self.restart_nice(spec)
+        base, nice = self.base_nice(spec), max(self.base_nice(spec), self.profile.get("lab.restart_nice"))
         tracked = self._start(st, spec, extra_args, nice=nice)
         began = time.monotonic()
         self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))

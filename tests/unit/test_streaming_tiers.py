@@ -251,9 +251,6 @@ def test_streaming_tiers_yield_the_cpu_to_the_serving_path_no_jvm():
     assert [lab.base_nice(spec(t)) for t in ("kafka", "zookeeper", "flink", "ingest", "stream")] == [5] * 5
     assert [lab.base_nice(spec(t)) for t in ("redis", "cassandra", "api", "metrics")] == [0] * 4
     assert Lab(load_profile(overrides={"lab": {"streaming_nice": 0}})).base_nice(spec("kafka")) == 0
-    # Restarted in a drill: a serving component below the rest until healthy; a streaming one
-    # at its own level, already below the serving path.
-    assert [lab.restart_nice(spec(t)) for t in ("cassandra", "api", "kafka", "flink")] == [10, 10, 5, 5]
 
 
 def test_kafka_cluster_id_never_starts_with_a_dash_no_jvm(monkeypatch):
