@@ -89,13 +89,14 @@ def healthy_drill(run, out: Path, attempts: int = 2, expected=None):  # noqa: AN
 
 def passed_or_only_slow(slow: str, *must: str):  # noqa: ANN201 - an `expected` for healthy_drill
     """What a healthy drill may give where this 2-core host does not always hold a latency
-    clause through the fault: exit 0, or exit 1 with `slow` the only verdict that failed and
-    every one of `must` passed. The verdict stays in the run's report as measured; the test
-    warns with it (see warn_if_failed)."""
+    clause through the fault: exit 0, or `slow` the only verdict that did not pass and every
+    one of `must` passed. `slow` may have failed (exit 1) or be unknown (exit 2: the load
+    generator itself stalled, so the host could not measure it). The verdict stays in the
+    run's report as measured; the test warns with it (see warn_if_failed)."""
 
     def expected(code: int, by_slo: dict) -> bool:
         failing = {slo for slo, v in by_slo.items() if v["verdict"] != "pass"}
-        return all(by_slo[m]["verdict"] == "pass" for m in must) and (code == 0 or (code == 1 and failing == {slow}))
+        return all(by_slo[m]["verdict"] == "pass" for m in must) and (code == 0 or (code in (1, 2) and failing == {slow}))
 
     return expected
 

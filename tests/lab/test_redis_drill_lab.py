@@ -66,8 +66,10 @@ def test_drill_passes_on_the_default_lab(lab, home, tmp_path):
     # always hold since the store runs three nodes: a CI run of 2026-11-30 measured 185 ms
     # (generator stalled: unknown), 89 and 49 ms in three attempts, every other verdict passing.
     # It stays in the report as measured and the test warns with it; any other miss fails.
+    # Three attempts: the first drill after `lab up` often meets a store still settling (cache-
+    # miss p95 400-950 ms in two CI runs of the same day, 74-236 ms in the attempt after it).
     must = ("redis.promotion_time", "redis.client_write_recovery", "api.p95_latency", "api.error_rate", "cache.hit_ratio", "store.cache_miss_p95")
-    code, by_slo, run_dir = healthy_drill(run, tmp_path / "healthy", expected=passed_or_only_slow("api.p95_latency_during_fault", *must))
+    code, by_slo, run_dir = healthy_drill(run, tmp_path / "healthy", attempts=3, expected=passed_or_only_slow("api.p95_latency_during_fault", *must))
     v = verdicts(run_dir)
     assert passed_or_only_slow("api.p95_latency_during_fault", *must)(code, by_slo), v["reason"]
     warn_if_failed(by_slo, "api.p95_latency_during_fault", "a failover's cache misses on a busy 2-core host")
