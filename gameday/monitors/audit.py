@@ -159,13 +159,13 @@ def run(args: argparse.Namespace) -> None:
         while True:
             output = read_events(args.bootstrap, args.output_topic, committed=True)
             archived = read_archive(archive)
-            missing = len(expected - counts(output).keys()) + len(expected - counts(archived).keys())
+            in_output, in_archive = counts(output), counts(archived)
+            missing = len(expected - in_output.keys()) + len(expected - in_archive.keys())
             if missing == 0 or time.monotonic() > deadline:
                 break
             time.sleep(3)
         raw_output = read_events(args.bootstrap, args.output_topic, committed=False)
         recorder.extend(processing_lag(raw_output, args.since, args.cutoff))
-        in_output, in_archive = counts(output), counts(archived)
         lost_t, dup_t = compare(acked, topic)
         lost_o, dup_o = compare(acked, in_output)
         lost_a, _ = compare(acked, in_archive)
