@@ -29,6 +29,14 @@ def sentinels_agree_on_primary(configuration: dict | None = None) -> bool:
     return all(views) and len(set(views)) == 1
 
 
+def sentinel_majority_agrees_on_primary(configuration: dict | None = None) -> bool:
+    """Steady state with an AZ gone: a majority of the Sentinels answer, and every one that
+    answers names the same primary (the lost AZ's Sentinel cannot answer)."""
+    views = list(resolve(configuration).sentinel_views().values())
+    answering = [v for v in views if v]
+    return len(answering) > len(views) // 2 and len(set(answering)) == 1
+
+
 def kill_primary(configuration: dict | None = None) -> dict[str, Any]:
     target = resolve(configuration)
     primary = current_primary(configuration)

@@ -112,6 +112,6 @@ def freshness(history: History, slo: Slo) -> Outcome:
         # The worst of all: an unseen one's age is a lower bound, but a seen one may have taken longer.
         worst = max([c.gave_up_at - c.t for c in unseen] + delays)
         seen = f" The {len(delays)} seen: median {delays[len(delays) // 2]:.2f} s, worst {delays[-1]:.2f} s." if delays else ""
-        return fail_at_least(slo, worst, f"{len(unseen)} of {len(judged)} canary {what} updates never showed in search results while watched{why}.{seen}{mode}")
+        return fail_at_least(slo, worst, f"{len(unseen)} of {len(judged)} canary {what} updates never reached {shown} while watched{why}.{seen}{mode}")
     median = delays[len(delays) // 2]
     return judge(slo, delays[-1], f"{len(delays)} canary {what} updates, produced into supplier.raw and searched for through the load balancer: median {median:.2f} s, worst {delays[-1]:.2f} s from produce to {shown}.{mode}")

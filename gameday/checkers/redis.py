@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, fail_at_least, judge
-from gameday.faults import Fault, first
+from gameday.faults import Fault, first, lost_with_an_az
 from gameday.history import History, RedisRoleSample, SentinelSample, WriteSample
 from gameday.spec import Slo
 
@@ -35,15 +35,14 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
         if record.t < fault.t:
             continue
         last_seen = record.t
-        named = {views.get(name, "") for name in sentinels}
-        if len(named) == 1:
+        # A Sentinel lost with its whole AZ cannot answer: the others must all agree.
+        asked = sentinels - lost_with_an_az(history.faults(), record.t)
+        named = {views.get(name, "") for name in asked}
+        if len(named) == 1 and len(asked) > len(sentinels) // 2:
             (primary,) = named
             if primary and primary != old and roles.get(primary) == "master":
-                return judge(
-                    slo,
-                    record.t - fault.t,
-                    f"All {len(sentinels)} Sentinels name {primary} primary (was {old}) and it reports role master.",
-                )
+                who = f"All {len(sentinels)} Sentinels" if asked == sentinels else f"All {len(asked)} Sentinels outside the lost AZ ({', '.join(sorted(asked))})"
+                return judge(slo, record.t - fault.t, f"{who} name {primary} primary (was {old}) and it reports role master.")
     if last_seen is None:
         return judge(slo, None, "No Sentinel or Redis samples after the fault.")
     return fail_at_least(slo, last_seen - fault.t, f"No promotion observed in the {last_seen - fault.t:.1f} s watched after {old} was killed.")

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from gameday.drill import session as sessions
-from gameday.faults import fault_event
+from gameday.faults import fault_events
 from gameday.history import ActivityEvent
 
 
@@ -29,6 +29,26 @@ def after_experiment_control(context: dict, state: dict, **kwargs: Any) -> None:
     s = _session()
     if s is not None:
         s.stop()
+
+
+def before_method_control(context: dict, **kwargs: Any) -> None:
+    s = _session()
+    if s is not None:
+        s.arm_stops()
+
+
+def after_method_control(context: dict, state: Any = None, **kwargs: Any) -> None:
+    s = _session()
+    if s is not None:
+        s.disarm_stops()
+
+
+def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
+    """Also here: an interrupted method may skip its after-control, and a halt must never
+    cut a rollback short."""
+    s = _session()
+    if s is not None:
+        s.disarm_stops()
 
 
 def before_activity_control(context: dict, **kwargs: Any) -> None:
@@ -54,8 +74,8 @@ def after_activity_control(context: dict, state: dict, **kwargs: Any) -> None:
         )
     )
     status = state.get("status", "?") if isinstance(state, dict) else "?"
-    event = fault_event(output)
-    s.say(f"{context.get('type', 'activity')} {context.get('name', '?')}: {status}" + (f" ({json.dumps(output, default=str)[:120]})" if output is not None and event is None else ""))
-    if event is not None:
+    events = fault_events(output)
+    s.say(f"{context.get('type', 'activity')} {context.get('name', '?')}: {status}" + (f" ({json.dumps(output, default=str)[:120]})" if output is not None and not events else ""))
+    for event in events:
         s.recorder.add(event)
         s.say(f"fault {event.fault} {event.phase.value} on {event.component}" + (f" ({event.az})" if event.az else "") + (f": {event.detail}" if event.detail else ""))

@@ -12,6 +12,7 @@ from typing import Any
 from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid
 
+from gameday.drill.stops import StopCondition, parse_conditions
 from gameday.errors import InputError
 from gameday.load.shapes import ShapeKind, make_shape
 from gameday.spec import catalog
@@ -39,6 +40,8 @@ class DrillSettings:
     # The method injects no fault: the drill measures the platform in steady state
     # (e.g. freshness), so "no fault in the history" is expected, not a failed drill.
     steady_state_only: bool = False
+    # Halt the method when one holds (gameday.drill.stops).
+    stop_conditions: list[StopCondition] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
         raise InputError(f"{path}: no 'gameday' entry in 'extensions'", hint="see experiments/redis-primary-failover.json for the fields")
     ext = exts[0]
     where = f"{path}: extensions[gameday]"
-    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "baseline_s", "cooldown_s", "max_duration_s", "steady_state_only"}
+    known = {"name", "runbook", "tiers", "slos", "load", "warmup_s", "baseline_s", "cooldown_s", "max_duration_s", "steady_state_only", "stop_conditions"}
     unknown = sorted(map(str, set(ext) - known))
     if unknown:
         raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
@@ -162,6 +165,8 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
         raise InputError(f"{where}: field 'max_duration_s' ({settings.max_duration_s} s) leaves no time for the method after warm-up, baseline and cool-down")
     if "steady_state_only" in ext:
         settings.steady_state_only = _field(ext, "steady_state_only", bool, where)
+    if "stop_conditions" in ext:
+        settings.stop_conditions = parse_conditions(ext["stop_conditions"], where)  # watched in the load (rate > 0)
     return settings
 
 

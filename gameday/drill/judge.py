@@ -6,7 +6,7 @@ from __future__ import annotations
 from gameday.checkers import run_checkers
 from gameday.checkers.verdicts import Verdict
 from gameday.drill.summary import RunSummary
-from gameday.history import STEADY_STATE_ONLY, FaultPhase, History, Marker
+from gameday.history import STEADY_STATE_ONLY, FaultPhase, History, Marker, StopTripped
 from gameday.load.run import summarize
 
 
@@ -27,6 +27,9 @@ def judge_run(run_id: str, experiment: str, slos: list[str], target: str, starte
 def _classify(journal: dict, history: History) -> tuple[str, str, int]:
     """Chaos Toolkit's outcome, without its pitfalls (a failed hypothesis or action still exits 0 there)."""
     status = journal.get("status")
+    halts = history.of(StopTripped)
+    if halts:  # Chaos Toolkit calls it interrupted; the drill ended as its owners asked
+        return "halted", f"halted by stop condition {halts[0].describe()}; the rollbacks ran", 1
     if status == "interrupted":
         return "interrupted", "the drill was interrupted before it finished", 2
     before = (journal.get("steady_states") or {}).get("before") or {}

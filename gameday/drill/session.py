@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from gameday.drill import hostload
+from gameday.drill import hostload, stops
 from gameday.drill.experiment import DrillSettings
 from gameday.history import (
     BASELINE_END,
@@ -24,6 +24,7 @@ from gameday.history import (
     PLATFORM_SETTLED,
     PLATFORM_UNSETTLED,
     STEADY_STATE_ONLY,
+    STOPS_ARMED,
     WARMUP_END,
     Inventory,
     Marker,
@@ -51,6 +52,7 @@ class Session:
     store_writer: "store_client.StoreWriter | None" = None
     started_at: float = 0.0
     say: Callable[[str], None] = print
+    stop_watcher: "stops.StopWatcher | None" = None
     _stopped: bool = field(default=False, init=False)
     _cpu_at_start: hostload.CpuTimes | None = field(default=None, init=False)
 
@@ -138,6 +140,18 @@ class Session:
         time.sleep(self.drill.baseline_s)
         self.mark(BASELINE_END)
 
+    def arm_stops(self) -> None:
+        """Watch the stop conditions while the method runs (the load's records are live)."""
+        if not self.drill.stop_conditions or self.load is None:
+            return
+        self.stop_watcher = stops.StopWatcher(self.drill.stop_conditions, self.load.out_dir, self.recorder.add, self.say)
+        self.mark(STOPS_ARMED, "; ".join(c.describe() for c in self.drill.stop_conditions))
+        self.stop_watcher.arm()
+
+    def disarm_stops(self) -> None:
+        if self.stop_watcher is not None:
+            self.stop_watcher.disarm()
+
     @property
     def running(self) -> bool:
         return not self._stopped and (bool(self.samplers) or self.load is not None or self.stream_monitor is not None)
@@ -148,6 +162,7 @@ class Session:
         if self._stopped:
             return
         self._stopped = True
+        self.disarm_stops()
         if self.load is not None and self.load.tracked is not None:
             self.say(f"cooling down for {self.drill.cooldown_s:g} s after the method")
             try:

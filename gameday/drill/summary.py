@@ -21,7 +21,7 @@ class RunSummary:
     started_at: float
     ended_at: float
     exit_code: int
-    status: str  # carried_out | not_carried_out | deviated | interrupted
+    status: str  # carried_out | not_carried_out | deviated | interrupted | halted
     reason: str
     verdicts: list[Outcome] = field(default_factory=list)
     load: LoadSummary | None = None

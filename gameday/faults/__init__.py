@@ -26,6 +26,8 @@ class Fault(str, enum.Enum):
     STORE_KILL_NODE = "store.kill_node"
     API_KILL_INSTANCE = "api.kill_instance"
     INGEST_KILL_ADAPTER = "ingest.kill_adapter"
+    # Every process of one AZ at once; each tier's loss is also recorded as its own fault.
+    AZ_OUTAGE = "az.outage"
 
 
 KAFKA_FAULTS = (Fault.KAFKA_KILL_BROKER, Fault.KAFKA_LAGGING_FOLLOWERS)
@@ -42,12 +44,21 @@ def fault_output(phase: FaultPhase, fault: Fault | str, component: str, at: floa
     return {FAULT_KEY: {"phase": phase.value, "fault": Fault(fault).value, "component": component, "t": at, "az": az, "detail": detail}}
 
 
-def fault_event(output: Any) -> FaultEvent | None:
-    """The FaultEvent an activity's output carries, if it carries one."""
+def fault_events(output: Any) -> list[FaultEvent]:
+    """The FaultEvents an activity's output carries: one, or several that took effect at
+    once (an AZ outage is each of its tiers' faults, on one timeline)."""
     if not isinstance(output, dict) or FAULT_KEY not in output:
-        return None
-    f = output[FAULT_KEY]
-    return FaultEvent(t=f["t"], phase=FaultPhase(f["phase"]), fault=f["fault"], component=f["component"], az=f.get("az", ""), detail=f.get("detail", ""))
+        return []
+    raw = output[FAULT_KEY]
+    return [
+        FaultEvent(t=f["t"], phase=FaultPhase(f["phase"]), fault=f["fault"], component=f["component"], az=f.get("az", ""), detail=f.get("detail", ""))
+        for f in (raw if isinstance(raw, list) else [raw])
+    ]
+
+
+def together(outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several fault outputs as one activity's output."""
+    return {FAULT_KEY: [o[FAULT_KEY] for o in outputs]}
 
 
 def first(events: list[FaultEvent], names: tuple[Fault, ...], phase: FaultPhase = FaultPhase.INJECTED) -> FaultEvent | None:
@@ -61,3 +72,14 @@ def detail_value(event: FaultEvent, key: str) -> str:
         if part.startswith(f"{key}="):
             return part.split("=", 1)[1]
     return ""
+
+
+def lost_with_an_az(events: list[FaultEvent], at: float) -> set[str]:
+    """Components an AZ outage in force at `at` took down (none without one)."""
+    out: set[str] = set()
+    for f in events:
+        if f.fault == Fault.AZ_OUTAGE.value and f.phase is FaultPhase.INJECTED and f.t <= at:
+            back = [r.t for r in events if r.fault == f.fault and r.phase is FaultPhase.REVERTED and r.t >= f.t]
+            if not back or back[0] > at:
+                out |= set(filter(None, detail_value(f, "components").split(",")))
+    return out

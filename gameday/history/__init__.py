@@ -5,7 +5,7 @@ is the one import a stage needs.
 """
 
 from gameday.history.events import *  # noqa: F401,F403
-from gameday.history.events import ActivityEvent, FaultEvent, FaultPhase, Marker
+from gameday.history.events import ActivityEvent, FaultEvent, FaultPhase, Marker, StopTripped
 from gameday.history.record import RECORD_TYPES, Record, from_json, to_json
 from gameday.history.samples import (
     BalancerSample,
@@ -37,7 +37,7 @@ from gameday.history.store import History, Recorder
 
 __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
-    "ActivityEvent", "FaultEvent", "FaultPhase", "Marker",
+    "ActivityEvent", "FaultEvent", "FaultPhase", "Marker", "StopTripped",
     "BalancerSample", "CacheCounters", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamDelivery", "StreamLagSecond", "WriteSample",

@@ -48,6 +48,24 @@ class Marker(Record):
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class StopTripped(Record):
+    """A stop condition held long enough: the method was halted (gameday.drill.stops).
+    `t` is the end of the second that tripped it; `since` the first second it held."""
+
+    kind: ClassVar[str] = "drill.halt"
+    condition: str
+    measure: str
+    bound: str  # "above" | "below"
+    threshold: float
+    value: float  # the measure in the tripping second
+    held_s: float
+    since: float
+
+    def describe(self) -> str:
+        return f"{self.condition} ({self.measure} {self.value:g}, {self.bound} {self.threshold:g} for {self.held_s:g} s)"
+
+
 # Marker names: the drill's own milestones.
 WARMUP_END = "warmup.end"
 BASELINE_END = "baseline.end"
@@ -57,6 +75,7 @@ MONITOR_RESTARTED = "monitor.restarted"
 LOAD_STARTED = "load.started"
 LOAD_STOPPED = "load.stopped"
 PROFILE_APPLIED = "profile.applied"
+STOPS_ARMED = "drill.stops_armed"  # the stop conditions watched while the method ran
 STEADY_STATE_ONLY = "drill.steady_state_only"  # the method injects no fault (e.g. freshness)
 HOST_SETTLED = "host.settled"
 HOST_BUSY = "host.busy"

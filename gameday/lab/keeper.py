@@ -77,13 +77,18 @@ def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
         if st is None:
             log("the lab is gone: stopping")
             return 0
+        # An AZ that is lost has no nodes to restart on (the drill regains it).
+        dead = [name for name, t in st.components.items() if t.role in RESTARTED_ROLES and t.az not in st.lost_azs and not t.alive()]
+        for name in set(dead_since) - set(dead):
+            dead_since.pop(name)
+        if not dead:  # the usual poll: no profile to build (its YAML parse was most of the keeper's CPU)
+            time.sleep(POLL_S)
+            continue
         profile = Profile(with_defaults(st.profile), "lab state")
         backoff = backoff_of(profile)
         now = time.time()
-        for name, tracked in st.components.items():
-            if tracked.role not in RESTARTED_ROLES or tracked.alive():
-                dead_since.pop(name, None)
-                continue
+        for name in dead:
+            tracked = st.components[name]
             died = dead_since.setdefault(name, now)
             wait = backoff.delay(st.restarts.get(name, []), died)
             if now - died < wait:

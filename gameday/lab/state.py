@@ -34,6 +34,8 @@ class LabState:
     tuned: dict[str, Any] = field(default_factory=dict)
     # Component -> when the keeper restarted it (seconds since the epoch), oldest first.
     restarts: dict[str, list[float]] = field(default_factory=dict)
+    # AZs a drill took down whole: nothing runs there (the keeper restarts nothing) until regained.
+    lost_azs: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -8,6 +8,7 @@ works from the state file alone, so it also cleans up after a killed harness.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
@@ -20,7 +21,7 @@ from gameday.lab import network, state
 from gameday.lab.components import ComponentSpec, wait_healthy
 from gameday.lab.network import Topology, choose_isolation
 from gameday.lab.state import LabState
-from gameday.lab.tiers import STREAMING_TIERS, TIERS, LabContext, depth, with_dependencies
+from gameday.lab.tiers import STREAMING_TIERS, TIERS, LabContext, depth, scratch_env, scratch_root, with_dependencies
 from gameday.profile import Profile, with_defaults
 
 Progress = Callable[[str], None]
@@ -116,6 +117,7 @@ class Lab:
         topo = Topology(choose_isolation(p.get("lab.isolation")), p.get("lab.subnet"), p.get("lab.bridge"))
         st = LabState(topology=topo, profile=p.data, tiers=tiers, started_at=started)
         state.save(self.home, st)  # before anything exists, so `down` can always clean up
+        shutil.rmtree(scratch_root(self.home), ignore_errors=True)
         try:
             self._bring_up(st, tiers)
         except BaseException:
@@ -179,7 +181,8 @@ class Lab:
         inside = [] if spec.host_network else st.topology.exec_prefix(spec.az)
         argv = (["nice", "-n", str(nice)] if nice else []) + inside + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
-        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=spec.env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
+        env = {**scratch_env(self.home, spec.name), **spec.env}
+        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
         st.components[spec.name] = tracked
         state.update(self.home, lambda now: now.components.__setitem__(spec.name, tracked))
         self.say(f"started {spec.name} ({spec.az or 'host'}, pid {tracked.pid})")
@@ -249,6 +252,25 @@ class Lab:
         if sig is signal.SIGKILL:
             tracked.wait_gone(5)
         return at
+
+    def lose_az(self, az: str) -> tuple[float, list[str]]:
+        """The AZ fails whole: marked lost first (so the keeper restarts nothing there), then
+        every live process in it is SIGKILLed at once."""
+        self.require_state()
+        state.update(self.home, lambda now: now.lost_azs.append(az) if az not in now.lost_azs else None)
+        return self.kill_az(az)
+
+    def regain_az(self, az: str) -> list[str]:
+        """The AZ is back: start its dead processes again, the tiers others need first
+        (ZooKeeper, Kafka, ... the API and adapters last), each once healthy. Returns them in order."""
+        st = self.require_state()
+        order = {t: i for i, t in enumerate(TIERS)}
+        down = sorted((n for n, t in st.components.items() if t.az == az and not t.alive()),
+                      key=lambda n: (depth(st.components[n].tier), order.get(st.components[n].tier, 99)))  # fmt: skip
+        state.update(self.home, lambda now: now.lost_azs.remove(az) if az in now.lost_azs else None)
+        for name in down:
+            self.restart(name)
+        return down
 
     def kill_az(self, az: str, sig: signal.Signals = signal.SIGKILL) -> tuple[float, list[str]]:
         st = self.require_state()
@@ -324,6 +346,7 @@ class Lab:
                 ended += 1
                 self.say(f"stopped stray pid {pid} found in a lab namespace")
         network.destroy(st.topology)
+        shutil.rmtree(scratch_root(self.home), ignore_errors=True)
         state.remove(self.home)
         self.say(f"lab down: {ended} processes ended, network removed")
         return ended

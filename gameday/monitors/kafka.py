@@ -83,6 +83,10 @@ def config_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s: f
     return Sampler(f"kafka-config-{topic}", interval_s, sample)
 
 
+# A client whose watermark queries fail this many ticks in a row is replaced by a new one.
+REOPEN_AFTER_TICKS = 6
+
+
 def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, partitions: int, interval_s: float) -> Sampler:
     """End offset and `group`'s committed offset of every partition, each tick.
 
@@ -93,20 +97,29 @@ def offsets_sampler(recorder: Recorder, bootstrap: str, topic: str, group: str, 
 
     # read_uncommitted: the end is the high watermark, which moves as a transactional
     # writer appends (librdkafka's default, read_committed, would only move at commits).
-    client = Consumer({
+    settings = {
         "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
         "isolation.level": "read_uncommitted", "socket.connection.setup.timeout.ms": 1000,
-    })  # fmt: skip
+    }  # fmt: skip
+    clients = [Consumer(settings)]
+    failing = [0]  # consecutive ticks in which some partition did not answer
 
     def sample() -> None:
         from confluent_kafka import KafkaException, TopicPartition
 
+        if failing[0] >= REOPEN_AFTER_TICKS:
+            # Seen in an AZ outage: after the partitions' leader died, this client asked for
+            # their watermarks in vain for 254 s, long after new leaders served them.
+            clients[0].close()
+            clients[0], failing[0] = Consumer(settings), 0
+        client = clients[0]
         ends: dict[int, int] = {}
         for p in range(partitions):
             try:
                 ends[p] = client.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S, cached=False)[1]
             except KafkaException:
                 pass  # recorded as -1 below
+        failing[0] = failing[0] + 1 if len(ends) < partitions else 0
         committed: dict[int, int] = {}
         try:
             for tp in client.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=TIMEOUT_S):

@@ -18,7 +18,7 @@ from gameday.drill.summary import RunSummary
 # the SLOs it did measure passed (exit code 1 on a deviated steady state, 2 when
 # the drill could not run): it gets one extra testcase named RUN_CASE.
 RUN_CASE = "run"
-_RUN_FAILURE = {"deviated"}  # the platform misbehaved: a failure
+_RUN_FAILURE = {"deviated", "halted"}  # the platform misbehaved (a stop condition tripped): a failure
 # Any other status but carried_out (not_carried_out, interrupted, ...) is an error.
 
 

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from gameday.checkers.verdicts import Verdict
 from gameday.drill.summary import RunSummary
-from gameday.history import ActivityEvent, FaultEvent, History, Marker
+from gameday.history import ActivityEvent, FaultEvent, History, Marker, StopTripped
 from gameday.reports import manifest
 from gameday.reports.coverage import coverage
 from gameday.reports.junit import write_junit
@@ -32,7 +32,7 @@ from gameday.spec import catalog
 OUTPUTS = ("report.html", "report.md", "junit.xml")
 EXIT_MEANING = {
     0: "every SLO in scope passed",
-    1: "an SLO failed or the steady state deviated",
+    1: "an SLO failed, the steady state deviated, or a stop condition halted the drill",
     2: "the drill could not be carried out or measured",
 }
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
@@ -170,6 +170,8 @@ def _timeline(history: History, activities: list[dict[str, Any]], start: float) 
             entries.append(TimelineEntry(r.t, r.t - start, "history", "activity", f"{r.activity_type} {r.name}", phase, r.detail))
         elif isinstance(r, Marker):
             entries.append(TimelineEntry(r.t, r.t - start, "history", "marker", r.name, "", r.detail))
+        elif isinstance(r, StopTripped):
+            entries.append(TimelineEntry(r.t, r.t - start, "history", "halt", f"stop condition {r.condition}", "tripped", r.describe()))
     # gameday's control records activities in the history; only a run without
     # it (or whose history was lost) needs them from the journal, and twice would mislead.
     if not history.of(ActivityEvent):

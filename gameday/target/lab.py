@@ -125,6 +125,18 @@ class LabTarget:
         """A Redis node comes back as a replica of the primary the Sentinels name."""
         return self.lab.restart(component)
 
+    def lose_az(self, az: str) -> tuple[float, list[str]]:
+        self._known_az(az)
+        return self.lab.lose_az(az)
+
+    def regain_az(self, az: str) -> list[str]:
+        self._known_az(az)
+        return self.lab.regain_az(az)
+
+    def _known_az(self, az: str) -> None:
+        if az not in self.azs():
+            raise ValueError(f"no AZ {az!r} in the lab; AZs: {', '.join(self.azs())}")
+
     # --- addresses ---------------------------------------------------------------------------
     def lb_url(self) -> str:
         return api_tier.lb_url(self.ctx)

@@ -77,6 +77,8 @@ def test_drill_passes_on_the_default_lab(lab, home, tmp_path):
     promo = v["by_slo"]["redis.promotion_time"]
     assert promo["verdict"] == "pass" and 0 < promo["measured"] <= 10
     assert v["load"]["achieved_rate"] > 0
+    history = (run_dir / "history.jsonl").read_text()  # the experiment's stop conditions were watched, and held off
+    assert '"name":"drill.stops_armed"' in history and "searches-failing" in history and '"kind":"drill.halt"' not in history
     for name in ("journal.json", "history.jsonl", "report.html", "report.md", "junit.xml", "manifest.sha256"):
         assert (run_dir / name).is_file(), name
     assert subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=run_dir).returncode == 0
@@ -105,6 +107,7 @@ def test_drill_fails_with_sentinel_default_down_after(lab, home, tmp_path):
     assert "down_after_ms: 30000" in (run_dir / "profile.yaml").read_text()
     promo = v["by_slo"]["redis.promotion_time"]
     assert promo["verdict"] == "fail" and promo["measured"] > 30
+    assert v["status"] != "halted", v["reason"]  # the API serves from the store meanwhile: no stop condition holds
     assert "Misses the plan by" in promo["detail"]
     assert "Misses the plan by" in (run_dir / "report.md").read_text()
     # The run put the lab's own setting back.

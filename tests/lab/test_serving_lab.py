@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import urllib.request
 from datetime import date
@@ -26,13 +27,28 @@ from datetime import date
 import pytest
 
 from flightsearch import timetable
+from gameday.history import FaultPhase, History, StopTripped
 from gameday.profile import load_profile
 from gameday.target import resolve
-from tests.lab.labutil import drill, gameday, healthy_drill, passed, passed_or_only_slow, up, warn_if_failed
+from tests.lab.labutil import REPO, drill, gameday, healthy_drill, passed, passed_or_only_slow, up, warn_if_failed
 
 pytestmark = pytest.mark.lab
 
 TIERS = "search,api"
+
+
+def with_stop_conditions(tmp_path, name: str, conditions: list[dict]):  # noqa: ANN001, ANN201
+    """A copy of a shipped experiment, in a tree of its own (its runbook beside it), that
+    declares the given stop conditions."""
+    root = tmp_path / "tree"
+    (root / "experiments").mkdir(parents=True)
+    (root / "runbooks").mkdir()
+    shutil.copy(REPO / "runbooks" / f"{name}.md", root / "runbooks")
+    data = json.loads((REPO / "experiments" / f"{name}.json").read_text())
+    next(e for e in data["extensions"] if e["name"] == "gameday")["stop_conditions"] = conditions
+    path = root / "experiments" / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
 
 
 def get(url: str):
@@ -151,6 +167,30 @@ def test_store_node_loss_fails_with_one_replica(missed_lab, tmp_path):
     # copy (CI run of 2026-11-30: 2 of 2,032; earlier runs: 0).
     readable = v["store.acknowledged_writes_readable"]
     assert readable["verdict"] in ("pass", "fail") and readable["measured"] is not None, readable
+
+
+def test_a_stop_condition_halts_the_store_drill_and_the_rollback_still_runs(missed_lab, tmp_path):
+    """The RF 1 store's node loss fails searches (27-48 % inside the fault in CI runs): a stop
+    condition at 5 % for 5 s halts the method early, the rollback brings the node back, and
+    the run directory is complete, with the trip in its history and its reason."""
+    path = with_stop_conditions(tmp_path, "store-node-loss", [{"name": "searches-failing", "measure": "api.error_rate", "above": 0.05, "for_s": 5}])
+    code, v = drill(str(path), tmp_path / "run")
+    run = tmp_path / "run"
+    summary = json.loads((run / "verdicts.json").read_text())
+    assert (code, summary["status"]) == (1, "halted"), summary["reason"]
+    assert "searches-failing" in summary["reason"] and "rollbacks ran" in summary["reason"]
+    [trip] = History.read(run / "history.jsonl").of(StopTripped)
+    assert trip.value > 0.05 and trip.held_s >= 5, trip
+    assert not any(f for f in History.read(run / "history.jsonl").faults() if f.phase is FaultPhase.INJECTED and f.t > trip.t)
+    reverted = [f for f in History.read(run / "history.jsonl").faults() if f.phase is FaultPhase.REVERTED]
+    assert reverted and reverted[0].t >= trip.t, "the rollback should have brought the store node back"
+    for name in ("report.html", "report.md", "junit.xml", "manifest.sha256", "journal.json"):
+        assert (run / name).is_file(), name
+    assert "halted" in (run / "report.md").read_text()
+    assert 'type="run.halted"' in (run / "junit.xml").read_text()
+    status = gameday("lab", "status")
+    assert status.returncode == 0, status.stdout  # every process healthy: the killed node is back
+    assert v["store.write_availability"]["measured"] is not None
 
 
 def test_search_node_loss_fails_without_replicas(missed_lab, tmp_path):

@@ -132,7 +132,7 @@ def test_fake_history_freshness_through_the_index_fails_exactly_once_at_its_chec
     assert "Delivery exactly_once: the job's output reaches the applier when a checkpoint commits it (every 30 s)" in out.detail
     unseen = check("freshness.searchable", [delivery(Delivery.EXACTLY_ONCE), *index_canaries([None, *slow[1:]])])
     assert (unseen.verdict, unseen.measured) == (Verdict.FAIL, 60.0)
-    assert "1 of 11 canary seat updates never showed" in unseen.detail and "exactly_once" in unseen.detail
+    assert "1 of 11 canary seat updates never reached the search index" in unseen.detail and "exactly_once" in unseen.detail
 
 
 def test_fake_history_freshness_through_the_price_on_a_lab_without_an_index():

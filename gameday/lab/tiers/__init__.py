@@ -38,6 +38,23 @@ class LabContext:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def scratch_env(self, name: str) -> dict[str, str]:
+        return scratch_env(self.home, name)
+
+
+def scratch_root(home: Path) -> Path:
+    return home / "tmp"
+
+
+def scratch_env(home: Path, name: str) -> dict[str, str]:
+    """Environment that keeps a process's temporary files under the lab's home: left to
+    default, Flink, Kafka's clients and Cassandra wrote 6 GB into /tmp over a day of drills
+    (TaskManager blob caches, native libraries, JAAS files) that `lab down` never saw.
+    A JVM ignores TMPDIR, hence JAVA_TOOL_OPTIONS (an argv -Djava.io.tmpdir still wins)."""
+    path = scratch_root(home) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return {"TMPDIR": str(path), "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={path}"}
+
 
 def depth(tier: str) -> int:
     """Start wave of a tier: 0 needs nothing, otherwise one more than its deepest need."""

@@ -153,6 +153,9 @@ def jvm_opts(heap_mb: int) -> list[str]:
         "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
         "-XX:+ExplicitGCInvokesConcurrent", "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
+        # C1 only, as the other streaming JVMs: in a full lab's first four minutes a broker's C2
+        # compiler thread took 16 of its 40 CPU seconds; the lab's feed needs no peak code.
+        "-XX:TieredStopAtLevel=1",
     ]  # fmt: skip
 
 

@@ -169,7 +169,9 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             d.mkdir(parents=True, exist_ok=True)
         (conf / "opensearch.yml").write_text(render_config(ctx, az, data, logs))
         shutil.copyfile(log4j, conf / "log4j2.properties")
-        for path in (node, *node.rglob("*")):
+        # What the lab made for the node, not the node's own files: a running node's segments
+        # come and go under it (`lab status` builds these specs too, and lost that race).
+        for path in (node, conf, data, logs, tmp, *conf.iterdir()):
             os.chown(path, NOBODY, NOBODY)
         node.chmod(0o700)
         argv = [

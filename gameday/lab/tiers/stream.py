@@ -142,6 +142,7 @@ def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
     """Submit the job (detached); return the seconds `flink run` took."""
     argv, env = flink.client_command(ctx, JOB_PY)
     env.update(job_env(ctx))
+    env.update(ctx.scratch_env("flink-client"))
     began = time.monotonic()
     proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or "Job has been submitted" not in proc.stdout:
