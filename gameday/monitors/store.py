@@ -101,6 +101,9 @@ class StoreWriter:
             self._cluster.shutdown()
 
 
+CONNECT_ATTEMPTS = 3
+
+
 def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, strong: str, written: dict[str, int], *, weak: str = "",
               settle_s: float = 60.0, concurrency: int = 32) -> list[StoreReadBack]:  # fmt: skip
     """Every acknowledged write (key -> value) read through each node as the coordinator at
@@ -114,14 +117,17 @@ def read_back(nodes: dict[str, tuple[str, int]], keyspace: str, strong: str, wri
     for consistency, judged, settle in passes:
         settled_by = time.monotonic() + settle
         for name, (host, port) in nodes.items():
-            c = cluster([host], port, only=host)
-            try:
-                left = max(0.0, settled_by - time.monotonic())
-                out.append(_read_node(c.connect(keyspace), name, consistency, written, left, concurrency, judged))
-            except Exception as exc:  # the node could not be asked: not a measurement
-                out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300], judged=judged))
-            finally:
-                c.shutdown()
+            for attempt in range(CONNECT_ATTEMPTS):  # a busy host's node may time out one connect
+                c = cluster([host], port, only=host)
+                try:
+                    left = max(0.0, settled_by - time.monotonic())
+                    out.append(_read_node(c.connect(keyspace), name, consistency, written, left, concurrency, judged))
+                    break
+                except Exception as exc:  # the node could not be asked: not a measurement
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        out.append(StoreReadBack(t=time.time(), node=name, consistency=consistency, checked=0, error=f"{type(exc).__name__}: {exc}"[:300], judged=judged))
+                finally:
+                    c.shutdown()
     return out
 
 
