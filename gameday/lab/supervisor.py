@@ -81,18 +81,6 @@ class ComponentStatus:
     restarts: int = 0  # by the keeper (the restart policy)
 
 
-@dataclass(frozen=True)
-class _Relaunch:
-    """A component started again and not yet seen healthy."""
-
-    st: LabState
-    spec: ComponentSpec
-    tracked: procs.Tracked
-    base: int
-    nice: int
-    began: float
-
-
 class Lab:
     def __init__(self, profile: Profile, progress: Progress | None = None) -> None:
         self.profile = profile
@@ -273,18 +261,18 @@ class Lab:
         return self.kill_az(az)
 
     def regain_az(self, az: str) -> list[str]:
-        """The AZ is back: its dead processes start again wave by wave as at `lab up` (ZooKeeper,
-        Kafka, the cache, store and index together, then Flink, the API and the adapters), each
-        wave healthy before the next. One by one, a regain took 142-175 s. Returns them in order."""
+        """The AZ is back: start its dead processes again, the tiers others need first
+        (ZooKeeper, Kafka, ... the API and adapters last), each once healthy. Returns them in order.
+        One by one on purpose: started wave by wave as at `lab up`, the regain took 224 s
+        instead of 142-175 s, and the JVMs starting together starved the serving path (30 % of
+        searches failed in that drill)."""
         st = self.require_state()
         order = {t: i for i, t in enumerate(TIERS)}
         down = sorted((n for n, t in st.components.items() if t.az == az and not t.alive()),
                       key=lambda n: (depth(st.components[n].tier), order.get(st.components[n].tier, 99)))  # fmt: skip
         state.update(self.home, lambda now: now.lost_azs.remove(az) if az in now.lost_azs else None)
-        for wave in sorted({depth(st.components[n].tier) for n in down}):
-            launched = [self._relaunch(n) for n in down if depth(st.components[n].tier) == wave]
-            for r in launched:
-                self._finish(r)
+        for name in down:
+            self.restart(name)
         return down
 
     def kill_az(self, az: str, sig: signal.Signals = signal.SIGKILL) -> tuple[float, list[str]]:
@@ -297,9 +285,6 @@ class Lab:
 
     def restart(self, name: str, extra_args: list[str] | None = None, timeout_s: float | None = None) -> float:
         """Start a stopped component again with its recorded config; returns seconds to healthy."""
-        return self._finish(self._relaunch(name, extra_args), timeout_s)
-
-    def _relaunch(self, name: str, extra_args: list[str] | None = None) -> "_Relaunch":
         st = self.require_state()
         tracked = self.component(name)
         if tracked.alive():
@@ -313,14 +298,11 @@ class Lab:
             extra_args = rejoin_args(self.context(st), name)
         base, nice = self.base_nice(spec), max(self.base_nice(spec), self.profile.get("lab.restart_nice"))
         tracked = self._start(st, spec, extra_args, nice=nice)
-        return _Relaunch(st, spec, tracked, base, nice, time.monotonic())
-
-    def _finish(self, r: "_Relaunch", timeout_s: float | None = None) -> float:
-        """Wait until a relaunched component is healthy, then give it its own nice level back."""
-        self._await(r.st, r.spec, timeout_s or self.profile.get("lab.start_timeout_s"))
-        healthy_after = time.monotonic() - r.began
-        if r.nice != r.base and not procs.renice_threads(r.tracked.pid, r.base):
-            self.say(f"{r.spec.name} stays at nice {r.nice}: could not renice it to {r.base} (not root?)")
+        began = time.monotonic()
+        self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))
+        healthy_after = time.monotonic() - began
+        if nice != base and not procs.renice_threads(tracked.pid, base):
+            self.say(f"{name} stays at nice {nice}: could not renice it to {base} (not root?)")
         return healthy_after
 
     # --- helpers a run starts (load generators) -------------------------------------
