@@ -131,3 +131,34 @@ def test_a_tier_that_does_not_answer_leaves_its_facts_unknown_and_the_az_is_lost
     assert fake.lost == ["az-b"]
     assert "copies=?" in events["search.kill_cluster_manager"].detail
     assert "broker=2 leads=? role=broker" in events["kafka.kill_broker"].detail
+
+
+# --- redis.promotion_time with a Sentinel lost with its AZ (fake histories) -----------------
+
+
+def _sentinel_a_dead(with_outage: bool):
+    from gameday.checkers import run_checkers
+    from gameday.history import FaultEvent, History, SentinelSample
+    from tests.unit.histories import KILL, failover
+
+    h = failover(promotion_s=6.2, revert_after_s=40)
+    records = [r for r in h.records if not (isinstance(r, SentinelSample) and r.sentinel == "sentinel-a" and KILL <= r.t < KILL + 40)]
+    records += [SentinelSample(t=r.t, sentinel="sentinel-a", primary="") for r in h.records
+                if isinstance(r, SentinelSample) and r.sentinel == "sentinel-b" and KILL <= r.t < KILL + 40]  # fmt: skip
+    if with_outage:
+        records += [FaultEvent(t=KILL, phase=FaultPhase.INJECTED, fault=Fault.AZ_OUTAGE.value, component="az-a", az="az-a",
+                               detail="processes=2 components=redis-a,sentinel-a (holds the Redis primary redis-a) SIGKILL"),
+                    FaultEvent(t=KILL + 40, phase=FaultPhase.REVERTED, fault=Fault.AZ_OUTAGE.value, component="az-a", az="az-a")]  # fmt: skip
+    [out] = run_checkers(History.of_records(records), ["redis.promotion_time"])
+    return out
+
+
+def test_promotion_is_judged_by_the_sentinels_outside_a_lost_az():
+    out = _sentinel_a_dead(with_outage=True)
+    assert out.verdict.value == "pass" and 6 <= out.measured < 7 and "outside the lost AZ (sentinel-b, sentinel-c)" in out.detail
+
+
+def test_a_sentinel_that_is_silent_without_an_az_outage_still_counts():
+    out = _sentinel_a_dead(with_outage=False)
+    assert (out.verdict.value, out.measured) == ("fail", 40.0), out  # agreement waits for sentinel-a to answer again
+    assert out.detail.startswith("All 3 Sentinels")
