@@ -22,6 +22,7 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
     unsampled = sorted(sentinels - {s.sentinel for s in history.of(SentinelSample) if s.t >= fault.t})
     if unsampled:
         return judge(slo, None, f"{', '.join(unsampled)} of the topology's {len(sentinels)} {role}s never sampled after the fault.")
+    faults = history.faults()  # once: the loop below visits every sample
     views: dict[str, str] = {}  # latest primary each Sentinel names
     roles: dict[str, str] = {}
     last_seen = None
@@ -36,7 +37,7 @@ def promotion_time(history: History, slo: Slo) -> Outcome:
             continue
         last_seen = record.t
         # A Sentinel lost with its whole AZ cannot answer: the others must all agree.
-        asked = sentinels - lost_with_an_az(history.faults(), record.t)
+        asked = sentinels - lost_with_an_az(faults, record.t)
         named = {views.get(name, "") for name in asked}
         if len(named) == 1 and len(asked) > len(sentinels) // 2:
             (primary,) = named

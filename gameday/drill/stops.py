@@ -181,7 +181,7 @@ class StopWatcher:
         self.say = say
         self.stop_method = stop_method or (lambda: os.kill(os.getpid(), signal.SIGUSR1))  # chaoslib's graceful exit
         self.tripped: StopTripped | None = None
-        self._armed_at: float | None = None
+        self._armed = False
         self._done_upto = 0.0
         self._offsets: dict[Path, int] = {}
         self._pending: list[LoadSecond] = []
@@ -191,7 +191,7 @@ class StopWatcher:
 
     def arm(self) -> None:
         with self._lock:
-            self._armed_at = self._done_upto = float(math.floor(time.time()))
+            self._armed, self._done_upto = True, float(math.floor(time.time()))
         self._thread = threading.Thread(target=self._loop, name="stop-conditions", daemon=True)
         self._thread.start()
         self.say("stop conditions armed: " + "; ".join(c.condition.describe() for c in self.clocks))
@@ -199,7 +199,7 @@ class StopWatcher:
     def disarm(self) -> None:
         """After it returns no trip is sent (the rollbacks must not be cut short)."""
         with self._lock:
-            self._armed_at = None
+            self._armed = False
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
@@ -241,11 +241,11 @@ class StopWatcher:
             if trip is None:
                 continue
             with self._lock:
-                if self._armed_at is None:
+                if not self._armed:
                     return
                 self.tripped = trip
                 self.record(trip)
                 self.say(f"STOP CONDITION {trip.describe()}: halting the method; the rollbacks run")
-                self._armed_at = None
+                self._armed = False
                 self.stop_method()
             return

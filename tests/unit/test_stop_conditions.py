@@ -130,7 +130,7 @@ def test_watcher_with_a_fake_signal_merges_workers_and_halts_once(tmp_path):
     halted, recorded = [], []
     cond = StopCondition("e", LiveMeasure.API_ERROR_RATE, Bound.ABOVE, 0.05, 2)
     w = StopWatcher([cond], tmp_path, recorded.append, lambda m: None, stop_method=lambda: halted.append(1))
-    w._armed_at = w._done_upto = 100.0
+    w._armed, w._done_upto = True, 100.0
     # Worker a alone would stay under 5 %; with b's failures the second is at 10 %.
     write_seconds(tmp_path / "load-a.jsonl", "a", [(99, 100, 50), (100, 100, 0), (101, 100, 0)])
     write_seconds(tmp_path / "load-b.jsonl", "b", [(100, 100, 20), (101, 100, 20)])
@@ -142,7 +142,7 @@ def test_watcher_with_a_fake_signal_merges_workers_and_halts_once(tmp_path):
 def test_watcher_ignores_seconds_before_it_was_armed_and_partial_lines(tmp_path):
     cond = StopCondition("d", LiveMeasure.API_ANSWERED_PER_S, Bound.BELOW, 1, 2)
     w = StopWatcher([cond], tmp_path, lambda r: None, lambda m: None, stop_method=lambda: None)
-    w._armed_at = w._done_upto = 200.0
+    w._armed, w._done_upto = True, 200.0
     write_seconds(tmp_path / "load-a.jsonl", "a", [(198, 0, 0), (199, 0, 0), (200, 10, 0)])
     with (tmp_path / "load-a.jsonl").open("a") as fh:
         fh.write('{"kind":"load.second","t":201')  # still being written
