@@ -18,6 +18,7 @@ from gameday.drill.summary import RunSummary
 from gameday.errors import GamedayError
 from gameday.lab import DEFAULT_TIERS
 
+AZ_NAMES = ("az-a", "az-b", "az-c")  # the lab's (gameday.lab.network.AZS; the CLI imports no lab module up front)
 FAULTS = {"kill": signal.SIGKILL, "stop": signal.SIGTERM, "freeze": signal.SIGSTOP, "resume": signal.SIGCONT}
 
 
@@ -38,7 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         others.append(f)
     rs = lab.add_parser("restart", help="start a stopped component again")
     rs.add_argument("component")
-    for cmd in others + [rs]:
+    part = lab.add_parser("partition", help="cut an AZ off the network, its processes running (needs the namespace lab)")
+    part.add_argument("az", choices=AZ_NAMES)
+    part.add_argument("--mode", choices=("peers", "all"), default="peers",
+                      help="peers: from the other AZs, clients on the host still reach it; all: from everything (default: peers)")
+    heal = lab.add_parser("heal", help="remove an AZ's partition (idempotent)")
+    heal.add_argument("az", choices=AZ_NAMES)
+    for cmd in others + [rs, part, heal]:
         cmd.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab (default: the default home)")
 
     run = sub.add_parser("run", help="run a drill: experiment under load, checkers, report")
@@ -96,6 +103,14 @@ def _lab(args) -> int:
             if keeper is not None:
                 print(f"keeper: pid {keeper.pid}, {'running' if keeper.alive() else 'DEAD: dead API instances and adapters stay dead'} (restart policy: always)")
         return 0 if all(r.state == "healthy" for r in rows) else 1
+    if args.lab_command == "partition":
+        lab.partition_az(args.az, args.mode)
+        print(f"{args.az} cut off ({args.mode}); `gameday lab heal {args.az}` removes it")
+        return 0
+    if args.lab_command == "heal":
+        lab.heal_az(args.az)
+        print(f"{args.az}: no partition")
+        return 0
     if args.lab_command == "restart":
         waited = lab.restart(args.component)
         print(f"{args.component} healthy again after {waited:.1f} s")

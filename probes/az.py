@@ -1,4 +1,5 @@
-"""Chaos Toolkit providers for a whole-AZ outage. The target decides the mechanism.
+"""Chaos Toolkit providers for a whole-AZ outage and an AZ partition. The target decides
+the mechanism.
 
 The outage is one instant on the run's timeline, recorded twice over: once as `az.outage`,
 and once per tier as the fault that tier suffered (the Redis primary, a Kafka broker, the
@@ -27,8 +28,17 @@ class TierLoss:
     detail: str
 
 
-# The AZ this process took down, and what each tier lost there (for the rollback's reverts).
-_lost: list[tuple[str, list[TierLoss]]] = []
+# The AZ this process took down or cut off, what each tier lost there (for the rollback's
+# reverts), and which fault it was.
+_lost: list[tuple[str, list[TierLoss], Fault]] = []
+
+
+def _pop(fault: Fault) -> tuple[str, list[TierLoss]] | None:
+    for i in range(len(_lost) - 1, -1, -1):
+        if _lost[i][2] is fault:
+            az, losses, _ = _lost.pop(i)
+            return az, losses
+    return None
 
 
 def choose_az(target: Target, az: str = "") -> tuple[str, str]:
@@ -99,7 +109,7 @@ def lose_az(az: str = "", configuration: dict | None = None) -> dict[str, Any]:
     chosen, why = choose_az(target, az)
     losses = tier_losses(target, chosen)
     at, names = target.lose_az(chosen)
-    _lost.append((chosen, losses))
+    _lost.append((chosen, losses, Fault.AZ_OUTAGE))
     outage = fault_output(FaultPhase.INJECTED, Fault.AZ_OUTAGE, chosen, at, chosen, f"processes={len(names)} components={','.join(names)} ({why}) SIGKILL")
     return together([outage] + [fault_output(FaultPhase.INJECTED, x.fault, x.component, at, chosen, f"{x.detail} SIGKILL") for x in losses])
 
@@ -108,7 +118,7 @@ def wait_for_redis_promotion(timeout_s: float = 90, configuration: dict | None =
     """Blocks until a majority of Sentinels name a primary outside the lost AZ (at once when
     the primary was elsewhere); bounded."""
     target = resolve(configuration)
-    az = _lost[-1][0] if _lost else ""
+    az = _lost[-1][0] if _lost else ""  # the AZ lost or cut off last
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         primary = target.redis_primary()
@@ -121,15 +131,48 @@ def wait_for_redis_promotion(timeout_s: float = 90, configuration: dict | None =
 def regain_az(configuration: dict | None = None) -> dict[str, Any]:
     """Rollback: the AZ is back; its processes start again, dependencies first. Each tier's
     fault is reverted when the whole AZ is serving again."""
-    if not _lost:
+    popped = _pop(Fault.AZ_OUTAGE)
+    if popped is None:
         return {"regained": []}
     target = resolve(configuration)
-    az, losses = _lost.pop()
+    az, losses = popped
     began = time.time()
     started = target.regain_az(az)
     at = time.time()
     outage = fault_output(FaultPhase.REVERTED, Fault.AZ_OUTAGE, az, at, az, f"restarted={len(started)} in_s={at - began:.1f}: {','.join(started)}")
     return together([outage] + [fault_output(FaultPhase.REVERTED, x.fault, x.component, at, az, "restarted with the AZ") for x in losses])
+
+
+# What the majority side loses when an AZ is cut off: every stateful tier's member there.
+# API instances and adapters are lost only when clients cannot reach them either ("all").
+REACHABLE_IN_PEERS = (Fault.API_KILL_INSTANCE, Fault.INGEST_KILL_ADAPTER)
+
+
+def partition_az(az: str = "", mode: str = "peers", configuration: dict | None = None) -> dict[str, Any]:
+    """The AZ (the Redis primary's unless `az` names one) is cut off the network with its
+    processes running: from the other AZs (mode "peers", clients still reach it) or from
+    everything ("all"). Each tier's member there is recorded as that tier's fault (the
+    majority side lost it), so every tier is judged as in its own drill."""
+    target = resolve(configuration)
+    chosen, why = choose_az(target, az)
+    losses = [x for x in tier_losses(target, chosen) if mode != "peers" or x.fault not in REACHABLE_IN_PEERS]
+    names = target.components(az=chosen)
+    at = target.partition_az(chosen, mode)
+    _lost.append((chosen, losses, Fault.AZ_PARTITION))
+    cut = fault_output(FaultPhase.INJECTED, Fault.AZ_PARTITION, chosen, at, chosen, f"mode={mode} components={','.join(names)} ({why})")
+    return together([cut] + [fault_output(FaultPhase.INJECTED, x.fault, x.component, at, chosen, f"{x.detail} partitioned mode={mode}") for x in losses])
+
+
+def heal_az(configuration: dict | None = None) -> dict[str, Any]:
+    """Rollback: the partition is removed; each tier's fault is reverted at that instant."""
+    popped = _pop(Fault.AZ_PARTITION)
+    if popped is None:
+        return {"healed": []}
+    target = resolve(configuration)
+    az, losses = popped
+    at = target.heal_az(az)
+    healed = fault_output(FaultPhase.REVERTED, Fault.AZ_PARTITION, az, at, az, "partition removed")
+    return together([healed] + [fault_output(FaultPhase.REVERTED, x.fault, x.component, at, az, "healed with the AZ") for x in losses])
 
 
 def wait_until_whole(timeout_s: float = 300, configuration: dict | None = None) -> dict[str, Any]:

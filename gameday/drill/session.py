@@ -31,7 +31,7 @@ from gameday.history import (
     Recorder,
 )
 from gameday.load.run import LoadPlan, LoadRun, timetable_env
-from gameday.monitors import Sampler, start_all, stream_watch
+from gameday.monitors import Sampler, split_brain, start_all, stream_watch
 from gameday.monitors import store as store_client
 from gameday.profile import Profile
 from gameday.target import Role, Target
@@ -106,6 +106,10 @@ class Session:
         if self.drill.steady_state_only:
             self.mark(STEADY_STATE_ONLY, "the method injects no fault")
         self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)
+        if self.counts_split_brain:
+            self.samplers += [s.start() for s in split_brain.samplers(self.recorder, self.target, self.profile, self.started_at)]
+            say(f"split-brain writer: a key every {split_brain.INTERVAL_S:g} s to each Redis server answering master "
+                f"(acknowledged when WAIT sees {self.profile.get('redis.client_wait_replicas')} replica(s))")
         if stream_watch.wanted(self.drill.tiers):
             delivery = stream_watch.delivery_record(self.target, self.profile, self.started_at)
             if delivery is not None:  # which of the plan's readings this run measures
@@ -153,6 +157,10 @@ class Session:
             self.stop_watcher.disarm()
 
     @property
+    def counts_split_brain(self) -> bool:
+        return "redis" in self.drill.tiers and split_brain.wanted(self.drill.slos)
+
+    @property
     def running(self) -> bool:
         return not self._stopped and (bool(self.samplers) or self.load is not None or self.stream_monitor is not None)
 
@@ -192,6 +200,11 @@ class Session:
                 self.recorder.extend(store_client.read_back_run(self.recorder.path, self.target, self.profile, self.say))
             except KeyboardInterrupt:
                 self.say("store read-back interrupted: its SLO will read unknown")
+        if self.counts_split_brain:
+            try:
+                self.recorder.add(split_brain.read_back_run(self.recorder.path, self.target, self.say))
+            except KeyboardInterrupt:
+                self.say("Redis read-back interrupted: the split-brain SLOs will read unknown")
         if stream_watch.AUDITED & set(self.drill.slos):
             try:
                 self.recorder.extend(stream_watch.audit(self.target, self.profile, self.run_dir, self.started_at or cutoff, cutoff, self.say))

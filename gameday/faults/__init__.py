@@ -28,6 +28,8 @@ class Fault(str, enum.Enum):
     INGEST_KILL_ADAPTER = "ingest.kill_adapter"
     # Every process of one AZ at once; each tier's loss is also recorded as its own fault.
     AZ_OUTAGE = "az.outage"
+    # One AZ cut off the network, its processes running (gameday.lab.partition's modes).
+    AZ_PARTITION = "az.partition"
 
 
 KAFKA_FAULTS = (Fault.KAFKA_KILL_BROKER, Fault.KAFKA_LAGGING_FOLLOWERS)
@@ -75,10 +77,11 @@ def detail_value(event: FaultEvent, key: str) -> str:
 
 
 def lost_with_an_az(events: list[FaultEvent], at: float) -> set[str]:
-    """Components an AZ outage in force at `at` took down (none without one)."""
+    """Components an AZ outage or partition in force at `at` took down or cut off from the
+    majority (none without one): what they say is not the platform's view."""
     out: set[str] = set()
     for f in events:
-        if f.fault == Fault.AZ_OUTAGE.value and f.phase is FaultPhase.INJECTED and f.t <= at:
+        if f.fault in (Fault.AZ_OUTAGE.value, Fault.AZ_PARTITION.value) and f.phase is FaultPhase.INJECTED and f.t <= at:
             back = [r.t for r in events if r.fault == f.fault and r.phase is FaultPhase.REVERTED and r.t >= f.t]
             if not back or back[0] > at:
                 out |= set(filter(None, detail_value(f, "components").split(",")))

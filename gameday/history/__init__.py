@@ -21,6 +21,8 @@ from gameday.history.samples import (
     KafkaOffsetsSample,
     KafkaPartitionSample,
     KafkaTopicConfig,
+    LeaderReadBack,
+    LeaderWrite,
     LoadSecond,
     RedisRoleSample,
     SearchHealthSample,
@@ -39,6 +41,6 @@ __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker", "StopTripped",
     "BalancerSample", "CacheCounters", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
-    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
+    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LeaderReadBack", "LeaderWrite", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamDelivery", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

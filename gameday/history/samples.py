@@ -158,6 +158,39 @@ class StoreReadBack(Record):
     judged: bool = True
 
 
+# --- split brain: writes to every side that claims to lead ------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaderWrite(Record):
+    """One write sent straight to a component that claimed, at that moment, to be its tier's
+    leader (a Redis server answering ROLE with master), as a client that still believes in
+    it would. `acked`: the write was acknowledged as the tier's client is told to require
+    (for Redis with `replicas` > 0: WAIT saw that many replicas take it). `error`: why not."""
+
+    kind: ClassVar[str] = "split_brain.write"
+    tier: str
+    node: str
+    key: str
+    acked: bool
+    replicas: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class LeaderReadBack(Record):
+    """The acknowledged `LeaderWrite`s of one tier read back after the heal from the leader
+    the majority then named (`node`): how many were asked and the keys that were gone.
+    `error` set = nothing could be read (not a measurement)."""
+
+    kind: ClassVar[str] = "split_brain.read_back"
+    tier: str
+    node: str
+    checked: int
+    missing: tuple[str, ...] = ()
+    error: str = ""
+
+
 # --- streaming tiers: Kafka, Flink, the data path -----------------------------------------------
 
 

@@ -36,6 +36,8 @@ class LabState:
     restarts: dict[str, list[float]] = field(default_factory=dict)
     # AZs a drill took down whole: nothing runs there (the keeper restarts nothing) until regained.
     lost_azs: list[str] = field(default_factory=list)
+    # AZ -> partition mode (gameday.lab.partition) while a drill has it cut off.
+    partitioned: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         data = asdict(self)

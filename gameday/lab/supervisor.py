@@ -17,7 +17,7 @@ from typing import Callable
 
 from gameday import procs
 from gameday.errors import InputError, LabError
-from gameday.lab import network, state
+from gameday.lab import azgroups, network, partition, state
 from gameday.lab.components import ComponentSpec, wait_healthy
 from gameday.lab.network import Topology, choose_isolation
 from gameday.lab.state import LabState
@@ -133,6 +133,11 @@ class Lab:
         topo = st.topology
         network.create(topo)
         self.say(f"network: {topo.isolation.value}, AZ addresses {', '.join(topo.address(az) for az in network.AZS)}")
+        groups = azgroups.for_lab(topo.bridge)
+        if groups is not None:
+            cores = self.profile.get("lab.az_cpu_cores")
+            groups.create(network.AZS, cores)
+            self.say(f"per-AZ control groups: {groups.lab}, " + (f"each AZ capped at {cores:g} cores" if cores > 0 else "no CPU cap (lab.az_cpu_cores: 0)"))
         ctx = self.context(st)
         tier_hook("prepare", ctx, tiers)
         specs = build_specs(ctx, tiers)
@@ -179,7 +184,9 @@ class Lab:
         nice = self.base_nice(spec) if nice is None else nice
         # `nice` and `ip netns exec` both exec their command: the tracked PID is the component's.
         inside = [] if spec.host_network else st.topology.exec_prefix(spec.az)
-        argv = (["nice", "-n", str(nice)] if nice else []) + inside + spec.argv + (extra_args or [])
+        groups = azgroups.for_lab(st.topology.bridge) if spec.az else None
+        joined = groups.enter_prefix(spec.az) if groups is not None and groups.v2_dir(spec.az).is_dir() else []
+        argv = (["nice", "-n", str(nice)] if nice else []) + joined + inside + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
         env = {**scratch_env(self.home, spec.name), **spec.env}
         tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
@@ -275,6 +282,28 @@ class Lab:
             self.restart(name)
         return down
 
+    def partition_az(self, az: str, mode: partition.PartitionMode | str) -> float:
+        """Cut the AZ off the network (gameday.lab.partition); returns the instant the rules
+        held. Its processes keep running; the keeper still restarts what dies there."""
+        from gameday.lab.tiers import search
+
+        mode = partition.PartitionMode(mode)
+        st = self.require_state()
+        ctx = self.context(st)
+        ports = {z: search.http_port(ctx, z) for z in search.node_azs(ctx)} if "search" in st.tiers else {}
+        partition.install(st.topology, az, mode, ports)
+        at = time.time()
+        state.update(self.home, lambda now: now.partitioned.__setitem__(az, mode.value))
+        return at
+
+    def heal_az(self, az: str) -> float:
+        """Remove the AZ's partition (idempotent); returns the instant."""
+        st = self.require_state()
+        partition.remove(st.topology, az)
+        at = time.time()
+        state.update(self.home, lambda now: now.partitioned.pop(az, None))
+        return at
+
     def kill_az(self, az: str, sig: signal.Signals = signal.SIGKILL) -> tuple[float, list[str]]:
         st = self.require_state()
         names = [n for n, t in st.components.items() if t.az == az and t.alive()]
@@ -348,7 +377,11 @@ class Lab:
             if procs.end_in_namespace(pid, netns, 2):
                 ended += 1
                 self.say(f"stopped stray pid {pid} found in a lab namespace")
+        partition.remove_all(st.topology)
         network.destroy(st.topology)
+        groups = azgroups.for_lab(st.topology.bridge)
+        for problem in groups.destroy(network.AZS) if groups else []:
+            self.say(f"could not remove a control group: {problem}")
         shutil.rmtree(scratch_root(self.home), ignore_errors=True)
         state.remove(self.home)
         self.say(f"lab down: {ended} processes ended, network removed")

@@ -60,21 +60,27 @@ def samplers(recorder: Recorder, target, interval_s: float) -> list[Sampler]:
 
 
 def _writer(recorder: Recorder, sentinels, service: str, by_addr, interval_s: float) -> Sampler:
-    """Writes a key every tick: asks a Sentinel for the primary when it has none or a write fails."""
+    """Writes a key every tick: asks the Sentinels for the primary when it has none or a write fails."""
     sentinel_clients = [_client(h, p) for h, p in sentinels.values()]
     current: dict[str, object] = {"addr": None, "client": None}
 
     def discover() -> None:
+        """The primary a majority of Sentinels names, else the first one named: a Sentinel cut
+        off with the old primary (an AZ partition) still names it, and asked alone it would
+        keep the writer on a primary the majority replaced."""
+        named = []
         for sc in sentinel_clients:
             try:
                 key = redis_client.primary_named_by(sc, service)
             except redis.RedisError:
                 continue
             if key:
-                if key != current["addr"]:
-                    current["addr"], current["client"] = key, _client(*key)
-                return
-        current["addr"] = current["client"] = None
+                named.append(key)
+        key = next((k for k in named if named.count(k) > len(sentinel_clients) // 2), named[0] if named else None)
+        if key is None:
+            current["addr"] = current["client"] = None
+        elif key != current["addr"]:
+            current["addr"], current["client"] = key, _client(*key)
 
     def sample() -> None:
         began = time.perf_counter()

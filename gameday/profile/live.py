@@ -3,7 +3,8 @@
 Every key of defaults.yaml is one of:
 - per run: settings of the harness itself (load, host settling, timeouts of the lab's
   supervisor, the lab's home), which simply take effect for the run;
-- live: settings the running system takes without a restart (Sentinel's), applied by the
+- live: settings the running system takes without a restart (Sentinel's, and Redis's
+  min-replicas pair), applied by the
   target for the run and put back after it;
 - lab: everything else, fixed when the lab starts; a run asking for another value is
   refused, naming the key and saying it needs `gameday lab up --profile`.
@@ -23,10 +24,15 @@ SENTINEL_LIVE = {
     "redis.sentinel.parallel_syncs": "parallel-syncs",
     "redis.sentinel.quorum": "quorum",
 }
-LIVE = tuple(SENTINEL_LIVE)
+# profile key -> Redis server parameter set with CONFIG SET on every server
+REDIS_LIVE = {
+    "redis.min_replicas_to_write": "min-replicas-to-write",
+    "redis.min_replicas_max_lag_s": "min-replicas-max-lag",
+}
+LIVE = tuple(SENTINEL_LIVE) + tuple(REDIS_LIVE)
 # Keys of the harness, not of the running system: a run's value simply applies.
 PER_RUN_SECTIONS = ("load.", "host.")
-PER_RUN_KEYS = ("lab.home", "lab.start_timeout_s", "lab.stop_grace_s", "lab.restart_nice", "cassandra.strong_consistency")
+PER_RUN_KEYS = ("lab.home", "lab.start_timeout_s", "lab.stop_grace_s", "lab.restart_nice", "cassandra.strong_consistency", "redis.client_wait_replicas")
 
 
 def per_run(key: str) -> bool:

@@ -27,6 +27,8 @@ COUNTS: dict[str, tuple[int, int]] = {
     "kafka.min_insync_replicas": (1, 3),
     "redis.sentinel.quorum": (1, 3),
     "redis.sentinel.parallel_syncs": (1, 2),
+    "redis.min_replicas_to_write": (0, 2),
+    "redis.client_wait_replicas": (0, 2),
     "api.instances_per_az": (1, 8),
     "flink.taskmanagers_per_az": (1, 4),
     "flink.slots_per_taskmanager": (1, 16),
@@ -41,7 +43,7 @@ COUNTS: dict[str, tuple[int, int]] = {
 # Numbers that must be above 0 (every other number may be 0, none negative).
 POSITIVE = {
     "lab.start_timeout_s", "redis.maxmemory_mb", "redis.ttl_s", "redis.sentinel.down_after_ms",
-    "redis.sentinel.failover_timeout_ms", "cassandra.heap_mb", "haproxy.check_interval_ms", "haproxy.check_timeout_ms", "haproxy.check_fall",
+    "redis.sentinel.failover_timeout_ms", "redis.min_replicas_max_lag_s", "cassandra.heap_mb", "haproxy.check_interval_ms", "haproxy.check_timeout_ms", "haproxy.check_fall",
     "prometheus.scrape_interval_s", "kafka.heap_mb", "kafka.broker_session_timeout_ms",
     "kafka.replica_lag_time_max_ms", "zookeeper.tick_ms", "zookeeper.heap_mb",
     "zookeeper.session_timeout_ms", "flink.jobmanager_heap_mb", "flink.taskmanager_process_mb",
@@ -101,6 +103,8 @@ def _number(key: str, value: float, flat: dict[str, Any]) -> str | None:
         return f"must be a finite number, got {value!r}"
     if key.endswith("port") and not 1 <= value <= 65535:
         return f"must be a port (1 to 65535), got {value!r}"
+    if key == "lab.az_cpu_cores" and value and not 0.05 <= value <= (os.cpu_count() or 1):
+        return f"must be 0 (no cap) or 0.05 to this host's {os.cpu_count() or 1} cores, got {value!r}"
     if key in COUNTS:
         low, high = COUNTS[key]
         if key == "kafka.min_insync_replicas":

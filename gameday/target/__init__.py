@@ -125,6 +125,11 @@ class Target(Protocol):
     def regain_az(self, az: str) -> list[str]:
         """The AZ is back: its components started again, dependencies first, each healthy
         before the next; returns them in that order."""
+    def partition_az(self, az: str, mode: str) -> float:
+        """Cut the AZ off the network, its processes running: mode "peers" (from the other
+        AZs; clients still reach it) or "all" (from everything). The instant it held."""
+    def heal_az(self, az: str) -> float:
+        """Remove the AZ's partition (idempotent); the instant."""
 
     # --- addresses ---------------------------------------------------------------------------
     def lb_url(self) -> str: ...

@@ -37,7 +37,7 @@ from gameday.lab.tiers import stream as stream_tier
 from gameday.lab.tiers import zookeeper as zookeeper_tier
 from gameday.procs import Tracked
 from gameday.profile import Profile
-from gameday.profile.live import SENTINEL_LIVE
+from gameday.profile.live import REDIS_LIVE, SENTINEL_LIVE
 from gameday.target import Address, Partition, Role, StreamJob, Topic
 
 _TIMEOUT_S = 0.5
@@ -132,6 +132,20 @@ class LabTarget:
     def regain_az(self, az: str) -> list[str]:
         self._known_az(az)
         return self.lab.regain_az(az)
+
+    def partition_az(self, az: str, mode: str) -> float:
+        from gameday.lab.partition import PartitionMode
+
+        self._known_az(az)
+        try:
+            chosen = PartitionMode(mode)
+        except ValueError:
+            raise ValueError(f"no partition mode {mode!r}; modes: {', '.join(m.value for m in PartitionMode)}") from None
+        return self.lab.partition_az(az, chosen)  # the mode checked here names the choices
+
+    def heal_az(self, az: str) -> float:
+        self._known_az(az)
+        return self.lab.heal_az(az)
 
     def _known_az(self, az: str) -> None:
         if az not in self.azs():
@@ -326,13 +340,22 @@ class LabTarget:
         return sorted((self.lab.home / "logs").glob("*.log"))
 
     def apply_live(self, settings: dict[str, Any]) -> None:
-        """Sentinel's settings, with SENTINEL SET on every Sentinel."""
-        unknown = sorted(set(settings) - set(SENTINEL_LIVE))
+        """Sentinel's settings with SENTINEL SET on every Sentinel, Redis's with CONFIG SET
+        on every server."""
+        unknown = sorted(set(settings) - set(SENTINEL_LIVE) - set(REDIS_LIVE))
         if unknown:
             raise LabError(f"the lab cannot change {', '.join(unknown)} live")
-        for name, (host, port) in self.sentinels().items():
+        for name, (host, port) in self.redis_nodes().items():
             client = redis_client.client(host, port, timeout_s=1)
             for key, value in settings.items():
+                if key in REDIS_LIVE:
+                    try:
+                        client.execute_command("CONFIG", "SET", REDIS_LIVE[key], str(value))
+                    except redis.RedisError as exc:
+                        raise LabError(f"could not set {key}={value} on {name}: {exc}") from None
+        for name, (host, port) in self.sentinels().items():
+            client = redis_client.client(host, port, timeout_s=1)
+            for key, value in ((k, v) for k, v in settings.items() if k in SENTINEL_LIVE):
                 try:
                     client.execute_command("SENTINEL", "SET", self.redis_service(), SENTINEL_LIVE[key], str(value))
                 except redis.RedisError as exc:

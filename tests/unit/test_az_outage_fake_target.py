@@ -162,3 +162,34 @@ def test_a_sentinel_that_is_silent_without_an_az_outage_still_counts():
     out = _sentinel_a_dead(with_outage=False)
     assert (out.verdict.value, out.measured) == ("fail", 40.0), out  # agreement waits for sentinel-a to answer again
     assert out.detail.startswith("All 3 Sentinels")
+
+
+# --- the AZ partition's probes (fake target) ---------------------------------------------------
+
+
+def _partitioning(fake):
+    fake.cut: list[tuple[str, str]] = []
+    fake.healed: list[str] = []
+    fake.partition_az = lambda az, mode: fake.cut.append((az, mode)) or 2000.0
+    fake.heal_az = lambda az: fake.healed.append(az) or 2100.0
+
+
+def test_a_peers_partition_loses_the_stateful_tiers_but_not_what_clients_still_reach(fake):
+    _partitioning(fake)
+    events = fault_events(az_probes.partition_az(mode="peers"))
+    assert fake.cut == [("az-b", "peers")]
+    faults = {e.fault for e in events}
+    assert Fault.AZ_PARTITION.value in faults and Fault.REDIS_KILL_PRIMARY.value in faults and Fault.STORE_KILL_NODE.value in faults
+    assert Fault.API_KILL_INSTANCE.value not in faults and Fault.INGEST_KILL_ADAPTER.value not in faults
+    assert all("partitioned mode=peers" in e.detail for e in events if e.fault != Fault.AZ_PARTITION.value)
+    assert Fault.AZ_OUTAGE.value not in faults
+
+
+def test_an_all_partition_loses_the_api_and_adapters_too_and_heal_reverts_everything(fake):
+    _partitioning(fake)
+    injected = fault_events(az_probes.partition_az("az-c", mode="all"))
+    assert {Fault.API_KILL_INSTANCE.value, Fault.INGEST_KILL_ADAPTER.value} <= {e.fault for e in injected}
+    assert az_probes.regain_az() == {"regained": []}  # a partition is healed, not regained
+    reverted = fault_events(az_probes.heal_az())
+    assert fake.healed == ["az-c"] and sorted(e.fault for e in reverted) == sorted(e.fault for e in injected)
+    assert az_probes.heal_az() == {"healed": []}

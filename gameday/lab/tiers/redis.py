@@ -72,6 +72,8 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             f"dir {ctx.data_dir(name)}",
             "replica-serve-stale-data yes",
             "repl-diskless-sync-delay 0",
+            f"min-replicas-to-write {p.get('redis.min_replicas_to_write')}",
+            f"min-replicas-max-lag {p.get('redis.min_replicas_max_lag_s')}",
         ]
         if az != PRIMARY_AZ:
             lines.append(f"replicaof {primary} {port}")

@@ -1,0 +1,93 @@
+"""Split brain: acknowledged writes a healed partition lost, and two leaders at once.
+
+Both read the split-brain writer's records (gameday.monitors.split_brain): a write sent
+straight to every Redis server that answered `master`, and its read-back after the heal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from gameday.checkers import checker
+from gameday.checkers.verdicts import Outcome, judge
+from gameday.history import History, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
+from gameday.spec import Slo
+
+
+@checker("consistency.split_brain_writes_lost")
+def split_brain_writes_lost(history: History, slo: Slo) -> Outcome:
+    """Redis: acknowledged keys gone from the primary the majority names after the heal;
+    the store's acknowledged writes some node still did not return are added when the run
+    read them back (the same loss, judged on its own by store.acknowledged_writes_readable)."""
+    writes = history.of(LeaderWrite)
+    acked = [w for w in writes if w.acked]
+    back = next((r for r in history.of(LeaderReadBack) if r.tier == "redis"), None)
+    if not writes:
+        return judge(slo, None, "The split-brain writer recorded no write: no Redis server answered master, or the writer never ran.")
+    if back is None:
+        return judge(slo, None, f"{len(acked)} Redis writes were acknowledged but never read back after the heal.")
+    if back.error:
+        return judge(slo, None, f"The Redis read-back failed: {back.error}")
+    by_node: dict[str, int] = defaultdict(int)
+    where = {w.key: w.node for w in acked}
+    for key in back.missing:
+        by_node[where.get(key, "?")] += 1
+    refused = len(writes) - len(acked)
+    parts = [f"Redis: {len(back.missing)} of {back.checked} acknowledged writes gone from {back.node}"
+             + (f" ({', '.join(f'{n} acknowledged {c}' for n, c in sorted(by_node.items()))})" if by_node else "")
+             + f"; {refused} writes not acknowledged (refused, or no replica took them)"]
+    store = [r for r in history.of(StoreReadBack) if r.judged and not r.error]
+    store_lost = len(set().union(*(r.missing + r.failed for r in store))) if store else 0
+    if store:
+        parts.append(f"store: {store_lost} acknowledged writes some node did not return")
+    return judge(slo, len(back.missing) + store_lost, ". ".join(parts) + ".")
+
+
+def _overlaps(seconds: dict[int, set[str]]) -> list[tuple[int, int, frozenset[str]]]:
+    """Runs of consecutive seconds in which two or more servers acknowledged writes."""
+    runs: list[tuple[int, int, frozenset[str]]] = []
+    for s in sorted(k for k, v in seconds.items() if len(v) > 1):
+        if runs and runs[-1][1] == s - 1:
+            start, _, nodes = runs[-1]
+            runs[-1] = (start, s, nodes | seconds[s])
+        else:
+            runs.append((s, s, frozenset(seconds[s])))
+    return runs
+
+
+def _masters_at_once(history: History) -> float:
+    """Seconds during which two or more servers reported role master (context: a server
+    that is master but refuses writes is no second leader for clients)."""
+    roles: dict[str, str] = {}
+    total, since = 0.0, None
+    for r in history.of(RedisRoleSample):
+        roles[r.node] = r.role
+        two = sum(v == "master" for v in roles.values()) > 1
+        if two and since is None:
+            since = r.t
+        elif not two and since is not None:
+            total, since = total + r.t - since, None
+    return total
+
+
+@checker("consistency.single_leader")
+def single_leader(history: History, slo: Slo) -> Outcome:
+    writes = history.of(LeaderWrite)
+    if not writes:
+        return judge(slo, None, "The split-brain writer recorded no write, so no leader was observed.")
+    seconds: dict[int, set[str]] = defaultdict(set)
+    for w in writes:
+        if w.acked:
+            seconds[int(w.t)].add(w.node)
+    if not seconds:
+        return judge(slo, None, "No Redis server acknowledged a write: no leader was observed taking writes.")
+    runs = _overlaps(seconds)
+    measured = float(sum(end - start + 1 for start, end, _ in runs))
+    masters = _masters_at_once(history)
+    context = f" Two or more servers reported role master for {masters:.1f} s (a master refusing writes leads no client)." if masters else ""
+    if not runs:
+        leaders = sorted({w.node for w in writes if w.acked})
+        return judge(slo, 0.0, f"Writes were acknowledged by {', '.join(leaders)}, never by two in the same second.{context}")
+    t0 = history.faults()[0].t if history.faults() else runs[0][0]
+    described = "; ".join(f"{', '.join(sorted(nodes))} from t+{start - t0:.0f} s to t+{end + 1 - t0:.0f} s" for start, end, nodes in runs[:3])
+    return judge(slo, measured, f"Two Redis servers acknowledged writes in the same second for {measured:.0f} s: {described}.{context}")

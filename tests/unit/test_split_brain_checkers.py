@@ -1,0 +1,64 @@
+"""Split brain judged from fake histories (the checkers' own logic; the lab drill is
+tests/lab/test_az_partition_lab.py)."""
+
+from __future__ import annotations
+
+from gameday.checkers import run_checkers
+from gameday.history import FaultEvent, FaultPhase, History, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
+
+CUT = 1000.0
+SLOS = ["consistency.split_brain_writes_lost", "consistency.single_leader"]
+
+
+def _writes(node: str, start: float, end: float, acked: bool = True) -> list[LeaderWrite]:
+    out, t = [], start
+    while t < end:
+        out.append(LeaderWrite(t=t, tier="redis", node=node, key=f"k:{node}:{t:.1f}", acked=acked, replicas=int(acked)))
+        t += 0.5
+    return out
+
+
+def _judge(records) -> dict[str, object]:
+    cut = FaultEvent(t=CUT, phase=FaultPhase.INJECTED, fault="az.partition", component="az-a", az="az-a", detail="mode=peers")
+    return {o.slo: o for o in run_checkers(History.of_records([cut, *records]), SLOS)}
+
+
+def test_a_healthy_failover_loses_nothing_and_never_has_two_leaders():
+    writes = _writes("redis-a", CUT - 20, CUT) + _writes("redis-a", CUT, CUT + 10, acked=False) + _writes("redis-b", CUT + 7, CUT + 60)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-b", checked=sum(w.acked for w in writes))
+    out = _judge(writes + [back])
+    lost, leaders = out["consistency.split_brain_writes_lost"], out["consistency.single_leader"]
+    assert (lost.verdict.value, lost.measured) == ("pass", 0) and "20 writes not acknowledged" in lost.detail
+    assert (leaders.verdict.value, leaders.measured) == ("pass", 0.0)
+
+
+def test_an_isolated_primary_that_keeps_acknowledging_is_two_leaders_and_lost_writes():
+    writes = _writes("redis-a", CUT - 10, CUT + 60) + _writes("redis-b", CUT + 7, CUT + 60)
+    gone = tuple(w.key for w in writes if w.node == "redis-a" and w.t >= CUT)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-b", checked=len(writes), missing=gone)
+    roles = [RedisRoleSample(t=CUT + 7, node="redis-b", role="master"), RedisRoleSample(t=CUT + 6, node="redis-a", role="master"),
+             RedisRoleSample(t=CUT + 61, node="redis-a", role="slave")]  # fmt: skip
+    out = _judge(writes + [back] + roles)
+    lost, leaders = out["consistency.split_brain_writes_lost"], out["consistency.single_leader"]
+    assert lost.verdict.value == "fail" and lost.measured == len(gone) == 120 and "redis-a acknowledged 120" in lost.detail
+    assert leaders.verdict.value == "fail" and 52 <= leaders.measured <= 54 and "redis-a, redis-b from t+7 s" in leaders.detail
+    assert "reported role master for 54.0 s" in leaders.detail
+
+
+def test_store_writes_some_node_lost_are_counted_with_the_caches():
+    writes = _writes("redis-a", CUT - 5, CUT)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-a", checked=10)
+    store = [StoreReadBack(t=CUT + 95, node=n, consistency="LOCAL_QUORUM", checked=50, missing=("f1", "f2")) for n in ("cassandra-a", "cassandra-b")]
+    lost = _judge(writes + [back] + store)["consistency.split_brain_writes_lost"]
+    assert (lost.verdict.value, lost.measured) == ("fail", 2) and "store: 2 acknowledged writes" in lost.detail
+
+
+def test_no_writer_or_no_read_back_is_unknown_never_a_pass():
+    out = _judge([])
+    assert all(o.verdict.value == "unknown" for o in out.values())
+    lost = _judge(_writes("redis-a", CUT, CUT + 5))["consistency.split_brain_writes_lost"]
+    assert lost.verdict.value == "unknown" and "never read back" in lost.detail
+    failed = _judge(_writes("redis-a", CUT, CUT + 5) + [LeaderReadBack(t=CUT + 9, tier="redis", node="", checked=10, error="no primary")])
+    assert failed["consistency.split_brain_writes_lost"].verdict.value == "unknown"
+    refused = _judge(_writes("redis-a", CUT, CUT + 5, acked=False))["consistency.single_leader"]
+    assert refused.verdict.value == "unknown"
