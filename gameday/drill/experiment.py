@@ -146,10 +146,13 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
     params = load.get("shape_params", {})
     if not isinstance(params, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
         raise InputError(f"{where}.load: field 'shape_params' must map names to numbers")
-    try:
-        make_shape(shape, rate, **params)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}.load: {exc}") from None
+    if rate == 0 and shape == "steady" and not params:
+        pass  # no background load: the method drives its own (the capacity drill)
+    else:
+        try:
+            make_shape(shape, rate, **params)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}.load: {exc}") from None
     settings = DrillSettings(runbook=runbook, tiers=tiers, slos=slos, rate=rate, shape=ShapeKind(shape), shape_params={k: float(v) for k, v in params.items()})
     for key in ("warmup_s", "baseline_s", "cooldown_s"):
         if key in ext:
@@ -166,7 +169,9 @@ def _drill_settings(path: Path, data: dict[str, Any]) -> DrillSettings:
     if "steady_state_only" in ext:
         settings.steady_state_only = _field(ext, "steady_state_only", bool, where)
     if "stop_conditions" in ext:
-        settings.stop_conditions = parse_conditions(ext["stop_conditions"], where)  # watched in the load (rate > 0)
+        settings.stop_conditions = parse_conditions(ext["stop_conditions"], where)
+        if settings.rate == 0:
+            raise InputError(f"{where}: stop_conditions watch the drill's load, and load.rate is 0", hint="give the drill a load rate, or drop its stop conditions")
     return settings
 
 

@@ -105,10 +105,13 @@ def prepare(req: RunRequest) -> Prepared:
     if req.shape is not None:
         exp.drill.shape = ShapeKind(req.shape)
         exp.drill.shape_params = {}
-    try:
-        make_shape(exp.drill.shape, exp.drill.rate, **exp.drill.shape_params)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"--rate/--shape: {exc}") from None
+    if exp.drill.rate == 0 and (req.rate is not None or req.shape is not None):
+        raise InputError("--rate/--shape: this drill drives its own load (its load.rate is 0)" if req.rate is None else "--rate must be above 0")
+    if exp.drill.rate > 0:
+        try:
+            make_shape(exp.drill.shape, exp.drill.rate, **exp.drill.shape_params)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"--rate/--shape: {exc}") from None
     if req.processes is not None:
         if not 1 <= req.processes <= MAX_PROCESSES:
             raise InputError(f"--processes must be 1 to {MAX_PROCESSES}, got {req.processes}")

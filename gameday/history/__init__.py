@@ -12,6 +12,7 @@ from gameday.history.samples import (
     CacheCounters,
     CanaryPath,
     CanarySample,
+    CapacityMeasured,
     FlinkFailure,
     FlinkSample,
     IngestSecond,
@@ -40,7 +41,7 @@ from gameday.history.store import History, Recorder
 __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker", "StopTripped",
-    "BalancerSample", "CacheCounters", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
+    "BalancerSample", "CacheCounters", "CapacityMeasured", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LeaderReadBack", "LeaderWrite", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamDelivery", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -158,6 +158,30 @@ class StoreReadBack(Record):
     judged: bool = True
 
 
+# --- capacity under AZ loss ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapacityMeasured(Record):
+    """One step-up capacity search inside a drill (`gameday capacity`'s, same budget):
+    `label` names the platform's state ("all-azs", "one-az-down"); `capacity_rps` is the
+    highest rate of the unbroken run of good steps from the bottom (-1: even the first step
+    missed); `stopped_by` why the step above it missed ("" when the steps ran out: the
+    capacity is then a lower bound); `generator_limited`: that miss was the load generator's,
+    not the platform's; `az_cpu_cores`: each AZ's CPU cap (0: none)."""
+
+    kind: ClassVar[str] = "capacity.measured"
+    label: str
+    capacity_rps: float
+    first_rate: float
+    step: float
+    steps_run: int
+    stopped_by: str = ""
+    generator_limited: bool = False
+    az_cpu_cores: float = 0.0
+    azs_up: tuple[str, ...] = ()
+
+
 # --- split brain: writes to every side that claims to lead ------------------------------------
 
 

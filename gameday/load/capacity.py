@@ -97,7 +97,8 @@ def capacity_of(steps: list[StepResult]) -> float | None:
     return best
 
 
-def find_capacity(start: float, step: float, step_s: float, max_rate: float, out: Path | None, processes: int | None, say=print, profile_path: Path | None = None) -> CapacityResult:
+def check_steps(start: float, step: float, step_s: float, max_rate: float, processes: int | None) -> StepUp:
+    """The step-up shape, or InputError naming the flag that is wrong."""
     try:
         shape = make_shape(ShapeKind.STEP, start, step=step, step_s=step_s, max_rate=max_rate)
     except (TypeError, ValueError) as exc:
@@ -106,26 +107,25 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
         raise InputError(f"capacity: --step-s must be at least {SETTLE_S + 5:g} (each step's first {SETTLE_S:g} s are settling), got {step_s:g}")
     if processes is not None and not 1 <= processes <= MAX_PROCESSES:
         raise InputError(f"capacity: --processes must be 1 to {MAX_PROCESSES}, got {processes}")
-    target = resolve(profile=load_profile(profile_path))
-    profile = target.profile
-    if "api" not in target.tiers():
-        raise TargetError("capacity needs the api tier", hint="gameday lab up")
-    started = time.time()
-    run_dir = (out or Path("runs") / (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-capacity")).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    assert isinstance(shape, StepUp)
+    return shape
+
+
+def step_up(target, shape: StepUp, processes: int, run_dir: Path, say=print) -> list[StepResult]:
+    """Drive the step-up load against the target's load balancer until two steps in a row
+    miss the budget (or the steps run out); each step judged as it completes."""
+    step_s = shape.step_s
     plan = LoadPlan(
-        rate=start,
+        rate=shape.steps[0],
         target_url=target.lb_url(),
         max_duration_s=int(len(shape.steps) * step_s + 30),
-        timetable=timetable_env(profile),
+        timetable=timetable_env(target.profile),
         shape=ShapeKind.STEP,
-        shape_params={"step": step, "step_s": step_s, "max_rate": max_rate},
-        processes=processes or profile.get("load.processes"),
+        shape_params={"step": shape.step, "step_s": step_s, "max_rate": shape.max_rate},
+        processes=processes,
     )
     load = LoadRun(plan, run_dir, target)
     load.start()
-    path = "index, cache, store" if "search" in target.tiers() else "store listing, cache"
-    say(f"capacity: steps {', '.join(f'{r:g}' for r in shape.steps)} req/s, {step_s:g} s each, search path {path}; results in {run_dir}")
     results: list[StepResult] = []
     try:
         while len(results) < len(shape.steps):
@@ -148,6 +148,21 @@ def find_capacity(start: float, step: float, step_s: float, max_rate: float, out
                 break
     finally:
         load.stop()
+    return results
+
+
+def find_capacity(start: float, step: float, step_s: float, max_rate: float, out: Path | None, processes: int | None, say=print, profile_path: Path | None = None) -> CapacityResult:
+    shape = check_steps(start, step, step_s, max_rate, processes)
+    target = resolve(profile=load_profile(profile_path))
+    profile = target.profile
+    if "api" not in target.tiers():
+        raise TargetError("capacity needs the api tier", hint="gameday lab up")
+    started = time.time()
+    run_dir = (out or Path("runs") / (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-capacity")).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = "index, cache, store" if "search" in target.tiers() else "store listing, cache"
+    say(f"capacity: steps {', '.join(f'{r:g}' for r in shape.steps)} req/s, {step_s:g} s each, search path {path}; results in {run_dir}")
+    results = step_up(target, shape, processes or profile.get("load.processes"), run_dir, say)
     tiers = tuple(target.tiers())
     result = CapacityResult(capacity_of(results), catalog()["api.p95_latency"].threshold, catalog()["api.error_rate"].threshold, results, started, str(run_dir),
                             tiers=tiers, listing="index" if "search" in tiers else "store")  # fmt: skip

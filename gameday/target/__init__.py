@@ -125,6 +125,8 @@ class Target(Protocol):
     def regain_az(self, az: str) -> list[str]:
         """The AZ is back: its components started again, dependencies first, each healthy
         before the next; returns them in that order."""
+    def az_cpu_caps(self) -> dict[str, float | None]:
+        """Each AZ's CPU cap in cores as the platform enforces it (None: no cap of its own)."""
     def partition_az(self, az: str, mode: str) -> float:
         """Cut the AZ off the network, its processes running: mode "peers" (from the other
         AZs; clients still reach it) or "all" (from everything). The instant it held."""

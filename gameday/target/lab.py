@@ -133,6 +133,13 @@ class LabTarget:
         self._known_az(az)
         return self.lab.regain_az(az)
 
+    def az_cpu_caps(self) -> dict[str, float | None]:
+        """Read from the kernel (the AZ's control group), not from the profile."""
+        from gameday.lab import azgroups
+
+        groups = azgroups.for_lab(self.st.topology.bridge)
+        return {az: groups.quota_cores(az) if groups else None for az in self.azs()}
+
     def partition_az(self, az: str, mode: str) -> float:
         from gameday.lab.partition import PartitionMode
 
