@@ -100,14 +100,15 @@ class Prepared:
 def prepare(req: RunRequest) -> Prepared:
     """Everything that can be wrong with the input or the target, checked before anything starts."""
     exp = load_experiment(req.experiment)
+    drives_own_load = exp.drill.rate == 0  # e.g. the capacity drill: its method runs the load
+    if drives_own_load and (req.rate is not None or req.shape is not None):
+        raise InputError("--rate/--shape: this drill drives its own load (its load.rate is 0)")
     if req.rate is not None:
         exp.drill.rate = req.rate
     if req.shape is not None:
         exp.drill.shape = ShapeKind(req.shape)
         exp.drill.shape_params = {}
-    if exp.drill.rate == 0 and (req.rate is not None or req.shape is not None):
-        raise InputError("--rate/--shape: this drill drives its own load (its load.rate is 0)" if req.rate is None else "--rate must be above 0")
-    if exp.drill.rate > 0:
+    if not drives_own_load:
         try:
             make_shape(exp.drill.shape, exp.drill.rate, **exp.drill.shape_params)
         except (TypeError, ValueError) as exc:

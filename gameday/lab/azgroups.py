@@ -78,7 +78,7 @@ class AzGroups:
         """Make every AZ's groups; `cpu_cores` > 0 caps each AZ at that many cores."""
         try:
             (self.hierarchy.v2 / self.lab).mkdir(exist_ok=True)
-            if self.hierarchy.cpu_is_v2:  # a v2 group gets a controller only from its parent
+            if self.hierarchy.cpu_is_v2 and cpu_cores > 0:  # a v2 group gets a controller only from its parent
                 for parent in (self.hierarchy.v2, self.hierarchy.v2 / self.lab):
                     (parent / "cgroup.subtree_control").write_text("+cpu")
             for az in azs:
@@ -112,8 +112,12 @@ class AzGroups:
         return None if quota in ("max", "-1") else int(quota) / int(period)
 
     def enter_prefix(self, az: str) -> list[str]:
-        """argv prefix: join the AZ's groups, then exec the rest (the PID is kept)."""
-        writes = "; ".join(f"echo $$ > {d / 'cgroup.procs'}" for d in self.dirs(az))
+        """argv prefix: join the AZ's groups, then exec the rest (the PID is kept). The cpu
+        controller's group only when the AZ has a cap: a group of its own changes how the
+        kernel shares the CPU between AZs even uncapped (one weight per AZ instead of one per
+        thread), and the lab's nice levels were tuned without it."""
+        dirs = self.dirs(az) if self.quota_cores(az) is not None else [self.v2_dir(az)]
+        writes = "; ".join(f"echo $$ > {d / 'cgroup.procs'}" for d in dirs)
         return ["sh", "-c", f'{writes} && exec "$@"', "gameday-az"]
 
     def members(self, az: str) -> list[int]:

@@ -71,6 +71,8 @@ def test_groups_on_a_fake_hybrid_tree_get_a_quota_and_a_prefix_that_keeps_the_pi
     assert prefix[:2] == ["sh", "-c"] and prefix[2].endswith('exec "$@"') and str(groups.v2_dir("az-a") / "cgroup.procs") in prefix[2]
     groups.create(("az-a",), 0)
     assert groups.quota_cores("az-a") is None
+    uncapped = groups.enter_prefix("az-a")[2]  # no cap: the cpu controller's group is left alone
+    assert str(groups.v2_dir("az-a")) in uncapped and str(groups.cpu_dir("az-a")) not in uncapped
 
 
 def test_no_cgroup_tree_means_no_groups(tmp_path):
