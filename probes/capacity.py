@@ -12,11 +12,26 @@ from typing import Any
 
 from gameday.history import CapacityMeasured
 from gameday.load.capacity import capacity_of, check_steps, step_up
+from gameday.load.run import LoadPlan, LoadRun, timetable_env
+from gameday.load.shapes import ShapeKind
 from gameday.target import resolve
 
 
+def warm_up(target: Any, rate: float, seconds: float, run_dir: Path) -> None:
+    """The first rate for a while, not judged: after a restart (the regain of the AZ before),
+    the JVMs' first seconds are compilation, and the first step missed by that alone."""
+    plan = LoadPlan(rate=rate, target_url=target.lb_url(), max_duration_s=int(seconds) + 10, timetable=timetable_env(target.profile),
+                    shape=ShapeKind.STEADY, shape_params={}, processes=1)  # fmt: skip
+    load = LoadRun(plan, run_dir, target)
+    load.start()
+    try:
+        time.sleep(seconds)
+    finally:
+        load.stop()
+
+
 def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: float = 15, max_rate: float = 2000,
-                     configuration: dict | None = None) -> dict[str, Any]:  # fmt: skip
+                     warmup_s: float = 20, configuration: dict | None = None) -> dict[str, Any]:  # fmt: skip
     from gameday.drill import session as sessions
 
     shape = check_steps(start, step, step_s, max_rate, None)
@@ -29,6 +44,8 @@ def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: 
     down = {target.az_of(name) for name in target.down_components()}
     up = tuple(az for az in target.azs() if az not in down)
     say(f"capacity ({label}): steps from {start:g} req/s by {step:g} every {step_s:g} s; AZ CPU caps {caps}")
+    if warmup_s > 0:
+        warm_up(target, start, warmup_s, run_dir / "warm-up")
     results = step_up(target, shape, target.profile.get("load.processes"), run_dir, say)
     capacity = capacity_of(results)
     first_miss = next((r for r in results if not r.ok), None)

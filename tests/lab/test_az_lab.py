@@ -99,3 +99,14 @@ def test_an_az_cut_off_from_everything_is_lost_to_clients_and_heals(full_lab, tm
     v = _partition("az-partition-all", tmp_path / "run")
     for slo in ("consistency.split_brain_writes_lost", "consistency.single_leader"):
         assert (v[slo]["verdict"], v[slo]["measured"]) == ("pass", 0), v[slo]
+
+
+def test_an_az_outage_with_sentinel_quorum_3_never_promotes(full_lab, tmp_path):
+    """Missing the plan: a quorum of 3 Sentinels cannot be met with one of three lost with its
+    AZ, so no replica is promoted (live: SENTINEL SET, put back after the run)."""
+    profile = tmp_path / "quorum-3.yaml"
+    profile.write_text("redis:\n  sentinel:\n    quorum: 3\n")
+    code, v = drill("az-outage", tmp_path / "run", "--profile", str(profile))
+    assert code == 1
+    promotion = v["redis.promotion_time"]
+    assert promotion["verdict"] == "fail" and promotion["measured"] > 10 and "No promotion observed" in promotion["detail"], promotion
