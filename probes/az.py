@@ -164,14 +164,21 @@ def partition_az(az: str = "", mode: str = "peers", configuration: dict | None =
 
 
 def heal_az(configuration: dict | None = None) -> dict[str, Any]:
-    """Rollback: the partition is removed; each tier's fault is reverted at that instant."""
+    """Rollback: the partition is removed; each tier's fault is reverted at that instant, and
+    what died while cut off is started again."""
     popped = _pop(Fault.AZ_PARTITION)
     if popped is None:
         return {"healed": []}
     target = resolve(configuration)
     az, losses = popped
     at = target.heal_az(az)
-    healed = fault_output(FaultPhase.REVERTED, Fault.AZ_PARTITION, az, at, az, "partition removed")
+    # What died while cut off (a TaskManager whose ZooKeeper session expired exits) starts
+    # again, as the orchestrator would restart its pod; the lab's keeper restarts only the
+    # stateless tiers.
+    died = [name for name in target.down_components() if target.az_of(name) == az]
+    for name in died:
+        target.restart(name)
+    healed = fault_output(FaultPhase.REVERTED, Fault.AZ_PARTITION, az, at, az, "partition removed" + (f"; restarted what died while cut off: {','.join(died)}" if died else ""))
     return together([healed] + [fault_output(FaultPhase.REVERTED, x.fault, x.component, at, az, "healed with the AZ") for x in losses])
 
 

@@ -170,8 +170,11 @@ def test_a_sentinel_that_is_silent_without_an_az_outage_still_counts():
 def _partitioning(fake):
     fake.cut: list[tuple[str, str]] = []
     fake.healed: list[str] = []
+    fake.restarted: list[str] = []
     fake.partition_az = lambda az, mode: fake.cut.append((az, mode)) or 2000.0
     fake.heal_az = lambda az: fake.healed.append(az) or 2100.0
+    fake.down_components = lambda: ["flink-tm-c", "api-b"]
+    fake.restart = lambda name: fake.restarted.append(name) or 30.0
 
 
 def test_a_peers_partition_loses_the_stateful_tiers_but_not_what_clients_still_reach(fake):
@@ -192,4 +195,6 @@ def test_an_all_partition_loses_the_api_and_adapters_too_and_heal_reverts_everyt
     assert az_probes.regain_az() == {"regained": []}  # a partition is healed, not regained
     reverted = fault_events(az_probes.heal_az())
     assert fake.healed == ["az-c"] and sorted(e.fault for e in reverted) == sorted(e.fault for e in injected)
+    assert fake.restarted == ["flink-tm-c"]  # what died in the cut-off AZ, not elsewhere
+    assert "restarted what died while cut off: flink-tm-c" in next(e.detail for e in reverted if e.fault == Fault.AZ_PARTITION.value)
     assert az_probes.heal_az() == {"healed": []}

@@ -113,8 +113,8 @@ def rejoin_args(ctx: LabContext, name: str) -> list[str]:
             continue
         if addr and addr != (topo.address(_az_of(name)), p.get("redis.port")):
             return ["--replicaof", addr[0], str(addr[1])]
-        if addr:
-            return []
+        if addr:  # still the primary (no failover happened): not the config file's replicaof
+            return ["--replicaof", "no", "one"]
     return []
 
 
