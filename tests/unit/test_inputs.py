@@ -183,6 +183,8 @@ def test_live_tunable_change_is_planned_and_others_are_refused(tmp_path):
     running = load_profile().data
     slow = load_profile(overrides={"redis": {"sentinel": {"down_after_ms": 30000}}})
     assert plan_changes(running, slow) == {"redis.sentinel.down_after_ms": 30000}
+    split = load_profile(overrides={"redis": {"min_replicas_to_write": 0, "client_wait_replicas": 0}})
+    assert plan_changes(running, split) == {"redis.min_replicas_to_write": 0}  # live; the clients' WAIT is the run's own
     bigger = load_profile(overrides={"cassandra": {"heap_mb": 2048}})
     with pytest.raises(InputError, match="cassandra.heap_mb.*needs `gameday lab up --profile`"):
         plan_changes(running, bigger)
