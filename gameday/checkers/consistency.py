@@ -24,6 +24,8 @@ def split_brain_writes_lost(history: History, slo: Slo) -> Outcome:
     back = next((r for r in history.of(LeaderReadBack) if r.tier == "redis"), None)
     if not writes:
         return judge(slo, None, "The split-brain writer recorded no write: no Redis server answered master, or the writer never ran.")
+    if len(acked) < slo.evidence.min_writes:
+        return judge(slo, None, f"Only {len(acked)} acknowledged Redis writes (at least {slo.evidence.min_writes} make a measurement).")
     if back is None:
         return judge(slo, None, f"{len(acked)} Redis writes were acknowledged but never read back after the heal.")
     if back.error:
@@ -79,8 +81,9 @@ def single_leader(history: History, slo: Slo) -> Outcome:
     for w in writes:
         if w.acked:
             seconds[int(w.t)].add(w.node)
-    if not seconds:
-        return judge(slo, None, "No Redis server acknowledged a write: no leader was observed taking writes.")
+    acked = sum(w.acked for w in writes)
+    if acked < max(slo.evidence.min_writes, 1):
+        return judge(slo, None, f"Only {acked} acknowledged Redis writes: too few to see who led (at least {slo.evidence.min_writes}).")
     runs = _overlaps(seconds)
     measured = float(sum(end - start + 1 for start, end, _ in runs))
     masters = _masters_at_once(history)

@@ -46,8 +46,8 @@ def test_an_isolated_primary_that_keeps_acknowledging_is_two_leaders_and_lost_wr
 
 
 def test_store_writes_some_node_lost_are_counted_with_the_caches():
-    writes = _writes("redis-a", CUT - 5, CUT)
-    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-a", checked=10)
+    writes = _writes("redis-a", CUT - 10, CUT)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-a", checked=20)
     store = [StoreReadBack(t=CUT + 95, node=n, consistency="LOCAL_QUORUM", checked=50, missing=("f1", "f2")) for n in ("cassandra-a", "cassandra-b")]
     lost = _judge(writes + [back] + store)["consistency.split_brain_writes_lost"]
     assert (lost.verdict.value, lost.measured) == ("fail", 2) and "store: 2 acknowledged writes" in lost.detail
@@ -56,9 +56,17 @@ def test_store_writes_some_node_lost_are_counted_with_the_caches():
 def test_no_writer_or_no_read_back_is_unknown_never_a_pass():
     out = _judge([])
     assert all(o.verdict.value == "unknown" for o in out.values())
-    lost = _judge(_writes("redis-a", CUT, CUT + 5))["consistency.split_brain_writes_lost"]
+    lost = _judge(_writes("redis-a", CUT, CUT + 10))["consistency.split_brain_writes_lost"]
     assert lost.verdict.value == "unknown" and "never read back" in lost.detail
-    failed = _judge(_writes("redis-a", CUT, CUT + 5) + [LeaderReadBack(t=CUT + 9, tier="redis", node="", checked=10, error="no primary")])
+    failed = _judge(_writes("redis-a", CUT, CUT + 10) + [LeaderReadBack(t=CUT + 9, tier="redis", node="", checked=10, error="no primary")])
     assert failed["consistency.split_brain_writes_lost"].verdict.value == "unknown"
     refused = _judge(_writes("redis-a", CUT, CUT + 5, acked=False))["consistency.single_leader"]
     assert refused.verdict.value == "unknown"
+
+
+def test_below_the_catalogs_minimum_of_acknowledged_writes_is_unknown():
+    few = _writes("redis-a", CUT, CUT + 5)  # 10 acknowledged writes, the catalog asks for 20
+    out = _judge(few + [LeaderReadBack(t=CUT + 9, tier="redis", node="redis-a", checked=10)])
+    assert all(o.verdict.value == "unknown" and "at least 20" in o.detail for o in out.values())
+    enough = _judge(_writes("redis-a", CUT, CUT + 10) + [LeaderReadBack(t=CUT + 19, tier="redis", node="redis-a", checked=20)])
+    assert all(o.verdict.value == "pass" for o in enough.values())
