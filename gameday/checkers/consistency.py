@@ -91,6 +91,7 @@ def single_leader(history: History, slo: Slo) -> Outcome:
     if not runs:
         leaders = sorted({w.node for w in writes if w.acked})
         return judge(slo, 0.0, f"Writes were acknowledged by {', '.join(leaders)}, never by two in the same second.{context}")
-    t0 = history.faults()[0].t if history.faults() else runs[0][0]
+    faults = history.faults()
+    t0 = faults[0].t if faults else runs[0][0]
     described = "; ".join(f"{', '.join(sorted(nodes))} from t+{start - t0:.0f} s to t+{end + 1 - t0:.0f} s" for start, end, nodes in runs[:3])
     return judge(slo, measured, f"Two Redis servers acknowledged writes in the same second for {measured:.0f} s: {described}.{context}")

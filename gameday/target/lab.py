@@ -352,14 +352,13 @@ class LabTarget:
         unknown = sorted(set(settings) - set(SENTINEL_LIVE) - set(REDIS_LIVE))
         if unknown:
             raise LabError(f"the lab cannot change {', '.join(unknown)} live")
-        for name, (host, port) in self.redis_nodes().items():
+        for name, (host, port) in self.redis_nodes().items() if set(settings) & set(REDIS_LIVE) else ():
             client = redis_client.client(host, port, timeout_s=1)
-            for key, value in settings.items():
-                if key in REDIS_LIVE:
-                    try:
-                        client.execute_command("CONFIG", "SET", REDIS_LIVE[key], str(value))
-                    except redis.RedisError as exc:
-                        raise LabError(f"could not set {key}={value} on {name}: {exc}") from None
+            for key, value in ((k, v) for k, v in settings.items() if k in REDIS_LIVE):
+                try:
+                    client.execute_command("CONFIG", "SET", REDIS_LIVE[key], str(value))
+                except redis.RedisError as exc:
+                    raise LabError(f"could not set {key}={value} on {name}: {exc}") from None
         for name, (host, port) in self.sentinels().items():
             client = redis_client.client(host, port, timeout_s=1)
             for key, value in ((k, v) for k, v in settings.items() if k in SENTINEL_LIVE):
