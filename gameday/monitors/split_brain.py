@@ -16,6 +16,7 @@ is two leaders at once (gameday.checkers.consistency).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -53,7 +54,7 @@ def samplers(recorder: Recorder, target: Any, profile: Any, started: float) -> l
 
 def _writer(recorder: Recorder, name: str, host: str, port: int, replicas: int, prefix: str) -> Sampler:
     client = redis_client.client(host, port, TIMEOUT_S + WAIT_MS / 1000)
-    seq = iter(range(10**9))
+    seq = itertools.count()
 
     def sample() -> None:
         try:
