@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.history import CapacityMeasured
-from gameday.load.capacity import capacity_of, check_steps, step_up
+from gameday.load.capacity import check_steps, read_steps, step_up
 from gameday.load.run import LoadPlan, LoadRun, timetable_env
 from gameday.load.shapes import ShapeKind
 from gameday.target import resolve
@@ -47,14 +47,16 @@ def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: 
     if warmup_s > 0:
         warm_up(target, start, warmup_s, run_dir / "warm-up")
     results = step_up(target, shape, target.profile.get("load.processes"), run_dir, say)
-    capacity = capacity_of(results)
-    first_miss = next((r for r in results if not r.ok), None)
+    reading = read_steps(results)
+    capacity, first_miss = reading.capacity_rps, reading.ended_by
     record = CapacityMeasured(
         t=time.time(), label=label, capacity_rps=-1.0 if capacity is None else capacity, first_rate=start, step=step,
         steps_run=len(results), stopped_by=first_miss.why if first_miss else "", generator_limited=bool(first_miss and first_miss.generator_issue),
         az_cpu_cores=min((c for c in caps.values() if c), default=0.0), azs_up=up,
+        transients=reading.transients,
     )  # fmt: skip
     if session is not None:
         session.recorder.add(record)
-    say(f"capacity ({label}): {capacity if capacity is not None else 'below the first step'} req/s" + (f" (the step above: {first_miss.why})" if first_miss else ""))
+    say(f"capacity ({label}): {capacity if capacity is not None else 'below the first step'} req/s" + (f" (the step above: {first_miss.why})" if first_miss else "")
+        + (f"; transient misses at {', '.join(f'{r:g}' for r in reading.transients)} req/s" if reading.transients else ""))
     return {"label": label, "capacity_rps": capacity, "steps": len(results), "stopped_by": record.stopped_by}

@@ -14,7 +14,8 @@ ALL, DOWN = "all-azs", "one-az-down"
 def _describe(m: CapacityMeasured) -> str:
     rate = f"{m.capacity_rps:g} req/s" if m.capacity_rps >= 0 else f"below {m.first_rate:g} req/s"
     stop = f"the step above missed: {m.stopped_by}" if m.stopped_by else "every step held (a lower bound)"
-    return f"{rate} with {', '.join(m.azs_up) or 'no AZ'} up ({stop})"
+    lone = f"; lone misses with a held step above: {', '.join(f'{r:g}' for r in m.transients)} req/s" if m.transients else ""
+    return f"{rate} with {', '.join(m.azs_up) or 'no AZ'} up ({stop}{lone})"
 
 
 @checker("capacity.single_az_failure")

@@ -97,6 +97,10 @@ class Prepared:
     changes: dict[str, Any]
 
 
+# The AZ drills' override of the AZ they lose or cut off (their configuration key reads it).
+AZ_KEY, AZ_ENV = "gameday_az", "GAMEDAY_AZ"
+
+
 def prepare(req: RunRequest) -> Prepared:
     """Everything that can be wrong with the input or the target, checked before anything starts."""
     exp = load_experiment(req.experiment)
@@ -120,6 +124,9 @@ def prepare(req: RunRequest) -> Prepared:
     requested = load_profile(req.profile)
     target = resolve({TARGET_KEY: exp.target}, requested)
     profile = target.profile
+    az = os.environ.get(AZ_ENV, "") if AZ_KEY in (exp.data.get("configuration") or {}) else ""
+    if az and az not in target.azs():
+        raise InputError(f"{AZ_ENV}={az}: {req.experiment} loses an AZ the {target.name} target does not have", hint=f"AZs: {', '.join(target.azs())}; unset {AZ_ENV} for the default choice")
     changes = plan_changes(target.settings(), requested)
     missing = [t for t in exp.drill.tiers if t not in target.tiers()]
     if missing:

@@ -165,10 +165,11 @@ class StoreReadBack(Record):
 class CapacityMeasured(Record):
     """One step-up capacity search inside a drill (`gameday capacity`'s, same budget):
     `label` names the platform's state ("all-azs", "one-az-down"); `capacity_rps` is the
-    highest rate of the unbroken run of good steps from the bottom (-1: even the first step
-    missed); `stopped_by` why the step above it missed ("" when the steps ran out: the
-    capacity is then a lower bound); `generator_limited`: that miss was the load generator's,
-    not the platform's; `az_cpu_cores`: each AZ's CPU cap (0: none)."""
+    highest held step below the end of the search (gameday.load.capacity.read_steps; -1: the
+    first step ended it); `stopped_by` why the step that ended it missed ("" when the steps
+    ran out: the capacity is then a lower bound); `generator_limited`: that miss was the load
+    generator's, not the platform's; `az_cpu_cores`: each AZ's CPU cap (0: none);
+    `transients`: rates of lone misses with a held step above them."""
 
     kind: ClassVar[str] = "capacity.measured"
     label: str
@@ -180,6 +181,7 @@ class CapacityMeasured(Record):
     generator_limited: bool = False
     az_cpu_cores: float = 0.0
     azs_up: tuple[str, ...] = ()
+    transients: tuple[float, ...] = ()
 
 
 # --- split brain: writes to every side that claims to lead ------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gameday.history import History, LoadSecond
-from gameday.load.capacity import SETTLE_S, capacity_of, judge_step, split_steps
+from gameday.load.capacity import SETTLE_S, capacity_of, judge_step, read_steps, split_steps
 from gameday.load.shapes import StepUp
 from tests.unit.histories import _hist
 
@@ -23,14 +23,34 @@ def test_steps_are_split_without_their_settling_seconds():
     assert [len(g) for g in groups] == [20 - SETTLE_S] * 3
 
 
-def test_capacity_is_the_last_good_step_before_the_first_bad_one():
-    shape = StepUp(100, 100, 20, 400)
-    seconds = _seconds(shape, {300: 80.0})
+def _results(shape: StepUp, p95_at: dict[float, float]):
+    seconds = _seconds(shape, p95_at)
     history = History.of_records(seconds)
-    results = [judge_step(rate, group, history) for rate, group in zip(shape.steps, split_steps(shape, seconds))]
-    assert [r.ok for r in results] == [True, True, False, True]
+    return [judge_step(rate, group, history) for rate, group in zip(shape.steps, split_steps(shape, seconds))]
+
+
+def test_capacity_ends_at_two_misses_in_a_row_below_them_the_last_held_step():
+    results = _results(StepUp(100, 100, 20, 500), {300: 80.0, 400: 90.0})
+    assert [r.ok for r in results] == [True, True, False, False, True]
     assert "p95" in results[2].why
+    reading = read_steps(results)
+    assert (reading.capacity_rps, reading.ended_by.rate, reading.transients) == (200, 300, ())
     assert capacity_of(results) == 200
+
+
+def test_a_lone_miss_with_a_held_step_above_is_a_transient_reported_not_the_end():
+    results = _results(StepUp(100, 100, 20, 600), {200: 80.0, 500: 80.0, 600: 80.0})
+    assert [r.ok for r in results] == [True, False, True, True, False, False]
+    reading = read_steps(results)
+    assert (reading.capacity_rps, reading.ended_by.rate, reading.transients) == (400, 500, (200,))
+
+
+def test_a_miss_in_the_last_step_run_ends_the_search_and_all_held_is_a_lower_bound():
+    assert read_steps(_results(StepUp(100, 100, 20, 300), {300: 80.0})).capacity_rps == 200
+    held = read_steps(_results(StepUp(100, 100, 20, 300), {}))
+    assert (held.capacity_rps, held.ended_by) == (300, None)
+    first = read_steps(_results(StepUp(100, 100, 20, 300), {100: 80.0, 200: 80.0}))
+    assert (first.capacity_rps, first.ended_by.rate) == (None, 100)
 
 
 def test_errors_over_budget_fail_a_step():
