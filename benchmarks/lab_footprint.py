@@ -18,8 +18,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from gameday.lab import state as lab_state
 from gameday.profile import load_profile
+from gameday.target import resolve
+from gameday.target.lab import LabTarget
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -80,10 +81,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="CPU sampling window (default 60)")
     parser.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab")
     args = parser.parse_args()
-    home = load_profile(args.profile).home
-    state = lab_state.load(home)
-    if state is None:
-        raise SystemExit(f"no lab state in {home}: start the lab first (gameday lab up)")
+    target = resolve(profile=load_profile(args.profile))
+    assert isinstance(target, LabTarget), "this benchmark measures the local lab"
+    state = target.st
     tracked = {name: t for name, t in state.components.items() if t.alive()}
     print(f"lab: tiers {','.join(state.tiers)}; {len(tracked)} of {len(state.components)} processes alive")
     if state.ready_at:

@@ -10,15 +10,17 @@ from collections import defaultdict
 
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, judge
-from gameday.history import History, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
+from gameday.history import History, IntegrityAudit, LeaderClaim, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
 from gameday.spec import Slo
 
 
 @checker("consistency.split_brain_writes_lost")
 def split_brain_writes_lost(history: History, slo: Slo) -> Outcome:
     """Redis: acknowledged keys gone from the primary the majority names after the heal;
-    the store's acknowledged writes some node still did not return are added when the run
-    read them back (the same loss, judged on its own by store.acknowledged_writes_readable)."""
+    the store's acknowledged writes some node still did not return, and the supplier events
+    Kafka acknowledged that the audit did not find in the log, are added when the run
+    measured them (the same losses, judged on their own by store.acknowledged_writes_readable
+    and data.events_lost)."""
     writes = history.of(LeaderWrite)
     acked = [w for w in writes if w.acked]
     back = next((r for r in history.of(LeaderReadBack) if r.tier == "redis"), None)
@@ -42,7 +44,11 @@ def split_brain_writes_lost(history: History, slo: Slo) -> Outcome:
     store_lost = len(set().union(*(r.missing + r.failed for r in store))) if store else 0
     if store:
         parts.append(f"store: {store_lost} acknowledged writes some node did not return")
-    return judge(slo, len(back.missing) + store_lost, ". ".join(parts) + ".")
+    audit = next((a for a in reversed(history.of(IntegrityAudit)) if not a.error and a.acknowledged > 0 and a.lost_in_topic >= 0), None)
+    log_lost = audit.lost_in_topic if audit else 0
+    if audit:  # a leader in the minority that acknowledged supplier events the majority never got
+        parts.append(f"Kafka: {log_lost} of {audit.acknowledged} acknowledged supplier events missing from supplier.raw")
+    return judge(slo, len(back.missing) + store_lost + log_lost, ". ".join(parts) + ".")
 
 
 def _overlaps(seconds: dict[int, set[str]]) -> list[tuple[int, int, frozenset[str]]]:
@@ -72,6 +78,31 @@ def _masters_at_once(history: History) -> float:
     return total
 
 
+CLAIMED = {"search": "cluster manager", "kafka": "KRaft controller"}
+
+
+def _claims_at_once(history: History, t0: float) -> str:
+    """Per tier, seconds in which two members each named itself leader (context: both tiers
+    elect by quorum, so a leader left in the minority cannot commit; it only believes)."""
+    by_tier: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    asked: dict[str, set[str]] = defaultdict(set)
+    for c in history.of(LeaderClaim):
+        asked[c.tier].add(c.node)
+        if c.leader == c.node:
+            by_tier[c.tier][int(c.t)].add(c.node)
+    parts = []
+    for tier in sorted(asked):
+        what = CLAIMED.get(tier, "leader")
+        runs = _overlaps(by_tier[tier])
+        if not runs:
+            parts.append(f"{tier}: never two members naming themselves {what} in the same second ({len(asked[tier])} asked every second)")
+            continue
+        total = sum(end - start + 1 for start, end, _ in runs)
+        spans = "; ".join(f"{' and '.join(sorted(nodes))} from t+{start - t0:.0f} s to t+{end + 1 - t0:.0f} s" for start, end, nodes in runs[:3])
+        parts.append(f"{tier}: two members each named itself {what} for {total} s ({spans}); elected by quorum, the minority's cannot commit")
+    return (" Other tiers, each member asked who leads: " + ". ".join(parts) + ".") if parts else ""
+
+
 @checker("consistency.single_leader")
 def single_leader(history: History, slo: Slo) -> Outcome:
     writes = history.of(LeaderWrite)
@@ -87,11 +118,12 @@ def single_leader(history: History, slo: Slo) -> Outcome:
     runs = _overlaps(seconds)
     measured = float(sum(end - start + 1 for start, end, _ in runs))
     masters = _masters_at_once(history)
+    faults = history.faults()
+    t0 = faults[0].t if faults else min(w.t for w in writes)
     context = f" Two or more servers reported role master for {masters:.1f} s (a master refusing writes leads no client)." if masters else ""
+    context += _claims_at_once(history, t0)
     if not runs:
         leaders = sorted({w.node for w in writes if w.acked})
         return judge(slo, 0.0, f"Writes were acknowledged by {', '.join(leaders)}, never by two in the same second.{context}")
-    faults = history.faults()
-    t0 = faults[0].t if faults else runs[0][0]
     described = "; ".join(f"{', '.join(sorted(nodes))} from t+{start - t0:.0f} s to t+{end + 1 - t0:.0f} s" for start, end, nodes in runs[:3])
     return judge(slo, measured, f"Two Redis servers acknowledged writes in the same second for {measured:.0f} s: {described}.{context}")

@@ -108,6 +108,7 @@ class Session:
         self.samplers = start_all(self.recorder, self.target, tiers=self.drill.tiers)
         if self.counts_split_brain:
             self.samplers += [s.start() for s in split_brain.samplers(self.recorder, self.target, self.profile, self.started_at)]
+            self.samplers += [s.start() for s in split_brain.claim_samplers(self.recorder, self.target)]
             say(f"split-brain writer: a key every {split_brain.INTERVAL_S:g} s to each Redis server answering master "
                 f"(acknowledged when WAIT sees {self.profile.get('redis.client_wait_replicas')} replica(s))")
         if stream_watch.wanted(self.drill.tiers):

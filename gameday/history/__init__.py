@@ -22,6 +22,7 @@ from gameday.history.samples import (
     KafkaOffsetsSample,
     KafkaPartitionSample,
     KafkaTopicConfig,
+    LeaderClaim,
     LeaderReadBack,
     LeaderWrite,
     LoadSecond,
@@ -42,6 +43,6 @@ __all__ = [
     "RECORD_TYPES", "Record", "from_json", "to_json", "History", "Recorder",
     "ActivityEvent", "FaultEvent", "FaultPhase", "Marker", "StopTripped",
     "BalancerSample", "CacheCounters", "CapacityMeasured", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
-    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LeaderReadBack", "LeaderWrite", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
+    "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LeaderClaim", "LeaderReadBack", "LeaderWrite", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamDelivery", "StreamLagSecond", "WriteSample",
 ]  # fmt: skip

@@ -217,6 +217,19 @@ class LeaderReadBack(Record):
     error: str = ""
 
 
+@dataclass(frozen=True)
+class LeaderClaim(Record):
+    """One member's own view of who leads its tier, asked of it alone: a search node's elected
+    cluster manager (`_cat/cluster_manager?local=true`), the active KRaft controller a Kafka
+    broker forwards to (DescribeQuorum through it). `leader` "" = it named none; a member
+    that did not answer records nothing. A member naming itself claims the lead."""
+
+    kind: ClassVar[str] = "split_brain.claim"
+    tier: str
+    node: str
+    leader: str
+
+
 # --- streaming tiers: Kafka, Flink, the data path -----------------------------------------------
 
 

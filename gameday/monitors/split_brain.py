@@ -12,6 +12,11 @@ After the heal, every acknowledged key is read from the primary the majority of 
 then names (`LeaderReadBack`): a key that is gone was acknowledged by a side the majority
 never heard from, which is data loss. Two servers acknowledging writes in the same second
 is two leaders at once (gameday.checkers.consistency).
+
+The other tiers' leaders are asked, not written to: each search node for the cluster manager
+it follows, each Kafka broker for the active controller it forwards to (`LeaderClaim`), so
+the report can say when two members each believed they led. Both elect by quorum, so a
+leader left in the minority cannot commit; the claims show how long it went on believing.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 import redis
 
 from gameday.clients import redis as redis_client
-from gameday.history import History, LeaderReadBack, LeaderWrite, Recorder
+from gameday.history import History, LeaderClaim, LeaderReadBack, LeaderWrite, Recorder
 from gameday.monitors import Sampler
 
 SLOS = ("consistency.split_brain_writes_lost", "consistency.single_leader")
@@ -50,6 +55,24 @@ def samplers(recorder: Recorder, target: Any, profile: Any, started: float) -> l
     replicas = profile.get("redis.client_wait_replicas")
     prefix = key_prefix(started)
     return [_writer(recorder, name, host, port, replicas, f"{prefix}:{name}") for name, (host, port) in target.redis_nodes().items()]
+
+
+def claim_samplers(recorder: Recorder, target: Any) -> list[Sampler]:
+    """One asker per search node and per Kafka broker the target runs, each on its own thread
+    (a cut-off member's timeout must not delay the others)."""
+    out = [_claims(recorder, "search", name, target.search_manager_seen_by) for name in target.search_nodes()]
+    return out + [_claims(recorder, "kafka", name, target.kafka_controller_seen_by) for name in target.kafka_brokers()]
+
+
+def _claims(recorder: Recorder, tier: str, name: str, ask: Callable[[str, float], str]) -> Sampler:
+    def sample() -> None:
+        try:
+            leader = ask(name, TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - down, cut off, or mid-election: it claims nothing
+            return
+        recorder.add(LeaderClaim(t=time.time(), tier=tier, node=name, leader=leader))
+
+    return Sampler(f"leader-claims-{name}", 1.0, sample)
 
 
 def _writer(recorder: Recorder, name: str, host: str, port: int, replicas: int, prefix: str) -> Sampler:

@@ -148,6 +148,14 @@ class Target(Protocol):
         any request."""
     def search_nodes(self) -> dict[str, str]:
         """Search-index node component -> its HTTP URL (any node answers any search)."""
+    def kafka_brokers(self) -> dict[str, Address]:
+        """Kafka broker component -> its client address (empty without the kafka tier)."""
+    def search_manager_seen_by(self, node: str, timeout_s: float) -> str:
+        """The cluster manager the search node itself follows (its local view; "" for none);
+        raises when it does not answer."""
+    def kafka_controller_seen_by(self, broker: str, timeout_s: float) -> str:
+        """The broker component the Kafka broker forwards controller requests to (its own
+        view of the active controller; "" for none); raises when it does not answer."""
     def search_copies(self) -> dict[str, int]:
         """Search-index node -> shard copies of the flights index it holds (0 for none)."""
     def search_cluster_manager(self) -> str | None:

@@ -240,6 +240,20 @@ class LabTarget:
                 return answer[0]["node"]
         return None
 
+    def kafka_brokers(self) -> dict[str, Address]:
+        if "kafka" not in self.tiers():
+            return {}
+        return {kafka_tier.node_name(az): self._addr(az, "kafka.port") for az in network.AZS}
+
+    def search_manager_seen_by(self, node: str, timeout_s: float) -> str:
+        answer = search_tier.get_json(f"{self.search_nodes()[node]}/_cat/cluster_manager?format=json&local=true", timeout_s=timeout_s)
+        return (answer[0].get("node") or "") if answer else ""
+
+    def kafka_controller_seen_by(self, broker: str, timeout_s: float) -> str:
+        host, port = self.kafka_brokers()[broker]
+        leader = kafka_client.active_controller(host, port, timeout_s)
+        return self.kafka_broker(leader) if leader >= 0 else ""
+
     def kafka_bootstrap(self) -> str:
         self._check_lab_addresses()
         return kafka_tier.bootstrap_servers(self.ctx)

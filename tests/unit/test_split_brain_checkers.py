@@ -1,10 +1,10 @@
 """Split brain judged from fake histories (the checkers' own logic; the lab drill is
-tests/lab/test_az_partition_lab.py)."""
+tests/lab/test_az_lab.py)."""
 
 from __future__ import annotations
 
 from gameday.checkers import run_checkers
-from gameday.history import FaultEvent, FaultPhase, History, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
+from gameday.history import FaultEvent, FaultPhase, History, LeaderClaim, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
 
 CUT = 1000.0
 SLOS = ["consistency.split_brain_writes_lost", "consistency.single_leader"]
@@ -70,3 +70,36 @@ def test_below_the_catalogs_minimum_of_acknowledged_writes_is_unknown():
     assert all(o.verdict.value == "unknown" and "at least 20" in o.detail for o in out.values())
     enough = _judge(_writes("redis-a", CUT, CUT + 10) + [LeaderReadBack(t=CUT + 19, tier="redis", node="redis-a", checked=20)])
     assert all(o.verdict.value == "pass" for o in enough.values())
+
+
+def _claims(tier: str, node: str, leader: str, start: float, end: float) -> list[LeaderClaim]:
+    return [LeaderClaim(t=float(t), tier=tier, node=node, leader=leader) for t in range(int(start), int(end))]
+
+
+def test_members_of_other_tiers_naming_themselves_leader_at_once_are_reported_with_the_interval_not_counted():
+    """A search node cut off with its old managership believes it leads for 25 s after the
+    majority elected another; a Kafka broker never does (fake history)."""
+    writes = _writes("redis-a", CUT - 20, CUT) + _writes("redis-b", CUT + 7, CUT + 60)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-b", checked=len(writes))
+    claims = (_claims("search", "search-a", "search-a", CUT - 5, CUT + 30) + _claims("search", "search-b", "search-a", CUT - 5, CUT + 5)
+              + _claims("search", "search-b", "search-b", CUT + 5, CUT + 60) + _claims("kafka", "kafka-a", "kafka-b", CUT - 5, CUT + 60)
+              + _claims("kafka", "kafka-b", "kafka-b", CUT - 5, CUT + 60))  # fmt: skip
+    leaders = _judge(writes + [back] + claims)["consistency.single_leader"]
+    assert (leaders.verdict.value, leaders.measured) == ("pass", 0.0), leaders
+    assert "search: two members each named itself cluster manager for 25 s (search-a and search-b from t+5 s to t+30 s)" in leaders.detail, leaders.detail
+    assert "kafka: never two members naming themselves KRaft controller in the same second (2 asked every second)" in leaders.detail
+
+
+def test_supplier_events_kafka_acknowledged_and_the_log_lost_count_as_split_brain_writes_lost():
+    """A minority Kafka leader took acks from its AZ's adapter (fake audit): the loss is added."""
+    from gameday.history import IntegrityAudit
+
+    writes = _writes("redis-a", CUT - 20, CUT) + _writes("redis-b", CUT + 7, CUT + 60)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-b", checked=len(writes))
+    audit = IntegrityAudit(t=CUT + 120, cutoff=CUT + 60, acknowledged=3000, lost_in_topic=12, duplicated_in_topic=0, lost_in_output=12,
+                           duplicated_in_output=0, lost_in_archive=12, duplicated_in_archive=0)  # fmt: skip
+    lost = _judge(writes + [back, audit])["consistency.split_brain_writes_lost"]
+    assert (lost.verdict.value, lost.measured) == ("fail", 12), lost
+    assert "Kafka: 12 of 3000 acknowledged supplier events missing from supplier.raw" in lost.detail
+    clean = _judge(writes + [back, IntegrityAudit(t=CUT + 120, cutoff=CUT + 60, acknowledged=3000, lost_in_topic=0)])["consistency.split_brain_writes_lost"]
+    assert (clean.verdict.value, clean.measured) == ("pass", 0), clean
