@@ -78,7 +78,7 @@ def _masters_at_once(history: History) -> float:
     return total
 
 
-CLAIMED = {"search": "cluster manager", "kafka": "KRaft controller"}
+CLAIMED = {"search": "cluster manager", "kafka": "KRaft controller", "flink": "leading JobManager", "zookeeper": "ZooKeeper leader"}
 
 
 def _claims_at_once(history: History, t0: float) -> str:

@@ -221,7 +221,9 @@ class LeaderReadBack(Record):
 class LeaderClaim(Record):
     """One member's own view of who leads its tier, asked of it alone: a search node's elected
     cluster manager (`_cat/cluster_manager?local=true`), the active KRaft controller a Kafka
-    broker forwards to (DescribeQuorum through it). `leader` "" = it named none; a member
+    broker forwards to (DescribeQuorum through it), a ZooKeeper node serving as leader (`srvr`),
+    a Flink JobManager's dispatcher holding the
+    leadership as its own log tells. `leader` "" = it named none; a member
     that did not answer records nothing. A member naming itself claims the lead."""
 
     kind: ClassVar[str] = "split_brain.claim"

@@ -14,8 +14,10 @@ never heard from, which is data loss. Two servers acknowledging writes in the sa
 is two leaders at once (gameday.checkers.consistency).
 
 The other tiers' leaders are asked, not written to: each search node for the cluster manager
-it follows, each Kafka broker for the active controller it forwards to (`LeaderClaim`), so
-the report can say when two members each believed they led. Both elect by quorum, so a
+it follows, each Kafka broker for the active controller it forwards to, each ZooKeeper node whether it
+serves as leader, each Flink JobManager whether its dispatcher holds the leadership
+(`LeaderClaim`), so the report can say when two members each believed they led. All of them
+elect by quorum (ZooKeeper's for Flink), so a
 leader left in the minority cannot commit; the claims show how long it went on believing.
 """
 
@@ -31,6 +33,7 @@ import redis
 from gameday.clients import redis as redis_client
 from gameday.history import History, LeaderClaim, LeaderReadBack, LeaderWrite, Recorder
 from gameday.monitors import Sampler
+from gameday.target import Role
 
 SLOS = ("consistency.split_brain_writes_lost", "consistency.single_leader")
 TIMEOUT_S = 0.3
@@ -58,10 +61,12 @@ def samplers(recorder: Recorder, target: Any, profile: Any, started: float) -> l
 
 
 def claim_samplers(recorder: Recorder, target: Any) -> list[Sampler]:
-    """One asker per search node and per Kafka broker the target runs, each on its own thread
+    """One asker per search node, Kafka broker, ZooKeeper node and Flink JobManager the target runs, each on its own thread
     (a cut-off member's timeout must not delay the others)."""
     out = [_claims(recorder, "search", name, target.search_manager_seen_by) for name in target.search_nodes()]
-    return out + [_claims(recorder, "kafka", name, target.kafka_controller_seen_by) for name in target.kafka_brokers()]
+    out += [_claims(recorder, "kafka", name, target.kafka_controller_seen_by) for name in target.kafka_brokers()]
+    out += [_claims(recorder, "zookeeper", name, target.zookeeper_leader_seen_by) for name in target.components(Role.ZOOKEEPER)]
+    return out + [_claims(recorder, "flink", name, target.flink_leadership_seen_by) for name in target.components(Role.JOBMANAGER)]
 
 
 def _claims(recorder: Recorder, tier: str, name: str, ask: Callable[[str, float], str]) -> Sampler:

@@ -153,6 +153,12 @@ class Target(Protocol):
     def search_manager_seen_by(self, node: str, timeout_s: float) -> str:
         """The cluster manager the search node itself follows (its local view; "" for none);
         raises when it does not answer."""
+    def flink_leadership_seen_by(self, jobmanager: str, timeout_s: float) -> str:
+        """The JobManager itself if its dispatcher holds the leadership as far as it knows
+        (granted and not since revoked), else ""; raises when it is not running."""
+    def zookeeper_leader_seen_by(self, node: str, timeout_s: float) -> str:
+        """The ZooKeeper node itself if it serves as the quorum's leader, "" as a follower;
+        raises when it does not serve (down, or no quorum)."""
     def kafka_controller_seen_by(self, broker: str, timeout_s: float) -> str:
         """The broker component the Kafka broker forwards controller requests to (its own
         view of the active controller; "" for none); raises when it does not answer."""

@@ -57,6 +57,7 @@ class LabTarget:
         self.ctx = lab.context(st)  # the lab's own settings, as it was started
         self._checked: dict[str, float] = {}  # address -> when it was last found routed
         self._sentinel_clients: dict[Address, redis.Redis] = {}  # one per Sentinel while polling
+        self._jm_beliefs: dict[str, flink_tier.LeadershipLog] = {}  # JobManager -> its log, read so far
 
     @classmethod
     def open(cls, profile: Profile) -> "LabTarget":
@@ -253,6 +254,23 @@ class LabTarget:
         host, port = self.kafka_brokers()[broker]
         leader = kafka_client.active_controller(host, port, timeout_s)
         return self.kafka_broker(leader) if leader >= 0 else ""
+
+    def flink_leadership_seen_by(self, jobmanager: str, timeout_s: float) -> str:
+        """From the JobManager's own log (its dispatcher's grant and revoke lines), read on from
+        where the last call stopped: Flink's REST answers for whichever JobManager ZooKeeper
+        names, so only the process itself tells what it believes."""
+        tracked = self.st.components.get(jobmanager)
+        if tracked is None or not tracked.alive():
+            raise TargetError(f"{jobmanager} is not running")
+        belief = self._jm_beliefs.setdefault(jobmanager, flink_tier.LeadershipLog(Path(tracked.log)))
+        return jobmanager if belief.read_on() else ""
+
+    def zookeeper_leader_seen_by(self, node: str, timeout_s: float) -> str:
+        az = next(a for a in network.AZS if zookeeper_tier.node_name(a) == node)
+        mode = zookeeper_tier.mode(self._routed(self.st.topology.address(az)), self.ctx.profile.get("zookeeper.client_port"), timeout_s)
+        if mode not in ("leader", "follower"):
+            raise TargetError(f"{node} is not serving in a quorum (mode: {mode or 'no answer'})")
+        return node if mode == "leader" else ""
 
     def kafka_bootstrap(self) -> str:
         self._check_lab_addresses()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from gameday.history import History, LeaderClaim, Recorder
 from gameday.monitors import split_brain
+from gameday.target import Role
 
 
 class FakeTarget:
@@ -22,13 +23,39 @@ class FakeTarget:
     def kafka_controller_seen_by(self, broker: str, timeout_s: float) -> str:
         return ""
 
+    def components(self, role=None) -> list[str]:  # noqa: ANN001
+        return {Role.JOBMANAGER: ["flink-jm-a"], Role.ZOOKEEPER: ["zk-a"]}.get(role, [])
+
+    def zookeeper_leader_seen_by(self, node: str, timeout_s: float) -> str:
+        raise OSError("no quorum")
+
+    def flink_leadership_seen_by(self, jobmanager: str, timeout_s: float) -> str:
+        return jobmanager
+
 
 def test_each_member_that_answers_records_whom_it_follows_and_a_silent_one_nothing(tmp_path):
     recorder = Recorder(tmp_path / "history.jsonl")
     samplers = split_brain.claim_samplers(recorder, FakeTarget())
-    assert sorted(s.name for s in samplers) == ["leader-claims-kafka-a", "leader-claims-search-a", "leader-claims-search-b"]
+    assert sorted(s.name for s in samplers) == ["leader-claims-flink-jm-a", "leader-claims-kafka-a", "leader-claims-search-a", "leader-claims-search-b", "leader-claims-zk-a"]
     for s in samplers:
         s._sample()  # one tick, on this thread
     recorder.close()
     claims = {(c.tier, c.node, c.leader) for c in History.read(tmp_path / "history.jsonl").of(LeaderClaim)}
-    assert claims == {("search", "search-a", "search-a"), ("kafka", "kafka-a", "")}
+    assert claims == {("search", "search-a", "search-a"), ("kafka", "kafka-a", ""), ("flink", "flink-jm-a", "flink-jm-a")}
+
+
+def test_a_jobmanager_log_read_on_tells_granted_revoked_and_a_new_process(tmp_path):
+    """The log lines of Flink 2.3's dispatcher runner (copied from a lab JobManager's log)."""
+    from gameday.lab.tiers.flink import LeadershipLog
+
+    log = tmp_path / "flink-jm-a.log"
+    log.write_text("2026-11-30 22:10:01,000 INFO  org.apache.flink.runtime.entrypoint.ClusterEntrypoint - Starting StandaloneSessionClusterEntrypoint (Version: 2.3.0)\n")
+    belief = LeadershipLog(log)
+    assert belief.read_on() is False
+    with log.open("a") as f:
+        f.write("2026-11-30 22:10:09,000 INFO  o.a.f.r.dispatcher.runner.DefaultDispatcherRunner - DefaultDispatcherRunner was granted leadership with leader id 5d1. Creating new DispatcherLeaderProcess.\n")
+        f.write("2026-11-30 22:10:10,000 INFO  x - half a line")
+    assert belief.read_on() is True
+    with log.open("a") as f:
+        f.write(" still the same line\n2026-11-30 22:11:00,000 INFO  o.a.f.r.dispatcher.runner.DefaultDispatcherRunner - DefaultDispatcherRunner was revoked the leadership with leader id 5d1. Stopping the DispatcherLeaderProcess.\n")
+    assert belief.read_on() is False

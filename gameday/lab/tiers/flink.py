@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,6 +92,35 @@ def ensure_flink(cache: Path | None = None, timeout_s: float = 1800) -> Path:
     if not found or not (found[-1] / "bin" / "jobmanager.sh").exists():
         raise LabError(f"no pyflink/bin/jobmanager.sh under {venv}", hint=f"rm -rf {venv} and try again")
     return found[-1]
+
+
+# What a JobManager's dispatcher logs when it gains and loses the leadership (Flink 2.x
+# DefaultDispatcherRunner), and the first line of a new JobManager process in the same log.
+GRANTED = "was granted leadership with leader id"
+REVOKED = "was revoked the leadership with leader id"
+STARTING = "Starting StandaloneSessionClusterEntrypoint"
+
+
+@dataclass
+class LeadershipLog:
+    """A JobManager's belief that it leads, read from its log as the log grows."""
+
+    path: Path
+    offset: int = 0
+    leading: bool = False
+
+    def read_on(self) -> bool:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
+        for line in chunk[:end].decode("utf-8", "replace").splitlines():
+            if GRANTED in line:
+                self.leading = True
+            elif REVOKED in line or STARTING in line:
+                self.leading = False
+        self.offset += end
+        return self.leading
 
 
 def jobmanager_name(az: str) -> str:

@@ -48,10 +48,10 @@ def four_letter(host: str, port: int, word: str, timeout_s: float = 1.0) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def mode(host: str, port: int) -> str | None:
+def mode(host: str, port: int, timeout_s: float = 1.0) -> str | None:
     """leader | follower | standalone | None (not serving: no quorum, or down)."""
     try:
-        out = four_letter(host, port, "srvr")
+        out = four_letter(host, port, "srvr", timeout_s)
     except OSError:
         return None
     for line in out.splitlines():
