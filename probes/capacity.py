@@ -51,7 +51,7 @@ def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: 
     capacity, first_miss = reading.capacity_rps, reading.ended_by
     record = CapacityMeasured(
         t=time.time(), label=label, capacity_rps=-1.0 if capacity is None else capacity, first_rate=start, step=step,
-        steps_run=len(results), stopped_by=first_miss.why if first_miss else "", generator_limited=bool(first_miss and first_miss.generator_issue),
+        steps_run=len(results), stopped_by=first_miss.why if first_miss else "", generator_limited=reading.generator_limited,
         az_cpu_cores=min((c for c in caps.values() if c), default=0.0), azs_up=up,
         transients=reading.transients,
     )  # fmt: skip

@@ -97,13 +97,18 @@ class CapacityReading:
     capacity_rps: float | None
     ended_by: StepResult | None
     transients: tuple[float, ...]
+    # The end is the generator's to answer for: the step that ended it names a generator
+    # problem, and no step after it missed on the platform's figures alone.
+    generator_limited: bool = False
 
 
 def read_steps(steps: list[StepResult]) -> CapacityReading:
     """Pure. The search ends at the first of two misses in a row (the rule `step_up` stops by),
     or at a miss in the last step run. A lone miss with a held step above it is a transient:
     on a shared 2-core host one 15 s step can lose to a compaction or a GC pause, and the
-    step above holding shows the platform was not over its limit. Transients are reported."""
+    step above holding shows the platform was not over its limit. Transients are reported.
+    A generator problem in the ending step leaves the end to the generator unless the step
+    after it missed on the platform's figures alone (then the limit lies within one step)."""
     best: float | None = None
     transients: list[float] = []
     for i, step in enumerate(steps):
@@ -113,7 +118,9 @@ def read_steps(steps: list[StepResult]) -> CapacityReading:
         if i + 1 < len(steps) and steps[i + 1].ok:
             transients.append(step.rate)
             continue
-        return CapacityReading(best, step, tuple(transients))
+        after = steps[i + 1] if i + 1 < len(steps) else None
+        platform_missed_after = after is not None and not after.ok and not after.generator_issue
+        return CapacityReading(best, step, tuple(transients), bool(step.generator_issue) and not platform_missed_after)
     return CapacityReading(best, None, tuple(transients))
 
 

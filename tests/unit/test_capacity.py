@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gameday.history import History, LoadSecond
-from gameday.load.capacity import SETTLE_S, capacity_of, judge_step, read_steps, split_steps
+from gameday.load.capacity import SETTLE_S, StepResult, capacity_of, judge_step, read_steps, split_steps
 from gameday.load.shapes import StepUp
 from tests.unit.histories import _hist
 
@@ -71,3 +71,17 @@ def test_a_step_the_platform_could_not_absorb_fails():
 
 def test_no_good_step_means_no_capacity():
     assert capacity_of([]) is None
+
+
+def _step(rate: float, ok: bool, generator: str = "") -> StepResult:
+    return StepResult(rate, rate, 5.0, 50.0 if not ok else 10.0, 60.0, 0.0, generator, ok, "" if ok else "p95 over" + (f"; {generator}" if generator else ""))
+
+
+def test_a_generator_stall_in_the_ending_step_leaves_the_end_to_the_generator_unless_the_platform_missed_after_it():
+    stalled = "the load generator's event loop stalled 2.1% of the time (limit 2%)"
+    alone = read_steps([_step(100, True), _step(120, False, stalled), _step(140, False, stalled)])
+    assert (alone.capacity_rps, alone.generator_limited) == (100, True)
+    last = read_steps([_step(100, True), _step(120, False, stalled)])
+    assert last.generator_limited
+    confirmed = read_steps([_step(100, True), _step(120, False, stalled), _step(140, False)])
+    assert (confirmed.capacity_rps, confirmed.ended_by.rate, confirmed.generator_limited) == (100, 120, False)
