@@ -30,6 +30,40 @@ def warm_up(target: Any, rate: float, seconds: float, run_dir: Path) -> None:
         load.stop()
 
 
+def throttled_shares(before: dict[str, tuple[int, int] | None], after: dict[str, tuple[int, int] | None], azs: tuple[str, ...]) -> dict[str, float]:
+    """Pure: per AZ with a cap, the share of its enforcement periods between the two readings
+    in which it was throttled (0 when no period passed)."""
+    out = {}
+    for az in azs:
+        a, b = before.get(az), after.get(az)
+        if a is None or b is None:
+            continue
+        periods = b[0] - a[0]
+        out[az] = (b[1] - a[1]) / periods if periods > 0 else 0.0
+    return out
+
+
+def wait_for_quiet_azs(target: Any, azs: tuple[str, ...], say: Any, max_share: float = 0.02, window_s: float = 10.0, max_wait_s: float = 300.0) -> tuple[float, float]:
+    """Before a search, wait until no AZ's control group was throttled in more than `max_share`
+    of a `window_s` window: after a start or a restart the JVMs' compactions and compilation
+    fill a capped AZ's quota for minutes, and a search then measures them, not the platform
+    (at 0.4 cores per AZ one started at once held 100 req/s with every AZ up, the next 220
+    with one lost). Bounded; returns (seconds waited beyond the first window, the last
+    window's worst share in %)."""
+    began = time.monotonic()
+    worst = 0.0
+    while True:
+        before = target.az_cpu_throttling()
+        time.sleep(window_s)
+        shares = throttled_shares(before, target.az_cpu_throttling(), azs)
+        worst = max(shares.values(), default=0.0)
+        waited = time.monotonic() - began - window_s  # the first window is the check itself
+        if worst <= max_share or waited >= max_wait_s:
+            break
+        say(f"  AZs still throttled ({', '.join(f'{az} {100 * v:.0f} %' for az, v in sorted(shares.items()))} of the last {window_s:g} s); waiting for them to settle")
+    return round(waited, 1), round(100 * worst, 1)
+
+
 def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: float = 15, max_rate: float = 2000,
                      warmup_s: float = 20, configuration: dict | None = None) -> dict[str, Any]:  # fmt: skip
     from gameday.drill import session as sessions
@@ -44,6 +78,9 @@ def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: 
     down = {target.az_of(name) for name in target.down_components()}
     up = tuple(az for az in target.azs() if az not in down)
     say(f"capacity ({label}): steps from {start:g} req/s by {step:g} every {step_s:g} s; AZ CPU caps {caps}")
+    waited, throttled = wait_for_quiet_azs(target, up, say) if any(caps.values()) else (0.0, 0.0)
+    if waited:
+        say(f"capacity ({label}): AZs quiet after {waited:g} s (throttled in {throttled:g} % of the last window's periods)")
     if warmup_s > 0:
         warm_up(target, start, warmup_s, run_dir / "warm-up")
     results = step_up(target, shape, target.profile.get("load.processes"), run_dir, say)
@@ -53,7 +90,7 @@ def measure_capacity(label: str, start: float = 100, step: float = 100, step_s: 
         t=time.time(), label=label, capacity_rps=-1.0 if capacity is None else capacity, first_rate=start, step=step,
         steps_run=len(results), stopped_by=first_miss.why if first_miss else "", generator_limited=reading.generator_limited,
         az_cpu_cores=min((c for c in caps.values() if c), default=0.0), azs_up=up,
-        transients=reading.transients,
+        transients=reading.transients, quiet_after_s=waited, throttled_at_start_pct=throttled,
     )  # fmt: skip
     if session is not None:
         session.recorder.add(record)

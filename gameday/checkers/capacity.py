@@ -15,7 +15,8 @@ def _describe(m: CapacityMeasured) -> str:
     rate = f"{m.capacity_rps:g} req/s" if m.capacity_rps >= 0 else f"below {m.first_rate:g} req/s"
     stop = f"the step above missed: {m.stopped_by}" if m.stopped_by else "every step held (a lower bound)"
     lone = f"; lone misses with a held step above: {', '.join(f'{r:g}' for r in m.transients)} req/s" if m.transients else ""
-    return f"{rate} with {', '.join(m.azs_up) or 'no AZ'} up ({stop}{lone})"
+    quiet = f"; started after {m.quiet_after_s:g} s waiting for the AZs to stop being throttled ({m.throttled_at_start_pct:g} % of periods)" if m.quiet_after_s else ""
+    return f"{rate} with {', '.join(m.azs_up) or 'no AZ'} up ({stop}{lone}{quiet})"
 
 
 @checker("capacity.single_az_failure")

@@ -182,6 +182,11 @@ class CapacityMeasured(Record):
     az_cpu_cores: float = 0.0
     azs_up: tuple[str, ...] = ()
     transients: tuple[float, ...] = ()
+    # How long the search waited for the AZs' groups to stop being throttled while idle
+    # (probes.capacity.wait_for_quiet_azs), and the share of periods throttled in the last
+    # window before it started (above 2 %: it started anyway, at the bound).
+    quiet_after_s: float = 0.0
+    throttled_at_start_pct: float = 0.0
 
 
 # --- split brain: writes to every side that claims to lead ------------------------------------

@@ -120,6 +120,14 @@ class AzGroups:
             return None
         return None if quota in ("max", "-1") else int(quota) / int(period)
 
+    def throttling(self, az: str) -> tuple[int, int] | None:
+        """(periods, throttled periods) the AZ's cpu group has counted so far; None without one."""
+        try:
+            stat = dict(line.split()[:2] for line in (self.cpu_dir(az) / "cpu.stat").read_text().splitlines() if line.strip())
+            return int(stat["nr_periods"]), int(stat["nr_throttled"])
+        except (OSError, KeyError, ValueError):
+            return None
+
     def enter_prefix(self, az: str) -> list[str]:
         """argv prefix: join the AZ's groups, then exec the rest (the PID is kept). The cpu
         controller's group only when the AZ has a cap: a group of its own changes how the

@@ -127,6 +127,8 @@ class Target(Protocol):
         before the next; returns them in that order."""
     def az_cpu_caps(self) -> dict[str, float | None]:
         """Each AZ's CPU cap in cores as the platform enforces it (None: no cap of its own)."""
+    def az_cpu_throttling(self) -> dict[str, tuple[int, int] | None]:
+        """Per AZ with a cap: (enforcement periods, periods in which it was throttled) so far."""
     def partition_az(self, az: str, mode: str) -> float:
         """Cut the AZ off the network, its processes running: mode "peers" (from the other
         AZs; clients still reach it) or "all" (from everything). The instant it held."""

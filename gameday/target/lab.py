@@ -141,6 +141,12 @@ class LabTarget:
         groups = azgroups.for_lab(self.st.topology.bridge)
         return {az: groups.quota_cores(az) if groups else None for az in self.azs()}
 
+    def az_cpu_throttling(self) -> dict[str, tuple[int, int] | None]:
+        from gameday.lab import azgroups
+
+        groups = azgroups.for_lab(self.st.topology.bridge)
+        return {az: groups.throttling(az) if groups else None for az in self.azs()}
+
     def partition_az(self, az: str, mode: str) -> float:
         from gameday.lab.partition import PartitionMode
 

@@ -85,3 +85,25 @@ def test_a_generator_stall_in_the_ending_step_leaves_the_end_to_the_generator_un
     assert last.generator_limited
     confirmed = read_steps([_step(100, True), _step(120, False, stalled), _step(140, False)])
     assert (confirmed.capacity_rps, confirmed.ended_by.rate, confirmed.generator_limited) == (100, 120, False)
+
+
+def test_throttled_shares_are_per_az_between_two_readings_and_skip_uncapped_azs():
+    from probes.capacity import throttled_shares
+
+    before = {"az-a": (1000, 100), "az-b": (1000, 0), "az-c": None}
+    after = {"az-a": (1100, 150), "az-b": (1000, 0), "az-c": None}
+    assert throttled_shares(before, after, ("az-a", "az-b", "az-c")) == {"az-a": 0.5, "az-b": 0.0}
+
+
+def test_a_search_waits_while_an_az_is_throttled_then_starts_fake_target():
+    from probes.capacity import wait_for_quiet_azs
+
+    readings = iter([(0, 0), (100, 60), (100, 60), (200, 61)])  # a busy window, then a quiet one
+
+    class Fake:
+        def az_cpu_throttling(self):
+            return {"az-a": next(readings)}
+
+    said: list[str] = []
+    waited, worst = wait_for_quiet_azs(Fake(), ("az-a",), said.append, window_s=0.2)
+    assert worst == 1.0 and waited >= 0.15 and len(said) == 1 and "az-a 60 %" in said[0]
