@@ -45,17 +45,27 @@ def test_each_member_that_answers_records_whom_it_follows_and_a_silent_one_nothi
 
 
 def test_a_jobmanager_log_read_on_tells_granted_revoked_and_a_new_process(tmp_path):
-    """The log lines of Flink 2.3's dispatcher runner (copied from a lab JobManager's log)."""
+    """Lines as a lab JobManager (Flink 2.3.0) wrote them; the revoke line is the same logger's
+    message with the words of Flink's DefaultDispatcherRunner. A job's JobMaster grant counts not."""
     from gameday.lab.tiers.flink import LeadershipLog
 
-    log = tmp_path / "flink-jm-a.log"
-    log.write_text("2026-11-30 22:10:01,000 INFO  org.apache.flink.runtime.entrypoint.ClusterEntrypoint - Starting StandaloneSessionClusterEntrypoint (Version: 2.3.0)\n")
+    log = tmp_path / "flink-jm-b.log"
+    log.write_text("2026-11-30 22:46:28,016 INFO  org.apache.flink.runtime.entrypoint.ClusterEntrypoint        [] - Starting StandaloneSessionClusterEntrypoint.\n"
+                   "2026-11-30 22:47:03,708 INFO  org.apache.flink.runtime.jobmaster.JobMasterServiceLeadershipRunner [] - JobMasterServiceLeadershipRunner "
+                   "for job 3eb42176edde4b85b07b1f83d2fdab5f was granted leadership with leader id 84dbfe94-02c5-43d5-a8e0-a9da208f572f.\n")  # fmt: skip
     belief = LeadershipLog(log)
     assert belief.read_on() is False
     with log.open("a") as f:
-        f.write("2026-11-30 22:10:09,000 INFO  o.a.f.r.dispatcher.runner.DefaultDispatcherRunner - DefaultDispatcherRunner was granted leadership with leader id 5d1. Creating new DispatcherLeaderProcess.\n")
-        f.write("2026-11-30 22:10:10,000 INFO  x - half a line")
+        f.write("2026-11-30 22:46:43,387 INFO  org.apache.flink.runtime.dispatcher.runner.DefaultDispatcherRunner [] - DefaultDispatcherRunner was granted "
+                "leadership with leader id 84dbfe94-02c5-43d5-a8e0-a9da208f572f. Creating new DispatcherLeaderProcess.\n")
+        f.write("2026-11-30 22:47:10,000 INFO  x [] - half a line")
     assert belief.read_on() is True
     with log.open("a") as f:
-        f.write(" still the same line\n2026-11-30 22:11:00,000 INFO  o.a.f.r.dispatcher.runner.DefaultDispatcherRunner - DefaultDispatcherRunner was revoked the leadership with leader id 5d1. Stopping the DispatcherLeaderProcess.\n")
+        f.write(" still the same line\n2026-11-30 22:48:00,000 INFO  org.apache.flink.runtime.dispatcher.runner.DefaultDispatcherRunner [] - DefaultDispatcherRunner "
+                "was revoked the leadership with leader id 84dbfe94-02c5-43d5-a8e0-a9da208f572f. Stopping the DispatcherLeaderProcess.\n")
     assert belief.read_on() is False
+    with log.open("a") as f:
+        f.write("2026-11-30 22:49:00,000 INFO  org.apache.flink.runtime.dispatcher.runner.DefaultDispatcherRunner [] - DefaultDispatcherRunner was granted "
+                "leadership with leader id 5d1. Creating new DispatcherLeaderProcess.\n"
+                "2026-11-30 22:50:00,000 INFO  org.apache.flink.runtime.entrypoint.ClusterEntrypoint        [] - Starting StandaloneSessionClusterEntrypoint.\n")
+    assert belief.read_on() is False  # a new process in the same log has not been granted yet

@@ -96,8 +96,9 @@ def ensure_flink(cache: Path | None = None, timeout_s: float = 1800) -> Path:
 
 # What a JobManager's dispatcher logs when it gains and loses the leadership (Flink 2.x
 # DefaultDispatcherRunner), and the first line of a new JobManager process in the same log.
-GRANTED = "was granted leadership with leader id"
-REVOKED = "was revoked the leadership with leader id"
+# (A job's JobMaster logs a grant in the same words: only the dispatcher runner's count.)
+GRANTED = "DefaultDispatcherRunner was granted leadership with leader id"
+REVOKED = "DefaultDispatcherRunner was revoked the leadership with leader id"
 STARTING = "Starting StandaloneSessionClusterEntrypoint"
 
 
