@@ -50,7 +50,8 @@ def _health(out_dir: Path, process: str):
             return f"{process}: status is {now - status['t']:.0f} s old"
         last_ack = max((s["last_ack"] for s in status["suppliers"].values()), default=0.0)
         if status["produced"] > 0 and now - last_ack > STALE_S:
-            return f"{process}: no acknowledgement for {now - last_ack:.0f} s ({status['in_flight']} in flight)"
+            since = f"for {now - last_ack:.0f} s" if last_ack > 0 else "since it started"
+            return f"{process}: no acknowledgement {since} ({status['in_flight']} in flight)"
         return None
 
     return check
