@@ -16,14 +16,12 @@ the full lab starts in about 3 minutes and the drill runs 12 (155 s and 718 s on
 from __future__ import annotations
 
 import json
-import sys
-import time
 
 import pytest
 
 from gameday.faults import Fault
 from gameday.history import FaultPhase, History
-from tests.lab.labutil import drill, fresh_lab, gameday
+from tests.lab.labutil import drill, gameday, up
 
 pytestmark = [pytest.mark.lab, pytest.mark.suite]
 
@@ -44,11 +42,7 @@ kafka:
 def miss_lab(tmp_path_factory):
     profile = tmp_path_factory.mktemp("miss") / "no-redundancy.yaml"
     profile.write_text(MISS)
-    fresh_lab()
-    began = time.monotonic()
-    proc = gameday("lab", "up", "--tiers", ALL_TIERS, "--profile", str(profile))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\nlab up (no redundancy) --tiers {ALL_TIERS}: {time.monotonic() - began:.1f} s", file=sys.stderr)
+    up(ALL_TIERS, profile)
     yield profile
     assert gameday("lab", "down").returncode == 0
 
