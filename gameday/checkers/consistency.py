@@ -82,7 +82,7 @@ CLAIMED = {"search": "cluster manager", "kafka": "KRaft controller", "flink": "l
 
 
 def _claims_at_once(history: History, t0: float) -> str:
-    """Per tier, seconds in which two members each named itself leader (context: both tiers
+    """Per tier, seconds in which two members each named itself leader (context: these tiers
     elect by quorum, so a leader left in the minority cannot commit; it only believes)."""
     by_tier: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     asked: dict[str, set[str]] = defaultdict(set)
@@ -95,7 +95,7 @@ def _claims_at_once(history: History, t0: float) -> str:
         what = CLAIMED.get(tier, "leader")
         runs = _overlaps(by_tier[tier])
         if not runs:
-            parts.append(f"{tier}: never two members naming themselves {what} in the same second ({len(asked[tier])} asked every second)")
+            parts.append(f"{tier}: never two members naming themselves {what} in the same second ({len(asked[tier])} answered)")
             continue
         total = sum(end - start + 1 for start, end, _ in runs)
         spans = "; ".join(f"{' and '.join(sorted(nodes))} from t+{start - t0:.0f} s to t+{end + 1 - t0:.0f} s" for start, end, nodes in runs[:3])
