@@ -265,7 +265,7 @@ class LabTarget:
         """From the JobManager's own log (its dispatcher's grant and revoke lines), read on from
         where the last call stopped: Flink's REST answers for whichever JobManager ZooKeeper
         names, so only the process itself tells what it believes."""
-        tracked = self.st.components.get(jobmanager)
+        tracked = self.lab.require_state().components.get(jobmanager)  # fresh: a restart changes the PID
         if tracked is None or not tracked.alive():
             raise TargetError(f"{jobmanager} is not running")
         belief = self._jm_beliefs.setdefault(jobmanager, flink_tier.LeadershipLog(Path(tracked.log)))
