@@ -51,7 +51,6 @@ def wait_for_quiet_azs(target: Any, azs: tuple[str, ...], say: Any, max_share: f
     with one lost). Bounded; returns (seconds waited beyond the first window, the last
     window's worst share in %)."""
     began = time.monotonic()
-    worst = 0.0
     while True:
         before = target.az_cpu_throttling()
         time.sleep(window_s)
