@@ -27,6 +27,10 @@ DAYPARTS = (("night", None, 6), ("morning", 6, 12), ("afternoon", 12, 18), ("eve
 FLIGHT_FIELDS = ("flight_id", "carrier", "number", "departs", "arrives", "duration_min", "stops", "seats", "sold_out")
 
 
+# Counts no document and ranks nothing, but reaches a copy of every shard.
+PROBE: dict[str, Any] = {"size": 0, "track_total_hits": False, "query": {"match_all": {}}}
+
+
 class IndexUnavailable(Exception):
     """No node of the search index answered."""
 
@@ -107,6 +111,15 @@ class SearchIndex:
             return await self._search(query(origin, destination, day, carrier), deadline)
         finally:
             self._slots.release()
+
+    async def probe(self) -> None:
+        """Raise IndexUnavailable unless some node this instance reaches answers a search over
+        every shard within the time budget: /health's view of the index. An instance cut off
+        from the nodes holding copies of some shards (its AZ partitioned) answers searches
+        503, and a health check that only asked the store kept it in rotation, a third of
+        all searches failing. Takes no bulkhead slot: a busy instance is not a broken one."""
+        assert self._session is not None, "start() first"
+        await self._search(PROBE, monotonic() + self.timeout_s)
 
     @staticmethod
     def params(body: str) -> dict[str, str]:

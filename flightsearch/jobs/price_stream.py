@@ -43,6 +43,9 @@ conf.set("parallelism.default", os.environ.get("GAMEDAY_PARALLELISM", "3"))
 # of event ids bounds the dedupe state.
 conf.set("table.exec.state.ttl", "1 h")
 
+# source.reader.close.timeout: how long a cancelled source waits for its Kafka consumer
+# to close (default 30 s, the consumer's own close timeout while its group coordinator is
+# unreachable, as in an AZ partition), holding its slot and the job's restart with it.
 t.execute_sql(f"""
 CREATE TABLE supplier_raw (
   event_id STRING, supplier STRING, seq BIGINT, `type` STRING, flight_id STRING,
@@ -56,6 +59,7 @@ CREATE TABLE supplier_raw (
   'properties.group.id' = '{GROUP}',
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
+  'properties.source.reader.close.timeout' = '5000',
   'format' = 'json', 'json.ignore-parse-errors' = 'true')""")
 
 t.execute_sql(f"""

@@ -10,18 +10,24 @@ from typing import Any
 PRICE = "SELECT amount_pence FROM prices WHERE flight_id = ?"
 
 
-def cluster(hosts: Sequence[str], port: int, *, only: str | None = None, timeout_s: float = 2.0) -> Any:
+def cluster(hosts: Sequence[str], port: int, *, only: str | None = None, timeout_s: float = 2.0, speculate_ms: float = 0.0) -> Any:
     """A driver Cluster over `hosts`; with `only`, every request goes to that node (its
     coordinator), never to another. Protocol v5 (Cassandra 5.0's newest) skips noisy version
-    negotiation; reconnection every second comes back fast after a fault heals."""
-    from cassandra.cluster import Cluster
-    from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy, WhiteListRoundRobinPolicy
+    negotiation; reconnection every second comes back fast after a fault heals. With
+    `speculate_ms`, an idempotent statement not answered by then is sent once more, to the
+    next coordinator in the plan (as the API does for its reads)."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import ConstantReconnectionPolicy, ConstantSpeculativeExecutionPolicy, DCAwareRoundRobinPolicy, TokenAwarePolicy, WhiteListRoundRobinPolicy
 
     from flightsearch.api.store import connection_class
 
     policy = WhiteListRoundRobinPolicy([only]) if only else TokenAwarePolicy(DCAwareRoundRobinPolicy())
-    return Cluster(list(hosts), port=port, protocol_version=5, connection_class=connection_class(), load_balancing_policy=policy,
-                   reconnection_policy=ConstantReconnectionPolicy(1.0), connect_timeout=timeout_s, control_connection_timeout=timeout_s)  # fmt: skip
+    kw: dict[str, Any] = {"load_balancing_policy": policy}
+    if speculate_ms > 0:
+        spec = ConstantSpeculativeExecutionPolicy(speculate_ms / 1000.0, 1)
+        kw = {"execution_profiles": {EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=policy, speculative_execution_policy=spec)}}
+    return Cluster(list(hosts), port=port, protocol_version=5, connection_class=connection_class(), reconnection_policy=ConstantReconnectionPolicy(1.0),
+                   connect_timeout=timeout_s, control_connection_timeout=timeout_s, **kw)  # fmt: skip
 
 
 def ping(host: str, port: int, timeout_s: float = 2.0) -> None:

@@ -5,6 +5,7 @@ between nodes, against FAKE index nodes (small aiohttp servers on loopback). The
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import date
 
@@ -116,5 +117,45 @@ def test_fake_nodes_every_node_failing_is_an_unavailable_index_and_partial_resul
             await index.close()
             await a.close()
             await b.close()
+
+    asyncio.run(scenario())
+
+
+def test_fake_nodes_the_probe_needs_every_shard_and_fails_the_instances_health_check():
+    """An instance whose reachable nodes cannot search every shard (its AZ cut off from the
+    copies' nodes) answers /health 503 naming the index, so HAProxy takes it out."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from flightsearch.api.app import API_KEY, Api, health
+    from flightsearch.api.cache import SentinelCache
+    from flightsearch.api.metrics import ApiMetrics
+
+    class Store:  # FAKE store that always answers
+        async def ping(self) -> None:
+            pass
+
+    async def scenario() -> None:
+        partial = {**ANSWER, "_shards": {"total": 3, "successful": 2, "failed": 1}}
+        whole, cut_off = await _node(200, ANSWER), await _node(200, partial)
+        verdicts = {}
+        try:
+            for name, node in (("whole", whole), ("cut_off", cut_off)):
+                index = SearchIndex([node.url()], timeout_s=0.3)
+                await index.start()
+                api = Api("api-test", Store(), SentinelCache([("127.0.0.1", 9)], "none"), ApiMetrics("api-test"), index=index)  # type: ignore[arg-type]
+                app = web.Application()
+                app[API_KEY] = api
+                try:
+                    resp = await health(make_mocked_request("GET", "/health", app=app))
+                finally:
+                    await index.close()
+                verdicts[name] = (resp.status, json.loads(resp.text))
+        finally:
+            await whole.close()
+            await cut_off.close()
+        assert verdicts["whole"][0] == 200 and verdicts["whole"][1]["index"] == "up"
+        status, body = verdicts["cut_off"]
+        assert status == 503 and body["ok"] is False and body["store"] == "up"
+        assert "1 shard(s) failed" in body["index"]
 
     asyncio.run(scenario())

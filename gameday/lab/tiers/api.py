@@ -66,8 +66,10 @@ defaults
   option redispatch
   # A search is an idempotent GET: one whose connection was refused, or closed without an
   # answer (the instance died with it in flight), goes to another instance. Without this an
-  # API instance's death showed clients a 502 for each search it had in flight.
-  retry-on conn-failure empty-response
+  # API instance's death showed clients a 502 for each search it had in flight. A 503 (the
+  # instance could not reach the index or the store: its AZ cut off) is retried elsewhere
+  # too, for the seconds until the health check takes the instance out.
+  retry-on conn-failure empty-response 503
 frontend search
   bind 127.0.0.1:{p.get('haproxy.port')}
   default_backend api
