@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import dataclass
 from typing import Any
 
 from flightsearch import RAW_TOPIC
@@ -193,3 +194,83 @@ def parse_metadata_brokers(payload: bytes) -> list[int]:
 def broker_metadata(host: str, port: int, timeout_s: float = 1.0) -> list[int]:
     """Ids of the brokers that the broker at host:port lists in its own metadata."""
     return parse_metadata_brokers(_exchange(host, port, metadata_request(), timeout_s))
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    """One partition as one broker's metadata gives it."""
+
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    error: int = 0
+
+
+def topic_metadata_request(topic: str, correlation_id: int = 1, client_id: str = "gameday") -> bytes:
+    """Metadata v7 (the newest before flexible encoding; the first with leader epochs) for one topic."""
+    msg = (3).to_bytes(2, "big") + (7).to_bytes(2, "big") + correlation_id.to_bytes(4, "big")
+    msg += len(client_id).to_bytes(2, "big") + client_id.encode()  # request header v1
+    msg += (1).to_bytes(4, "big") + len(topic).to_bytes(2, "big") + topic.encode() + b"\x00"
+    return len(msg).to_bytes(4, "big") + msg
+
+
+class _Reader:
+    def __init__(self, payload: bytes, at: int = 0) -> None:
+        self.b, self.i = payload, at
+
+    def int(self, size: int) -> int:
+        v = int.from_bytes(self.b[self.i : self.i + size], "big", signed=True)
+        self.i += size
+        return v
+
+    def string(self) -> str:
+        n = self.int(2)
+        if n < 0:
+            return ""
+        s = self.b[self.i : self.i + n].decode()
+        self.i += n
+        return s
+
+    def ints(self) -> tuple[int, ...]:
+        return tuple(self.int(4) for _ in range(max(0, self.int(4))))
+
+
+def parse_topic_metadata(payload: bytes) -> tuple[list[int], list[PartitionView]]:
+    """(broker ids, partitions of the first topic) from a Metadata v7 response."""
+    r = _Reader(payload, 4 + 4)  # correlation id, throttle time
+    brokers = []
+    for _ in range(max(0, r.int(4))):
+        brokers.append(r.int(4))
+        r.string(), r.int(4), r.string()  # host, port, rack
+    r.string(), r.int(4)  # cluster id, controller id (brokers name no KRaft controller)
+    partitions: list[PartitionView] = []
+    for topic in range(max(0, r.int(4))):
+        r.int(2), r.string(), r.int(1)  # error code, name, is_internal
+        for _ in range(max(0, r.int(4))):
+            error, index, leader, epoch = r.int(2), r.int(4), r.int(4), r.int(4)
+            replicas, isr = r.ints(), r.ints()
+            r.ints()  # offline replicas
+            if topic == 0:
+                partitions.append(PartitionView(index, leader, epoch, replicas, isr, error))
+    return brokers, partitions
+
+
+def topic_metadata(host: str, port: int, topic: str, timeout_s: float = 1.0) -> tuple[list[int], list[PartitionView]]:
+    """The topic's partitions as the broker at host:port knows them (its own metadata cache:
+    a broker cut off from the controller keeps an old view)."""
+    return parse_topic_metadata(_exchange(host, port, topic_metadata_request(topic), timeout_s))
+
+
+def freshest(views: list[list[PartitionView]]) -> list[PartitionView]:
+    """Per partition, the view with the highest leader epoch among brokers' answers: the
+    controller's latest decision. A single broker's answer (the admin client's choice) was
+    the cut-off broker's stale one in an AZ partition, naming itself leader 33 s after the
+    majority had moved on."""
+    best: dict[int, PartitionView] = {}
+    for answer in views:
+        for v in answer:
+            if v.partition not in best or v.leader_epoch > best[v.partition].leader_epoch:
+                best[v.partition] = v
+    return [best[p] for p in sorted(best)]

@@ -1,9 +1,9 @@
 """Kafka samplers: partition leadership and ISR of supplier.raw, the brokers the cluster
 lists, and a consumer group's committed offsets against each partition's end.
 
-Each tick is one metadata request (leaders, ISR, brokers) and one offsets round
-(ListOffsets latest + the group's committed offsets), through confluent-kafka's admin
-client. A tick that fails is recorded as such (error set), so a checker sees "the
+Each tick is one metadata request to every broker (leaders, ISR, brokers; the newest
+leader epoch wins) and one offsets round (ListOffsets latest + the group's committed
+offsets, through confluent-kafka). A tick that fails is recorded as such (error set), so a checker sees "the
 cluster did not answer" rather than a gap.
 
 The job's progress is the output's end offset (see gameday.measures.stream.output_ends).
@@ -25,31 +25,49 @@ def _admin(bootstrap: str):
     return admin(bootstrap, timeout_ms=int(TIMEOUT_S * 1000))
 
 
+def _addresses(bootstrap: str) -> list[tuple[str, int]]:
+    out = []
+    for item in bootstrap.split(","):
+        host, _, port = item.strip().rpartition(":")
+        out.append((host, int(port)))
+    return out
+
+
 def metadata_sampler(recorder: Recorder, bootstrap: str, topic: str, interval_s: float) -> Sampler:
-    client = _admin(bootstrap)
+    """Every broker is asked at once for its metadata of `topic`, and each partition is
+    recorded as the broker with the newest leader epoch gives it (see
+    gameday.clients.kafka.freshest): the cluster's view, not one broker's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gameday.clients.kafka import freshest, topic_metadata
+
+    addresses = _addresses(bootstrap)
+    pool = ThreadPoolExecutor(max_workers=len(addresses), thread_name_prefix="kafka-metadata")
     known: dict[int, tuple[int, ...]] = {}  # partition -> replicas, to report partitions when metadata fails
 
-    def sample() -> None:
-        from confluent_kafka import KafkaException
-
+    def ask(address: tuple[str, int]):  # type: ignore[no-untyped-def]
         try:
-            md = client.list_topics(topic=topic, timeout=TIMEOUT_S)
-            now = time.time()  # stamped when the answer arrived
-        except KafkaException as exc:
-            now = time.time()
-            error = str(exc.args[0].str() if exc.args else exc)
+            return topic_metadata(address[0], address[1], topic, TIMEOUT_S)
+        except Exception as exc:  # refused, timed out, closed, bad answer
+            return exc
+
+    def sample() -> None:
+        answers = list(pool.map(ask, addresses))
+        now = time.time()  # stamped when the answers arrived
+        good = [a for a in answers if not isinstance(a, BaseException) and a[1]]
+        if not good:
+            error = "; ".join(f"{h}:{p}: {type(a).__name__}: {a}" if isinstance(a, BaseException) else f"{h}:{p}: no partitions of {topic}"
+                              for (h, p), a in zip(addresses, answers))[:300]  # fmt: skip
             recorder.add(KafkaClusterSample(t=now, brokers=(), error=error))
             for pid, replicas in sorted(known.items()):
                 recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=-1, isr=(), replicas=replicas, error=error))
             return
-        recorder.add(KafkaClusterSample(t=now, brokers=tuple(sorted(md.brokers))))
-        t = md.topics.get(topic)
-        if t is None:
-            return
-        for pid, part in sorted(t.partitions.items()):
-            known[pid] = tuple(part.replicas)
-            error = str(part.error) if part.error is not None else ""
-            recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=pid, leader=part.leader, isr=tuple(sorted(part.isrs)), replicas=tuple(part.replicas), error=error))
+        newest = max(good, key=lambda a: sum(v.leader_epoch for v in a[1]))
+        recorder.add(KafkaClusterSample(t=now, brokers=tuple(sorted(newest[0]))))
+        for v in freshest([a[1] for a in good]):
+            known[v.partition] = v.replicas
+            error = f"error code {v.error}" if v.error else ""
+            recorder.add(KafkaPartitionSample(t=now, topic=topic, partition=v.partition, leader=v.leader, isr=tuple(sorted(v.isr)), replicas=v.replicas, error=error))
 
     return Sampler(f"kafka-metadata-{topic}", interval_s, sample)
 

@@ -86,13 +86,31 @@ class StoreWriter:
             except Exception as exc:  # NoHostAvailable raised at once
                 self._record(flight, value, now, exc)
                 continue
-            future.add_callbacks(self._done(flight, value, now, True), self._done(flight, value, now, False))
+            future.add_callbacks(*self._callbacks(flight, value, now))
 
     def _done(self, flight: str, value: int, began: float, ok: bool) -> Callable[[Any], None]:
         def record(result: Any) -> None:  # on the driver's I/O thread
             self._record(flight, value, began, None if ok else result)
 
         return record
+
+    def _callbacks(self, flight: str, value: int, began: float) -> tuple[Callable[[Any], None], Callable[[Any], None]]:
+        """(on success, on error), of which only the first called records: with a speculative
+        execution the driver calls back twice, the speculative attempt's success and then the
+        first attempt's late error (137 writes of an AZ partition drill counted both ways)."""
+        lock, done = threading.Lock(), [False]
+
+        def first(outcome: Callable[[Any], None]) -> Callable[[Any], None]:
+            def call(result: Any) -> None:
+                with lock:
+                    if done[0]:
+                        return
+                    done[0] = True
+                outcome(result)
+
+            return call
+
+        return first(self._done(flight, value, began, True)), first(self._done(flight, value, began, False))
 
     def _record(self, flight: str, value: int, began: float, exc: BaseException | None) -> None:
         error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:300]

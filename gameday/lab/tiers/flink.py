@@ -175,6 +175,10 @@ def render_config(ctx: LabContext, az: str, role: str, resource_id: str = "") ->
         "taskmanager.memory.jvm-metaspace.size": "192m",
         "taskmanager.memory.jvm-overhead.min": "64m",
         "taskmanager.numberOfTaskSlots": p.get("flink.slots_per_taskmanager"),
+        # One subtask per TaskManager where the slots allow, as an orchestrator's anti-affinity
+        # would: with spare slots the job otherwise fills one TaskManager first, and losing an
+        # AZ then lost no task at all, or all of them.
+        "taskmanager.load-balance.mode": "SLOTS",
         # A 2-core machine: keep background threads and heartbeats modest.
         "cluster.io-pool.size": 2,
         "heartbeat.interval": 2000,
