@@ -292,11 +292,29 @@ def run(args: argparse.Namespace) -> int:
         if now - last_status >= 1.0:
             _write_status(out_dir, args.process, suppliers, stats, len(producer))
             last_status = now
+            progress = max([stats.started] + [s.last_ack for s in suppliers])
+            if stalled(time.time(), progress, len(producer), args.stall_exit_s):
+                for sup in suppliers:
+                    sup.sync()
+                print(f"{args.process}: {len(producer)} events in flight and no acknowledgement for {time.time() - progress:.0f} s: "
+                      "exiting so that the orchestrator starts an adapter that can reach the cluster", flush=True)
+                os._exit(STALLED_EXIT)  # no flush: what is in flight stays unacknowledged, for the next adapter
     producer.flush(10)
     for sup in suppliers:
         sup.sync()
     _write_status(out_dir, args.process, suppliers, stats, len(producer))
     return 0
+
+
+STALLED_EXIT = 3
+
+
+def stalled(now: float, last_progress: float, in_flight: int, stall_s: float) -> bool:
+    """True when this adapter should give up: events wait and nothing was acknowledged for
+    `stall_s` (it cannot reach the cluster: its AZ cut off, every leader it knows gone).
+    Exiting before the producer's delivery timeout leaves those events unacknowledged, not
+    failed: the adapter started next delivers them from its suppliers' backlog."""
+    return stall_s > 0 and in_flight > 0 and now - last_progress > stall_s
 
 
 def _write_status(out_dir: Path, process: str, suppliers: list[Supplier], stats: Stats, in_flight: int) -> None:
@@ -321,6 +339,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--acks", default="all", choices=["all", "1", "0"])
     p.add_argument("--dir", required=True, help="where ack logs, sequence reservations and status go")
     p.add_argument("--fsync-ms", type=int, default=200)
+    p.add_argument("--stall-exit-s", type=float, default=0.0,
+                   help="exit (code 3) when events are in flight and none was acknowledged for this long; 0: never")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--flights", type=int, default=54000)
     return p.parse_args(argv)

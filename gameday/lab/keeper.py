@@ -7,7 +7,12 @@ When `lab.restart.policy` is `always`, `gameday lab up` starts one keeper for th
 helper: `lab down` ends it before anything else). It watches the PIDs of the API
 instances and the ingestion adapters and starts a dead one again as `gameday lab restart`
 does, recording each restart in the state file. A frozen process is alive: as for a pod
-whose process hangs, only a liveness probe would see it, and the keeper has none.
+whose process hangs, only a liveness probe would see it, and the keeper has none (an
+adapter that cannot reach Kafka exits by itself: `ingest.stall_exit_s`).
+
+A dead adapter whose AZ is lost or cut off is started in another AZ instead (as a pod is
+rescheduled off a node the orchestrator lost), the one with the fewest adapters; it stays
+there. Dead API instances there wait for their AZ: HAProxy knows them by address.
 
     python -m gameday.lab.keeper --home LAB_HOME
 """
@@ -50,6 +55,21 @@ def backoff_of(profile) -> Backoff:  # noqa: ANN001 - gameday.profile.Profile
     return Backoff(profile.get("lab.restart.backoff_s"), profile.get("lab.restart.max_backoff_s"), profile.get("lab.restart.reset_after_s"))
 
 
+def moved_roles() -> tuple[str, ...]:
+    from gameday.lab.supervisor import MOVABLE_ROLES
+
+    return tuple(r.value for r in MOVABLE_ROLES)
+
+
+def new_home(live_azs: list[str], unusable: set[str]) -> str | None:
+    """Where a component of a lost or cut-off AZ is started: a usable AZ with the fewest live
+    components of its kind (`live_azs`: their AZs), the first by name on a tie."""
+    from gameday.lab.network import AZS
+
+    usable = [az for az in AZS if az not in unusable]
+    return min(usable, key=lambda az: (live_azs.count(az), az)) if usable else None
+
+
 def _reap() -> None:
     """Collect the exited children this keeper started (they are tracked by PID, not waited on)."""
     while True:
@@ -77,8 +97,11 @@ def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
         if st is None:
             log("the lab is gone: stopping")
             return 0
-        # An AZ that is lost has no nodes to restart on (the drill regains it).
-        dead = [name for name, t in st.components.items() if t.role in RESTARTED_ROLES and t.az not in st.lost_azs and not t.alive()]
+        # An AZ that is lost has no nodes to restart on (the drill regains it): what can move
+        # is started elsewhere, the rest waits.
+        unusable = set(st.lost_azs) | set(st.partitioned)
+        dead = [name for name, t in st.components.items()
+                if t.role in RESTARTED_ROLES and not t.alive() and (t.az not in st.lost_azs or t.role in moved_roles())]  # fmt: skip
         for name in set(dead_since) - set(dead):
             dead_since.pop(name)
         if not dead:  # the usual poll: no profile to build (its YAML parse was most of the keeper's CPU)
@@ -93,12 +116,20 @@ def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
             wait = backoff.delay(st.restarts.get(name, []), died)
             if now - died < wait:
                 continue
-            log(f"{name} (pid {tracked.pid}) died {now - died:.1f} s ago: restarting it (backoff {wait:g} s)")
+            move_to = None
+            if tracked.role in moved_roles() and tracked.az in unusable:
+                move_to = new_home([t.az for t in st.components.values() if t.role == tracked.role and t.alive()], unusable)
+                if move_to is None:  # every AZ lost or cut off: nowhere to go
+                    continue
+            why = "lost" if tracked.az in st.lost_azs else "cut off"
+            log(f"{name} (pid {tracked.pid}) died {now - died:.1f} s ago: "
+                + (f"its AZ {tracked.az} is {why}: starting it in {move_to}" if move_to else "restarting it") + f" (backoff {wait:g} s)")
             restarted_at = time.time()
             state.update(home, lambda s, n=name: s.restarts.setdefault(n, []).append(restarted_at))
             try:
-                healthy = Lab(profile).restart(name, timeout_s=HEALTHY_WITHIN_S)
-                log(f"{name} healthy {healthy:.1f} s after its restart")
+                lab = Lab(profile)
+                healthy = lab.reschedule(name, move_to, timeout_s=HEALTHY_WITHIN_S) if move_to else lab.restart(name, timeout_s=HEALTHY_WITHIN_S)
+                log(f"{name} healthy {healthy:.1f} s after its restart" + (f" in {move_to}" if move_to else ""))
             except LabError as exc:
                 log(f"{name} restarted but {exc}")
             dead_since.pop(name, None)

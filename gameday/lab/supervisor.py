@@ -8,6 +8,7 @@ works from the state file alone, so it also cleans up after a killed harness.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import signal
 import sys
@@ -23,6 +24,11 @@ from gameday.lab.network import Topology, choose_isolation
 from gameday.lab.state import LabState
 from gameday.lab.tiers import STREAMING_TIERS, TIERS, LabContext, depth, scratch_env, scratch_root, with_dependencies
 from gameday.profile import Profile, with_defaults
+from gameday.target import Role
+
+# Stateless, and reached by no one at an address of their own: an orchestrator may start
+# them in another AZ (Lab.reschedule).
+MOVABLE_ROLES = (Role.INGEST,)
 
 Progress = Callable[[str], None]
 
@@ -325,14 +331,36 @@ class Lab:
             from gameday.lab.tiers.redis import rejoin_args
 
             extra_args = rejoin_args(self.context(st), name)
+        return self._start_again(st, spec, extra_args, timeout_s)
+
+    def _start_again(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None, timeout_s: float | None) -> float:
+        """Start at `lab.restart_nice` (a restart must not starve the serving path), back to
+        the tier's own nice once healthy; returns seconds to healthy."""
         base, nice = self.base_nice(spec), max(self.base_nice(spec), self.profile.get("lab.restart_nice"))
         tracked = self._start(st, spec, extra_args, nice=nice)
         began = time.monotonic()
         self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))
         healthy_after = time.monotonic() - began
         if nice != base and not procs.renice_threads(tracked.pid, base):
-            self.say(f"{name} stays at nice {nice}: could not renice it to {base} (not root?)")
+            self.say(f"{spec.name} stays at nice {nice}: could not renice it to {base} (not root?)")
         return healthy_after
+
+    def reschedule(self, name: str, az: str, timeout_s: float | None = None) -> float:
+        """Start a dead stateless component in another AZ, as an orchestrator reschedules a
+        pod off a node it lost; it stays there (a pod does not move back). Only what no other
+        component is configured to reach at its address can move: the ingestion adapters
+        (an API instance is listed by address in HAProxy's configuration). Returns seconds
+        to healthy."""
+        st = self.require_state()
+        tracked = self.component(name)
+        if tracked.alive():
+            raise LabError(f"{name} is running in {tracked.az}: only a dead component is rescheduled")
+        spec = self.specs_by_name(st).get(name)
+        if spec is None or spec.role not in MOVABLE_ROLES:
+            raise LabError(f"{name} cannot move to another AZ", hint=f"movable: the {', '.join(r.value for r in MOVABLE_ROLES)} tier")
+        if az not in network.AZS:
+            raise LabError(f"no AZ {az!r} in this lab", hint=f"known: {', '.join(network.AZS)}")
+        return self._start_again(st, dataclasses.replace(spec, az=az, address=st.topology.address(az)), None, timeout_s)
 
     # --- helpers a run starts (load generators) -------------------------------------
     def track_helper(self, tracked: procs.Tracked) -> None:

@@ -154,3 +154,21 @@ def test_fake_adapter_only_the_rollback_restored_fails():
     o = check_one("ingest.adapter_restart", adapter_history(restarted_after=None, rollback_after=45))
     assert o.verdict is Verdict.FAIL and o.measured == 45 and "did not restart" in o.detail
     assert check_one("ingest.adapter_restart", adapter_history(None)).verdict is Verdict.UNKNOWN
+
+
+def test_a_component_of_a_lost_or_cut_off_az_moves_to_the_usable_az_with_the_fewest():
+    from gameday.lab.keeper import new_home
+
+    assert new_home(["az-b", "az-c", "az-c"], {"az-a"}) == "az-b"
+    assert new_home(["az-b", "az-c"], {"az-a"}) == "az-b"  # a tie: the first by name
+    assert new_home(["az-b"], {"az-a", "az-b"}) == "az-c"
+    assert new_home([], {"az-a", "az-b", "az-c"}) is None  # nowhere to go
+
+
+def test_an_adapter_gives_up_only_with_events_waiting_and_no_acknowledgement_for_the_whole_stall():
+    from flightsearch.ingest import stalled
+
+    assert stalled(now=111.0, last_progress=100.0, in_flight=5, stall_s=10)
+    assert not stalled(now=109.0, last_progress=100.0, in_flight=5, stall_s=10)  # not long enough
+    assert not stalled(now=200.0, last_progress=100.0, in_flight=0, stall_s=10)  # nothing waits: an idle feed
+    assert not stalled(now=200.0, last_progress=100.0, in_flight=5, stall_s=0)  # turned off

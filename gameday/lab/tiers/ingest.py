@@ -76,6 +76,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "--acks", str(p.get("kafka.acks")),
             "--dir", str(out_dir),
             "--fsync-ms", str(p.get("ingest.fsync_ms")),
+            "--stall-exit-s", str(p.get("ingest.stall_exit_s")),
             "--seed", str(p.get("timetable.seed")),
             "--flights", str(p.get("timetable.flights")),
         ]  # fmt: skip
