@@ -35,6 +35,9 @@ if DELIVERY not in ("exactly-once", "at-least-once"):
 TRANSACTIONS = (f",\n  'sink.transactional-id-prefix' = '{NAME}',\n  'properties.transaction.timeout.ms' = '900000'"
                 if DELIVERY == "exactly-once" else "")
 
+# request.timeout.ms on the sink: a cancelled writer aborts its transaction only once its
+# in-flight produce requests end, and to a broker cut off in an AZ partition they end at the
+# timeout (30 s by default): the job's restart waited that long for the writer's slot.
 t = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 conf = t.get_config()
 conf.set("pipeline.name", NAME)
@@ -85,6 +88,7 @@ CREATE TABLE normalized (
 ) WITH (
   'connector' = 'kafka', 'topic' = '{OUTPUT}',
   'properties.bootstrap.servers' = '{KAFKA}',
+  'properties.request.timeout.ms' = '8000',
   'key.format' = 'raw', 'key.fields' = 'flight_id',
   'value.format' = 'json',
   'sink.delivery-guarantee' = '{DELIVERY}'{TRANSACTIONS})""")
