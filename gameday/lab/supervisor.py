@@ -267,15 +267,16 @@ class Lab:
         return at
 
     def lose_az(self, az: str) -> tuple[float, list[str]]:
-        """The AZ fails whole: marked lost first (so the keeper restarts nothing there), then
-        every live process in it is SIGKILLed at once."""
+        """The AZ fails whole: marked lost first (so the keeper restarts nothing there; it
+        starts a dead adapter in another AZ), then every live process in it is SIGKILLed at once."""
         self.require_state()
         state.update(self.home, lambda now: now.lost_azs.append(az) if az not in now.lost_azs else None)
         return self.kill_az(az)
 
     def regain_az(self, az: str) -> list[str]:
         """The AZ is back: start its dead processes again, the tiers others need first
-        (ZooKeeper, Kafka, ... the API and adapters last), each once healthy. Returns them in order.
+        (ZooKeeper, Kafka, ... the API and adapters last), each once healthy. Returns those it
+        started, in order.
         One by one on purpose: started wave by wave as at `lab up`, the regain took 224 s
         instead of 142-175 s, and the JVMs starting together starved the serving path (30 % of
         searches failed in that drill)."""
@@ -284,9 +285,15 @@ class Lab:
         down = sorted((n for n, t in st.components.items() if t.az == az and not t.alive()),
                       key=lambda n: (depth(st.components[n].tier), order.get(st.components[n].tier, 99)))  # fmt: skip
         state.update(self.home, lambda now: now.lost_azs.remove(az) if az in now.lost_azs else None)
+        started = []
         for name in down:
+            # The keeper restarts the API instances and adapters as soon as the AZ is usable
+            # again: one it already started is left running, not killed and started twice.
+            if self.component(name).alive():
+                continue
             self.restart(name)
-        return down
+            started.append(name)
+        return started
 
     def partition_az(self, az: str, mode: partition.PartitionMode | str) -> float:
         """Cut the AZ off the network (gameday.lab.partition); returns the instant the rules
