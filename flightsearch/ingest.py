@@ -199,6 +199,11 @@ def producer_config(bootstrap: str, acks: str) -> dict[str, Any]:
         "linger.ms": 5,
         # An event not acknowledged within this is a failed delivery (logged as a nack).
         "message.timeout.ms": 30000,
+        # A produce request the leader has not answered by then is sent again (the idempotent
+        # producer makes that safe), to the new leader if there is one: at librdkafka's
+        # default (30 s, the whole message timeout) the events in flight to a leader cut off
+        # in an AZ partition failed instead of reaching the leader elected 8 s later.
+        "request.timeout.ms": 5000,
         "socket.connection.setup.timeout.ms": 2000,
         "reconnect.backoff.max.ms": 1000,
     }

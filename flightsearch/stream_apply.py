@@ -266,7 +266,7 @@ def _index_half(args: argparse.Namespace, cache: Cache, stop: dict, redeletes: R
 
 
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
     quiet = logging.getLogger("flightsearch.stream_apply.kafka")
     quiet.addHandler(logging.NullHandler())
@@ -287,13 +287,26 @@ def run(args: argparse.Namespace) -> int:
     redeletes = Redeletes()
     index = _index_half(args, cache, stop, redeletes)
     order = InOrder()
-    stats = {"applied": 0, "batches": 0, "retries": 0, "last_applied_at": 0.0, "last_lag_s": None,
+    stats = {"applied": 0, "batches": 0, "retries": 0, "commits_lost_to_rebalance": 0, "last_applied_at": 0.0, "last_lag_s": None,
              "isolation": args.isolation, "index": bool(index)}  # fmt: skip
+
+    # The group rebalanced under a commit (its coordinator moved: a broker cut off in an AZ
+    # partition): the applier stays up. Its writes are idempotent, so whatever the next owner
+    # of a partition gets again from the last committed offset is applied twice, harmlessly.
+    # Before, ILLEGAL_GENERATION here ended the process, and nothing restarted it.
+    rebalanced = (KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID, KafkaError.REBALANCE_IN_PROGRESS)
 
     def commit() -> None:
         ready = order.committable()
         if ready:
-            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ready.items()], asynchronous=False)
+            try:
+                consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ready.items()], asynchronous=False)
+            except KafkaException as exc:
+                if exc.args[0].code() not in rebalanced:
+                    raise
+                stats["commits_lost_to_rebalance"] += 1
+                print(f"{args.name}: commit of {len(ready)} partition offset(s) refused ({exc.args[0].name()}): the group rebalanced; "
+                      "the next owner replays from the last committed offset", flush=True)
 
     last_status = 0.0
 

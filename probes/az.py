@@ -31,6 +31,9 @@ class TierLoss:
 # The AZ this process took down or cut off, what each tier lost there (for the rollback's
 # reverts), and which fault it was.
 _lost: list[tuple[str, list[TierLoss], Fault]] = []
+# AZs healed in this run: what dies there of having been cut off, after the heal, is
+# restarted while the rollback waits for the platform to be whole (wait_until_whole).
+_healed: list[str] = []
 
 
 def _pop(fault: Fault) -> tuple[str, list[TierLoss]] | None:
@@ -178,6 +181,7 @@ def heal_az(configuration: dict | None = None) -> dict[str, Any]:
     died = [name for name in target.down_components() if target.az_of(name) == az]
     for name in died:
         target.restart(name)
+    _healed.append(az)
     healed = fault_output(FaultPhase.REVERTED, Fault.AZ_PARTITION, az, at, az, "partition removed" + (f"; restarted what died while cut off: {','.join(died)}" if died else ""))
     return together([healed] + [fault_output(FaultPhase.REVERTED, x.fault, x.component, at, az, "healed with the AZ") for x in losses])
 
@@ -188,12 +192,22 @@ def wait_until_whole(timeout_s: float = 300, configuration: dict | None = None) 
     target = resolve(configuration)
     began = time.monotonic()
     problems: list[str] = []
+    healed, restarted = (_healed[-1] if _healed else ""), []
+    _healed.clear()
     while time.monotonic() - began < timeout_s:
+        # A TaskManager cut off exits when it is back and finds its ZooKeeper session expired,
+        # seconds after the heal: the orchestrator restarts that pod as it would any other.
+        # Only in the healed AZ: a component that dies elsewhere is the platform's failure,
+        # reported below as not whole.
+        for name in target.down_components() if healed else ():
+            if target.az_of(name) == healed and restarted.count(name) < 2:
+                target.restart(name)
+                restarted.append(name)
         problems = target.unhealthy(target.tiers())
         if not problems and "stream" in target.tiers():
             job = target.stream_job()
             problems = [] if job is not None and job.tasks_running else ["the stream job is not running all its tasks"]
         if not problems:
-            return {"whole": True, "after_s": round(time.monotonic() - began, 1)}
+            return {"whole": True, "after_s": round(time.monotonic() - began, 1)} | ({"restarted_after_heal": restarted} if restarted else {})
         time.sleep(3.0)  # each look asks every component: not a load to add every second
-    return {"whole": False, "timed_out_after_s": timeout_s, "still": problems[:5]}
+    return {"whole": False, "timed_out_after_s": timeout_s, "still": problems[:5]} | ({"restarted_after_heal": restarted} if restarted else {})

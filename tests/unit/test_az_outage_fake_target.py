@@ -198,3 +198,24 @@ def test_an_all_partition_loses_the_api_and_adapters_too_and_heal_reverts_everyt
     assert fake.restarted == ["flink-tm-c"]  # what died in the cut-off AZ, not elsewhere
     assert "restarted what died while cut off: flink-tm-c" in next(e.detail for e in reverted if e.fault == Fault.AZ_PARTITION.value)
     assert az_probes.heal_az() == {"healed": []}
+
+
+def test_the_rollback_restarts_what_dies_in_the_healed_az_after_the_heal_and_reports_the_rest(fake, monkeypatch):
+    _partitioning(fake)
+    az_probes.partition_az("az-c", mode="peers")
+    fake.down_components = lambda: []
+    az_probes.heal_az()
+    dead = {"flink-tm-c", "stream-apply-b"}  # the TaskManager exits after the heal; the applier crashed elsewhere
+
+    def restart(name: str) -> float:
+        dead.discard(name)
+        fake.restarted.append(name)
+        return 1.0
+
+    fake.down_components = lambda: sorted(dead)
+    fake.restart = restart
+    fake.unhealthy = lambda tiers: [f"{n} is dead" for n in sorted(dead)]
+    monkeypatch.setattr(az_probes.time, "sleep", lambda s: None)
+    out = az_probes.wait_until_whole(timeout_s=0.2)
+    assert fake.restarted == ["flink-tm-c"]  # the orchestrator's restart, in the healed AZ only
+    assert out["whole"] is False and out["still"] == ["stream-apply-b is dead"] and out["restarted_after_heal"] == ["flink-tm-c"]
