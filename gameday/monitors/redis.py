@@ -79,7 +79,10 @@ def _writer(recorder: Recorder, sentinels, service: str, by_addr, interval_s: fl
         key = next((k for k in named if named.count(k) > len(sentinel_clients) // 2), named[0] if named else None)
         if key is None:
             current["addr"] = current["client"] = None
-        elif key != current["addr"]:
+        elif key != current["addr"] or current["client"] is None:
+            # Also the same primary again, after a write it refused (NOREPLICAS just after its
+            # promotion): keeping its address without a client left the writer asking no one
+            # for the rest of a run (819 of 819 writes "failed" in an AZ outage drill).
             current["addr"], current["client"] = key, _client(*key)
 
     def sample() -> None:
