@@ -3,8 +3,8 @@ lists, and a consumer group's committed offsets against each partition's end.
 
 Each tick is one metadata request to every broker (leaders, ISR, brokers; the newest
 leader epoch wins) and one offsets round (ListOffsets latest + the group's committed
-offsets, through confluent-kafka). A tick that fails is recorded as such (error set), so a checker sees "the
-cluster did not answer" rather than a gap.
+offsets, through confluent-kafka). A tick that fails is recorded as such (error set), so a
+checker sees "the cluster did not answer" rather than a gap.
 
 The job's progress is the output's end offset (see gameday.measures.stream.output_ends).
 """
