@@ -176,18 +176,35 @@ def metadata_request(correlation_id: int = 1, client_id: str = "gameday") -> byt
     return len(msg).to_bytes(4, "big") + msg
 
 
+class _Reader:
+    """The fields of a non-flexible Kafka response, read in order (big-endian, int16-length strings)."""
+
+    def __init__(self, payload: bytes, at: int = 0) -> None:
+        self.b, self.i = payload, at
+
+    def int(self, size: int) -> int:
+        v = int.from_bytes(self.b[self.i : self.i + size], "big", signed=True)
+        self.i += size
+        return v
+
+    def string(self) -> str:
+        n = self.int(2)
+        if n < 0:
+            return ""
+        s = self.b[self.i : self.i + n].decode()
+        self.i += n
+        return s
+
+    def ints(self) -> tuple[int, ...]:
+        return tuple(self.int(4) for _ in range(max(0, self.int(4))))
+
+
 def parse_metadata_brokers(payload: bytes) -> list[int]:
-    i = 4 + 4  # correlation id, throttle time
-    count = int.from_bytes(payload[i : i + 4], "big", signed=True)
-    i += 4
+    r = _Reader(payload, 4 + 4)  # correlation id, throttle time
     out = []
-    for _ in range(max(0, count)):
-        out.append(int.from_bytes(payload[i : i + 4], "big", signed=True))
-        i += 4
-        host_len = int.from_bytes(payload[i : i + 2], "big", signed=True)
-        i += 2 + max(0, host_len) + 4  # host, port
-        rack_len = int.from_bytes(payload[i : i + 2], "big", signed=True)
-        i += 2 + max(0, rack_len)
+    for _ in range(max(0, r.int(4))):
+        out.append(r.int(4))
+        r.string(), r.int(4), r.string()  # host, port, rack
     return out
 
 
@@ -214,27 +231,6 @@ def topic_metadata_request(topic: str, correlation_id: int = 1, client_id: str =
     msg += len(client_id).to_bytes(2, "big") + client_id.encode()  # request header v1
     msg += (1).to_bytes(4, "big") + len(topic).to_bytes(2, "big") + topic.encode() + b"\x00"
     return len(msg).to_bytes(4, "big") + msg
-
-
-class _Reader:
-    def __init__(self, payload: bytes, at: int = 0) -> None:
-        self.b, self.i = payload, at
-
-    def int(self, size: int) -> int:
-        v = int.from_bytes(self.b[self.i : self.i + size], "big", signed=True)
-        self.i += size
-        return v
-
-    def string(self) -> str:
-        n = self.int(2)
-        if n < 0:
-            return ""
-        s = self.b[self.i : self.i + n].decode()
-        self.i += n
-        return s
-
-    def ints(self) -> tuple[int, ...]:
-        return tuple(self.int(4) for _ in range(max(0, self.int(4))))
 
 
 def parse_topic_metadata(payload: bytes) -> tuple[list[int], list[PartitionView]]:

@@ -91,6 +91,7 @@ def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
     from gameday.profile import Profile, with_defaults
 
     dead_since: dict[str, float] = {}
+    moved = moved_roles()
     while True:
         _reap()
         st = state.load(home)
@@ -101,7 +102,7 @@ def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
         # is started elsewhere, the rest waits.
         unusable = set(st.lost_azs) | set(st.partitioned)
         dead = [name for name, t in st.components.items()
-                if t.role in RESTARTED_ROLES and not t.alive() and (t.az not in st.lost_azs or t.role in moved_roles())]  # fmt: skip
+                if t.role in RESTARTED_ROLES and not t.alive() and (t.az not in st.lost_azs or t.role in moved)]  # fmt: skip
         for name in set(dead_since) - set(dead):
             dead_since.pop(name)
         if not dead:  # the usual poll: no profile to build (its YAML parse was most of the keeper's CPU)
@@ -117,7 +118,7 @@ def keep(home) -> int:  # noqa: ANN001 - pathlib.Path
             if now - died < wait:
                 continue
             move_to = None
-            if tracked.role in moved_roles() and tracked.az in unusable:
+            if tracked.role in moved and tracked.az in unusable:
                 move_to = new_home([t.az for t in st.components.values() if t.role == tracked.role and t.alive()], unusable)
                 if move_to is None:  # every AZ lost or cut off: nowhere to go
                     continue

@@ -88,29 +88,23 @@ class StoreWriter:
                 continue
             future.add_callbacks(*self._callbacks(flight, value, now))
 
-    def _done(self, flight: str, value: int, began: float, ok: bool) -> Callable[[Any], None]:
-        def record(result: Any) -> None:  # on the driver's I/O thread
-            self._record(flight, value, began, None if ok else result)
-
-        return record
-
     def _callbacks(self, flight: str, value: int, began: float) -> tuple[Callable[[Any], None], Callable[[Any], None]]:
         """(on success, on error), of which only the first called records: with a speculative
         execution the driver calls back twice, the speculative attempt's success and then the
         first attempt's late error (137 writes of an AZ partition drill counted both ways)."""
         lock, done = threading.Lock(), [False]
 
-        def first(outcome: Callable[[Any], None]) -> Callable[[Any], None]:
-            def call(result: Any) -> None:
+        def first(ok: bool) -> Callable[[Any], None]:
+            def call(result: Any) -> None:  # on the driver's I/O thread
                 with lock:
                     if done[0]:
                         return
                     done[0] = True
-                outcome(result)
+                self._record(flight, value, began, None if ok else result)
 
             return call
 
-        return first(self._done(flight, value, began, True)), first(self._done(flight, value, began, False))
+        return first(True), first(False)
 
     def _record(self, flight: str, value: int, began: float, exc: BaseException | None) -> None:
         error = "" if exc is None else f"{type(exc).__name__}: {exc}"[:300]
