@@ -273,9 +273,9 @@ def seed_store(session: Any, timetable: Timetable, keyspace: str, replication_fa
     # lab's AZs). Without, SimpleStrategy (one DC under SimpleSnitch).
     strategy = (f"'class': 'NetworkTopologyStrategy', '{datacenter}': {int(replication_factor)}" if datacenter
                 else f"'class': 'SimpleStrategy', 'replication_factor': {int(replication_factor)}")
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{{strategy}}}")
-    for ddl in TABLES:
-        session.execute(ddl.format(ks=keyspace))
+    for ddl in (f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{{strategy}}}",
+                *(t.format(ks=keyspace) for t in TABLES)):
+        _schema_change(session, ddl)
     cl = getattr(ConsistencyLevel, consistency)
     ins_route = session.prepare(
         f"INSERT INTO {keyspace}.flights_by_route (origin, destination, date, departs, flight_id,"
@@ -302,6 +302,24 @@ def seed_store(session: Any, timetable: Timetable, keyspace: str, replication_fa
         batches = [b for b, _ in failed]
         time.sleep(1.0 + attempt)
     raise failed[0][1]
+
+
+def _schema_change(session: Any, ddl: str, *, agreement_s: float = 90.0) -> None:
+    """Run `ddl` and wait until every node agrees on the schema.
+
+    The driver waits 10 s for agreement and then goes on regardless: on a fresh three-node
+    store on a busy host the next statement then met a coordinator that had not yet heard of
+    the keyspace ("Keyspace 'flights' doesn't exist", a CI run of 2026-12-01).
+    """
+    future = session.execute(ddl).response_future
+    if future.is_schema_agreed:
+        return
+    deadline = time.monotonic() + agreement_s
+    control = session.cluster.control_connection
+    while time.monotonic() < deadline:
+        if control.wait_for_schema_agreement(wait_time=min(10.0, max(0.1, deadline - time.monotonic()))):
+            return
+    raise RuntimeError(f"the store's nodes did not agree on the schema within {agreement_s:.0f} s after: {ddl.split('(')[0].strip()}")
 
 
 # Rows per seeding batch (each batch a few KiB; cassandra_node raises the warn thresholds).

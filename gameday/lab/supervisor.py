@@ -121,6 +121,13 @@ class Lab:
         started = time.time()
         p = self.profile
         topo = Topology(choose_isolation(p.get("lab.isolation")), p.get("lab.subnet"), p.get("lab.bridge"))
+        strays = network.namespace_pids(topo)
+        if strays:
+            # Another lab home's processes (the namespaces are shared by name): started over
+            # them, every component failed on addresses they still held.
+            pids = ", ".join(str(pid) for pid, _ in strays[:5])
+            raise LabError(f"{len(strays)} processes of another lab still run in the lab's network namespaces (pid {pids})",
+                           hint="stop that lab with `gameday lab down --profile PROFILE`, PROFILE naming its lab.home")
         st = LabState(topology=topo, profile=p.data, tiers=tiers, started_at=started)
         state.save(self.home, st)  # before anything exists, so `down` can always clean up
         shutil.rmtree(scratch_root(self.home), ignore_errors=True)

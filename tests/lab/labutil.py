@@ -30,6 +30,21 @@ def fresh_lab() -> None:
     gameday("lab", "down")
 
 
+def lab_up(*args: str) -> float:
+    """`gameday lab up ARGS` on a fresh lab: the seconds it took. When it fails, the lab it
+    half-started is stopped before the test fails (its logs stay): left running, its
+    processes held the AZ addresses and every later lab module failed on them (a CI run of
+    2026-12-01)."""
+    fresh_lab()
+    began = time.monotonic()
+    proc = gameday("lab", "up", *args)
+    if proc.returncode != 0:
+        profile = [a for a, prev in zip(args, ("",) + args) if prev == "--profile"]
+        gameday("lab", "down", *(["--profile", profile[0]] if profile else []))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return time.monotonic() - began
+
+
 def experiment(name: str) -> str:
     return str(REPO / "experiments" / f"{name}.json")
 
@@ -37,11 +52,8 @@ def experiment(name: str) -> str:
 def up(tiers: str, profile: Path | None = None, missing_the_plan: bool = True) -> None:
     """A fresh lab of `tiers` (with what they need), on `profile` when given (a lab that
     misses the plan, unless told otherwise); prints the time."""
-    fresh_lab()
-    began = time.monotonic()
-    proc = gameday("lab", "up", "--tiers", tiers, *(["--profile", str(profile)] if profile else []))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\nlab up --tiers {tiers}{' (missing the plan)' if profile and missing_the_plan else ''}: {time.monotonic() - began:.1f} s", file=sys.stderr)
+    took = lab_up("--tiers", tiers, *(["--profile", str(profile)] if profile else []))
+    print(f"\nlab up --tiers {tiers}{' (missing the plan)' if profile and missing_the_plan else ''}: {took:.1f} s", file=sys.stderr)
 
 
 def drill(name: str, out: Path, *extra: str) -> tuple[int, dict]:

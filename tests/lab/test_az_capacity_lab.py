@@ -13,16 +13,14 @@ from __future__ import annotations
 import pytest
 
 from gameday.history import CapacityMeasured, History
-from tests.lab.labutil import REPO, drill, fresh_lab, gameday
+from tests.lab.labutil import REPO, drill, gameday, lab_up
 
 pytestmark = [pytest.mark.lab, pytest.mark.suite]
 
 
 @pytest.fixture(scope="module")
 def capped_lab():
-    fresh_lab()
-    proc = gameday("lab", "up", "--profile", str(REPO / "profiles" / "az-capacity.yaml"))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    lab_up("--profile", str(REPO / "profiles" / "az-capacity.yaml"))
     yield
     assert gameday("lab", "down").returncode == 0
 

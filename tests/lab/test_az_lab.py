@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import pytest
 
 from gameday.faults import Fault
 from gameday.history import FaultPhase, History
-from tests.lab.labutil import drill, fresh_lab, gameday
+from tests.lab.labutil import drill, gameday, lab_up
 
 pytestmark = [pytest.mark.lab, pytest.mark.suite]
 
@@ -31,11 +30,8 @@ ALL_TIERS = "redis,cassandra,search,api,metrics,kafka,zookeeper,flink,ingest,str
 
 @pytest.fixture(scope="module")
 def full_lab():
-    fresh_lab()
-    began = time.monotonic()
-    proc = gameday("lab", "up", "--tiers", ALL_TIERS)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\nlab up --tiers {ALL_TIERS}: {time.monotonic() - began:.1f} s", file=sys.stderr)
+    took = lab_up("--tiers", ALL_TIERS)
+    print(f"\nlab up --tiers {ALL_TIERS}: {took:.1f} s", file=sys.stderr)
     yield
     assert gameday("lab", "down").returncode == 0
 

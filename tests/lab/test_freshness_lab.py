@@ -28,7 +28,6 @@ import json
 import shutil
 import statistics
 import sys
-import time
 import urllib.request
 import warnings
 from pathlib import Path
@@ -39,7 +38,7 @@ from gameday.history import CanaryPath, CanarySample, History, StreamDelivery
 from gameday.monitors.streaming import CANARY_SEATS
 from gameday.profile import load_profile
 from gameday.target import resolve
-from tests.lab.labutil import REPO, drill, fresh_lab, gameday, healthy_drill, warn_if_failed
+from tests.lab.labutil import REPO, drill, gameday, healthy_drill, lab_up, warn_if_failed
 
 pytestmark = [pytest.mark.lab, pytest.mark.suite]
 
@@ -55,11 +54,8 @@ def lab(mode: str, tmp_path_factory) -> Path:  # noqa: ANN001
     profile = tmp_path_factory.mktemp(mode) / f"{mode}.yaml"
     profile.write_text(f"stream:\n  delivery: {mode}\ncassandra:\n  nodes: 1\n  replication_factor: 1\n"
                        f"ingest:\n  rate_per_supplier: {FULL_LAB_RATE_PER_SUPPLIER}\n")
-    fresh_lab()
-    began = time.monotonic()
-    proc = gameday("lab", "up", "--tiers", TIERS, "--profile", str(profile))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\nlab up --tiers {TIERS} (stream.delivery {mode}): {time.monotonic() - began:.1f} s", file=sys.stderr)
+    took = lab_up("--tiers", TIERS, "--profile", str(profile))
+    print(f"\nlab up --tiers {TIERS} (stream.delivery {mode}): {took:.1f} s", file=sys.stderr)
     return profile
 
 

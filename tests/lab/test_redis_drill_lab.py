@@ -19,7 +19,7 @@ import pytest
 
 from gameday.lab import Lab
 from gameday.profile import load_profile
-from tests.lab.labutil import GAMEDAY, REPO, fresh_lab, gameday, healthy_drill, passed_or_only_slow, warn_if_failed
+from tests.lab.labutil import GAMEDAY, REPO, gameday, healthy_drill, lab_up, passed_or_only_slow, warn_if_failed
 
 pytestmark = pytest.mark.lab
 
@@ -39,11 +39,8 @@ def home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(home):
-    fresh_lab()
-    began = time.monotonic()
-    up = gameday("lab", "up", "--profile", str(home))
-    assert up.returncode == 0, up.stderr[-2000:]
-    print(f"\nlab up took {time.monotonic() - began:.1f} s", file=sys.stderr)
+    took = lab_up("--profile", str(home))
+    print(f"\nlab up took {took:.1f} s", file=sys.stderr)
     lab = Lab(load_profile(home))
     assert lab.state() is not None and str(lab.home).startswith(str(home.parent)), "the lab lives in the profile's home"
     yield lab

@@ -70,3 +70,45 @@ def test_simulated_hit_ratio_in_plan_regime() -> None:
     at_300 = timetable.expected_hit_ratio(300, 60, 120)
     assert 0.70 <= at_300 <= 0.95
     assert timetable.expected_hit_ratio(3000, 60, 60) >= at_300  # more traffic, warmer cache
+
+
+class _FakeSchemaSession:
+    """A driver session whose schema agreement comes after `agree_after` waits (fake: the
+    harness's waiting logic only; the real store's agreement is exercised by every lab up)."""
+
+    def __init__(self, agreed_at_once: bool, agree_after: int | None) -> None:
+        from types import SimpleNamespace
+
+        self.waits = 0
+        self.executed: list[str] = []
+        self.agree_after = agree_after
+        self.future = SimpleNamespace(is_schema_agreed=agreed_at_once)
+        self.cluster = SimpleNamespace(control_connection=SimpleNamespace(wait_for_schema_agreement=self._wait))
+
+    def execute(self, ddl: str):
+        from types import SimpleNamespace
+
+        self.executed.append(ddl)
+        return SimpleNamespace(response_future=self.future)
+
+    def _wait(self, wait_time: float) -> bool:
+        self.waits += 1
+        return self.agree_after is not None and self.waits >= self.agree_after
+
+
+def test_schema_change_waits_for_a_late_agreement_with_a_fake_session() -> None:
+    s = _FakeSchemaSession(agreed_at_once=False, agree_after=3)
+    timetable._schema_change(s, "CREATE KEYSPACE x WITH replication = {}")
+    assert s.waits == 3
+
+
+def test_schema_change_does_not_wait_when_agreed_with_a_fake_session() -> None:
+    s = _FakeSchemaSession(agreed_at_once=True, agree_after=None)
+    timetable._schema_change(s, "CREATE TABLE x.y (a int PRIMARY KEY)")
+    assert s.waits == 0
+
+
+def test_schema_change_fails_loudly_without_agreement_with_a_fake_session() -> None:
+    s = _FakeSchemaSession(agreed_at_once=False, agree_after=None)
+    with pytest.raises(RuntimeError, match="did not agree on the schema.*CREATE TABLE x.y"):
+        timetable._schema_change(s, "CREATE TABLE x.y (a int PRIMARY KEY)", agreement_s=0.05)
