@@ -38,6 +38,14 @@ TRANSACTIONS = (f",\n  'sink.transactional-id-prefix' = '{NAME}',\n  'properties
 # request.timeout.ms on the sink: a cancelled writer aborts its transaction only once its
 # in-flight produce requests end, and to a broker cut off in an AZ partition they end at the
 # timeout (30 s by default): the job's restart waited that long for the writer's slot.
+# socket.connection.setup.timeout: every client the job makes (the restored writer's
+# committer, the aborter of lingering transactions, each source reader) first tries a
+# bootstrap broker, and one cut off in an AZ partition drops the SYN: at the default 10 s per
+# attempt, two of them in a row held a restored sink task in INITIALIZING for 22 s of a
+# 52 s recovery (az-partition, 2026-12-01). Connections here take milliseconds.
+CONNECT = ("\n  'properties.socket.connection.setup.timeout.ms' = '1500',"
+           "\n  'properties.socket.connection.setup.timeout.max.ms' = '4000',")
+
 t = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 conf = t.get_config()
 conf.set("pipeline.name", NAME)
@@ -49,6 +57,7 @@ conf.set("table.exec.state.ttl", "1 h")
 # source.reader.close.timeout: how long a cancelled source waits for its Kafka consumer
 # to close (default 30 s, the consumer's own close timeout while its group coordinator is
 # unreachable, as in an AZ partition), holding its slot and the job's restart with it.
+# request.timeout.ms: a fetch from a leader cut off in a partition hung for the default 30 s.
 t.execute_sql(f"""
 CREATE TABLE supplier_raw (
   event_id STRING, supplier STRING, seq BIGINT, `type` STRING, flight_id STRING,
@@ -63,6 +72,7 @@ CREATE TABLE supplier_raw (
   'scan.startup.mode' = 'group-offsets',
   'properties.auto.offset.reset' = 'earliest',
   'properties.source.reader.close.timeout' = '5000',
+  'properties.request.timeout.ms' = '10000',{CONNECT}
   'format' = 'json', 'json.ignore-parse-errors' = 'true')""")
 
 t.execute_sql(f"""
@@ -88,7 +98,7 @@ CREATE TABLE normalized (
 ) WITH (
   'connector' = 'kafka', 'topic' = '{OUTPUT}',
   'properties.bootstrap.servers' = '{KAFKA}',
-  'properties.request.timeout.ms' = '8000',
+  'properties.request.timeout.ms' = '8000',{CONNECT}
   'key.format' = 'raw', 'key.fields' = 'flight_id',
   'value.format' = 'json',
   'sink.delivery-guarantee' = '{DELIVERY}'{TRANSACTIONS})""")
