@@ -17,25 +17,45 @@ RANK = {"green": 0, "yellow": 1, "red": 2}
 NO_MANAGER = "no cluster manager"
 
 
+# How long a node's last answer stands for it in an interval it has no sample in. Each node
+# has a sampler of its own, every 0.5 s, and one whose request times out (2 s) skips the
+# intervals meanwhile: an interval then held only another node's "down", and was judged red
+# ("none answered") while the other nodes answered green just before and after it (two runs
+# of 2026-12-01: 1 s and 0.5 s of false red).
+CARRY_S = 2.0
+
+
 def health_bins(samples: list[SearchHealthSample], since: float, without: str, bin_s: float) -> list[tuple[float, str]]:
     """(start, status) per `bin_s` (the samplers' interval) from `since`: the worst status any
     answering node other than `without` reported in it with a cluster manager elected;
     NO_MANAGER when every answering node knew of none; "red" when none answered (nothing
-    could serve a search)."""
+    could serve a search). A node with no sample in an interval counts with its last answer
+    of the `CARRY_S` before it."""
     by_bin: dict[int, list[SearchHealthSample]] = defaultdict(list)
-    for s in samples:
-        if s.t >= since and s.node != without:
-            by_bin[int((s.t - since) // bin_s)].append(s)
+    by_node: dict[str, list[SearchHealthSample]] = defaultdict(list)
+    for s in sorted(samples, key=lambda s: s.t):
+        if s.t >= since - CARRY_S and s.node != without:
+            by_node[s.node].append(s)
+            if s.t >= since:
+                by_bin[int((s.t - since) // bin_s)].append(s)
     out = []
     for b in sorted(by_bin):
-        answered = [s for s in by_bin[b] if s.status in RANK]
+        begins = since + b * bin_s
+        seen = by_bin[b] + [last for node, ss in by_node.items() if node not in {s.node for s in by_bin[b]}
+                            and (last := _last_before(ss, begins)) is not None and begins - last.t <= CARRY_S]
+        answered = [s for s in seen if s.status in RANK]
         managed = [s.status for s in answered if s.cluster_manager]
         if managed:
             status = max(managed, key=RANK.__getitem__)
         else:
             status = NO_MANAGER if answered else "red"
-        out.append((since + b * bin_s, status))
+        out.append((begins, status))
     return out
+
+
+def _last_before(samples: list[SearchHealthSample], t: float) -> SearchHealthSample | None:
+    before = [s for s in samples if s.t < t]
+    return before[-1] if before else None
 
 
 @checker("search.green_on_az_failure")
