@@ -17,24 +17,19 @@ RANK = {"green": 0, "yellow": 1, "red": 2}
 NO_MANAGER = "no cluster manager"
 
 
-# How long a node's last answer stands for it in an interval it has no sample in. Each node
-# has a sampler of its own, every 0.5 s, and one whose request times out (2 s) skips the
-# intervals meanwhile: an interval then held only another node's "down", and was judged red
-# ("none answered") while the other nodes answered green just before and after it (two runs
-# of 2026-12-01: 1 s and 0.5 s of false red).
-CARRY_S = 2.0
-
-
-def health_bins(samples: list[SearchHealthSample], since: float, without: str, bin_s: float) -> list[tuple[float, str]]:
+def health_bins(samples: list[SearchHealthSample], since: float, without: str, bin_s: float, stale_s: float) -> list[tuple[float, str]]:
     """(start, status) per `bin_s` (the samplers' interval) from `since`: the worst status any
     answering node other than `without` reported in it with a cluster manager elected;
     NO_MANAGER when every answering node knew of none; "red" when none answered (nothing
     could serve a search). A node with no sample in an interval counts with its last answer
-    of the `CARRY_S` before it."""
+    of the `stale_s` before it: each node has a sampler of its own, and one whose request
+    times out (2 s) skips the intervals meanwhile; an interval then held only another node's
+    "down" and was judged red while the other nodes answered green just before and after it
+    (two runs of 2026-12-01: 1 s and 0.5 s of false red)."""
     by_bin: dict[int, list[SearchHealthSample]] = defaultdict(list)
     by_node: dict[str, list[SearchHealthSample]] = defaultdict(list)
     for s in sorted(samples, key=lambda s: s.t):
-        if s.t >= since - CARRY_S and s.node != without:
+        if s.t >= since - stale_s and s.node != without:
             by_node[s.node].append(s)
             if s.t >= since:
                 by_bin[int((s.t - since) // bin_s)].append(s)
@@ -42,7 +37,7 @@ def health_bins(samples: list[SearchHealthSample], since: float, without: str, b
     for b in sorted(by_bin):
         begins = since + b * bin_s
         seen = by_bin[b] + [last for node, ss in by_node.items() if node not in {s.node for s in by_bin[b]}
-                            and (last := _last_before(ss, begins)) is not None and begins - last.t <= CARRY_S]
+                            and (last := _last_before(ss, begins)) is not None and begins - last.t <= stale_s]
         answered = [s for s in seen if s.status in RANK]
         managed = [s.status for s in answered if s.cluster_manager]
         if managed:
@@ -64,7 +59,7 @@ def cluster_health(history: History, slo: Slo) -> Outcome:
     if fault is None:
         return judge(slo, None, "No search node loss in the history.")
     bin_s = slo.evidence.resolution_s
-    bins = health_bins(history.of(SearchHealthSample), fault.t, fault.component, bin_s)
+    bins = health_bins(history.of(SearchHealthSample), fault.t, fault.component, bin_s, slo.evidence.stale_s)
     if len(bins) < slo.evidence.min_samples:
         return judge(slo, None, f"Only {len(bins)} intervals of {bin_s:g} s of search-index health sampled after {fault.component} was killed; at least {slo.evidence.min_samples} are needed.")
     seconds = {status: bin_s * sum(1 for _, s in bins if s == status) for status in (*RANK, NO_MANAGER)}

@@ -48,6 +48,7 @@ class Evidence:
     min_checkpoints: int = 0  # completed checkpoints
     every: str = ""  # a role whose every component (per the run's topology) must be sampled
     resolution_s: float = 0.0  # the resolution the figure is measured to (0 = as measured)
+    stale_s: float = 0.0  # how long a sampler's last answer stands for it in an interval it has no sample in
 
 
 @dataclass(frozen=True)
