@@ -12,6 +12,7 @@ from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, judge
 from gameday.history import History, IntegrityAudit, LeaderClaim, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
 from gameday.spec import Slo
+from gameday.target import Role
 
 
 @checker("consistency.split_brain_writes_lost")
@@ -103,6 +104,34 @@ def _claims_at_once(history: History, t0: float) -> str:
     return (" Other tiers, each member asked who leads: " + ". ".join(parts) + ".") if parts else ""
 
 
+def _zookeeper_quorum(history: History, t0: float, stale_s: float) -> str:
+    """Context: the seconds ZooKeeper (Flink's leader election and its HA store) had no quorum
+    serving, and each member's seconds out of it. A member answers `leader` or `follower` only
+    while it serves in a quorum, and only then is a claim recorded; a member counts as serving
+    for `stale_s` after its last claim, as its asker waits up to a second on a slow answer."""
+    claims = [c for c in history.of(LeaderClaim) if c.tier == "zookeeper"]
+    if not claims:
+        return ""
+    members = sorted(set(history.topology(Role.ZOOKEEPER.value) or ()) | {c.node for c in claims})
+    last: dict[str, float] = {}
+    out_of: dict[str, int] = defaultdict(int)
+    no_quorum: list[int] = []
+    by_second: dict[int, list[LeaderClaim]] = defaultdict(list)
+    for c in claims:
+        by_second[int(c.t)].append(c)
+    for s in range(int(claims[0].t), int(claims[-1].t) + 1):
+        for c in by_second.get(s, ()):
+            last[c.node] = c.t
+        serving = [m for m in members if m in last and s + 1 - last[m] <= stale_s + 1]
+        for m in set(members) - set(serving):
+            out_of[m] += 1
+        if len(serving) <= len(members) // 2:
+            no_quorum.append(s)
+    lost = f"no quorum for {len(no_quorum)} s (from t+{no_quorum[0] - t0:.0f} s)" if no_quorum else "a quorum served throughout"
+    outside = ", ".join(f"{m} {n} s" for m, n in sorted(out_of.items()) if n)
+    return f" ZooKeeper ({len(members)} members, asked every 0.5 s): {lost}" + (f"; out of the quorum: {outside}." if outside else ".")
+
+
 @checker("consistency.single_leader")
 def single_leader(history: History, slo: Slo) -> Outcome:
     writes = history.of(LeaderWrite)
@@ -121,7 +150,7 @@ def single_leader(history: History, slo: Slo) -> Outcome:
     faults = history.faults()
     t0 = faults[0].t if faults else min(w.t for w in writes)
     context = f" Two or more servers reported role master for {masters:.1f} s (a master refusing writes leads no client)." if masters else ""
-    context += _claims_at_once(history, t0)
+    context += _claims_at_once(history, t0) + _zookeeper_quorum(history, t0, slo.evidence.stale_s)
     if not runs:
         leaders = sorted({w.node for w in writes if w.acked})
         return judge(slo, 0.0, f"Writes were acknowledged by {', '.join(leaders)}, never by two in the same second.{context}")

@@ -90,6 +90,33 @@ def test_members_of_other_tiers_naming_themselves_leader_at_once_are_reported_wi
     assert "kafka: never two members naming themselves KRaft controller in the same second (2 answered)" in leaders.detail
 
 
+def _zk(node: str, start: float, end: float, leads: bool = False) -> list[LeaderClaim]:
+    """A ZooKeeper member's claims every 0.5 s while it serves in a quorum."""
+    return [LeaderClaim(t=start + i * 0.5, tier="zookeeper", node=node, leader=node if leads else "") for i in range(int((end - start) * 2))]
+
+
+def _zk_detail(claims) -> str:
+    writes = _writes("redis-a", CUT - 20, CUT) + _writes("redis-b", CUT + 7, CUT + 60)
+    back = LeaderReadBack(t=CUT + 90, tier="redis", node="redis-b", checked=len(writes))
+    return _judge(writes + [back] + claims)["consistency.single_leader"].detail
+
+
+def test_a_zookeeper_member_cut_off_is_reported_out_of_the_quorum_the_majority_still_serving():
+    """zookeeper-a stops serving (no claim) for 40 s from the cut; b leads, c follows (fake
+    history, claims every 0.5 s as the asker makes them)."""
+    claims = (_zk("zookeeper-a", CUT - 10, CUT) + _zk("zookeeper-a", CUT + 40, CUT + 60) + _zk("zookeeper-b", CUT - 10, CUT + 60, leads=True)
+              + _zk("zookeeper-c", CUT - 10, CUT + 60))  # fmt: skip
+    detail = _zk_detail(claims)
+    assert "ZooKeeper (3 members, asked every 0.5 s): a quorum served throughout; out of the quorum: zookeeper-a 38 s." in detail, detail
+
+
+def test_zookeeper_without_a_majority_serving_is_no_quorum_with_when_it_began():
+    claims = (_zk("zookeeper-a", CUT - 10, CUT + 60) + _zk("zookeeper-b", CUT - 10, CUT + 10) + _zk("zookeeper-b", CUT + 30, CUT + 60)
+              + _zk("zookeeper-c", CUT - 10, CUT + 10) + _zk("zookeeper-c", CUT + 30, CUT + 60))  # fmt: skip
+    detail = _zk_detail(claims)
+    assert "no quorum for 18 s (from t+12 s)" in detail and "zookeeper-b 18 s, zookeeper-c 18 s" in detail, detail
+
+
 def test_supplier_events_kafka_acknowledged_and_the_log_lost_count_as_split_brain_writes_lost():
     """A minority Kafka leader took acks from its AZ's adapter (fake audit): the loss is added."""
     from gameday.history import IntegrityAudit
