@@ -48,7 +48,7 @@ POSITIVE = {
     "kafka.replica_lag_time_max_ms", "zookeeper.tick_ms", "zookeeper.heap_mb",
     "zookeeper.session_timeout_ms", "flink.jobmanager_heap_mb", "flink.taskmanager_process_mb",
     "flink.checkpoint_interval_s", "ingest.rate_per_supplier", "ingest.fsync_ms",
-    "search.heap_mb", "search.refresh_interval_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s", "load.store_writes_per_s",
+    "search.heap_mb", "search.refresh_interval_s", "search.publish_timeout_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s", "load.store_writes_per_s",
 }
 PERCENT = {"host.settle_pressure_pct"}
 # Cassandra's levels for one datacenter (the driver's ConsistencyLevel names).

@@ -285,3 +285,18 @@ def test_the_applier_keeps_the_index_only_in_a_lab_with_search_no_jvm(tmp_path):
     a = _args(argv[argv.index("flightsearch.stream_apply") + 1:])
     t = ctx.profile.get("timetable")
     assert (a.timetable_seed, a.timetable_airports, a.timetable_flights, a.timetable_days, a.timetable_start.isoformat()) == (t["seed"], t["airports"], t["flights"], t["days"], t["start"])
+
+
+def test_search_nodes_publish_with_the_profiles_timeout(tmp_path):
+    """A manager elected without the cut-off node waits `search.publish_timeout_s` for it, not
+    OpenSearch's 30 s, before its first state applies."""
+    import json
+
+    from gameday.lab.tiers import search
+
+    def conf(overrides=None):
+        text = search.render_config(_ctx(tmp_path, overrides), "az-b", tmp_path / "data", tmp_path / "logs")
+        return {k: json.loads(v) for k, v in (line.split(": ", 1) for line in text.splitlines())}
+
+    assert conf()["cluster.publish.timeout"] == "10s"
+    assert conf({"search": {"publish_timeout_s": 30}})["cluster.publish.timeout"] == "30s"

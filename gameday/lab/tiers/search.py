@@ -128,6 +128,7 @@ def render_config(ctx: LabContext, az: str, data: Path, logs: Path) -> str:
         # The lab's disk is the host's: its fill level is not the platform's problem.
         "cluster.routing.allocation.disk.threshold_enabled": False,
         "action.auto_create_index": False,
+        "cluster.publish.timeout": f"{p.get('search.publish_timeout_s')}s",
     }
     return "".join(f"{k}: {json.dumps(v)}\n" for k, v in config.items())
 
