@@ -122,7 +122,7 @@ def _zookeeper_quorum(history: History, t0: float, stale_s: float) -> str:
     for s in range(int(claims[0].t), int(claims[-1].t) + 1):
         for c in by_second.get(s, ()):
             last[c.node] = c.t
-        serving = [m for m in members if m in last and s + 1 - last[m] <= stale_s + 1]
+        serving = [m for m in members if m in last and s - last[m] <= stale_s]
         for m in set(members) - set(serving):
             out_of[m] += 1
         if len(serving) <= len(members) // 2:

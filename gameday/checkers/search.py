@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 
 from gameday.checkers import checker
@@ -49,8 +50,9 @@ def health_bins(samples: list[SearchHealthSample], since: float, without: str, b
 
 
 def _last_before(samples: list[SearchHealthSample], t: float) -> SearchHealthSample | None:
-    before = [s for s in samples if s.t < t]
-    return before[-1] if before else None
+    """The last of time-ordered `samples` before `t`."""
+    i = bisect.bisect_left(samples, t, key=lambda s: s.t)
+    return samples[i - 1] if i else None
 
 
 @checker("search.green_on_az_failure")

@@ -39,8 +39,7 @@ def lab_up(*args: str) -> float:
     began = time.monotonic()
     proc = gameday("lab", "up", *args)
     if proc.returncode != 0:
-        profile = [a for a, prev in zip(args, ("",) + args) if prev == "--profile"]
-        gameday("lab", "down", *(["--profile", profile[0]] if profile else []))
+        gameday("lab", "down", *(["--profile", args[args.index("--profile") + 1]] if "--profile" in args else []))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return time.monotonic() - began
 
