@@ -11,8 +11,8 @@ from collections import defaultdict
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, judge
 from gameday.history import History, IntegrityAudit, LeaderClaim, LeaderReadBack, LeaderWrite, RedisRoleSample, StoreReadBack
+from gameday.measures.quorum import zookeeper_seconds
 from gameday.spec import Slo
-from gameday.target import Role
 
 
 @checker("consistency.split_brain_writes_lost")
@@ -106,29 +106,14 @@ def _claims_at_once(history: History, t0: float) -> str:
 
 def _zookeeper_quorum(history: History, t0: float, stale_s: float) -> str:
     """Context: the seconds ZooKeeper (Flink's leader election and its HA store) had no quorum
-    serving, and each member's seconds out of it. A member answers `leader` or `follower` only
-    while it serves in a quorum, and only then is a claim recorded; a member counts as serving
-    for `stale_s` after its last claim, as its asker waits up to a second on a slow answer."""
-    claims = [c for c in history.of(LeaderClaim) if c.tier == "zookeeper"]
-    if not claims:
+    serving, and each member's seconds out of it (gameday.measures.quorum)."""
+    members, seconds = zookeeper_seconds(history, stale_s)
+    if not seconds:
         return ""
-    members = sorted(set(history.topology(Role.ZOOKEEPER.value) or ()) | {c.node for c in claims})
-    last: dict[str, float] = {}
-    out_of: dict[str, int] = defaultdict(int)
-    no_quorum: list[int] = []
-    by_second: dict[int, list[LeaderClaim]] = defaultdict(list)
-    for c in claims:
-        by_second[int(c.t)].append(c)
-    for s in range(int(claims[0].t), int(claims[-1].t) + 1):
-        for c in by_second.get(s, ()):
-            last[c.node] = c.t
-        serving = [m for m in members if m in last and s - last[m] <= stale_s]
-        for m in set(members) - set(serving):
-            out_of[m] += 1
-        if len(serving) <= len(members) // 2:
-            no_quorum.append(s)
+    no_quorum = [q.t for q in seconds if not q.has_quorum]
+    out_of = {m: sum(m not in q.serving for q in seconds) for m in members}
     lost = f"no quorum for {len(no_quorum)} s (from t+{no_quorum[0] - t0:.0f} s)" if no_quorum else "a quorum served throughout"
-    outside = ", ".join(f"{m} {n} s" for m, n in sorted(out_of.items()) if n)
+    outside = ", ".join(f"{m} {n} s" for m, n in out_of.items() if n)
     return f" ZooKeeper ({len(members)} members, asked every 0.5 s): {lost}" + (f"; out of the quorum: {outside}." if outside else ".")
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
 from gameday.history import MONITOR_RESTARTED, FaultPhase, FlinkSample, History, IntegrityAudit, Marker
+from gameday.measures.quorum import zookeeper_seconds
 from gameday.reports.streaming_series import PartitionTick, Series, StreamingSeries
 
 T = TypeVar("T")
@@ -19,7 +20,7 @@ T = TypeVar("T")
 class StreamEvent:
     t: float
     offset: float  # seconds from the origin (first fault injection, else run start)
-    kind: str  # fault | kafka | flink | ingest | monitor | audit
+    kind: str  # fault | kafka | flink | zookeeper | ingest | monitor | audit
     what: str
     detail: str
 
@@ -87,6 +88,25 @@ def _leader_events(history: History, t0: float) -> list[StreamEvent]:
     return out
 
 
+def _zookeeper_events(history: History, t0: float, stale_s: float) -> list[StreamEvent]:
+    """When ZooKeeper (Flink's election and HA store) lost and regained its quorum, and when
+    each member left and rejoined it (gameday.measures.quorum)."""
+    members, seconds = zookeeper_seconds(history, stale_s)
+    out = []
+    for run, back in _runs(seconds, lambda q: not q.has_quorum):
+        out.append(StreamEvent(run[0].t, run[0].t - t0, "zookeeper", "ZooKeeper without a quorum", f"{len(run[0].serving)} of {len(members)} members serving"))
+        if back is not None:
+            out.append(StreamEvent(back.t, back.t - t0, "zookeeper", "ZooKeeper has a quorum again", f"none for {back.t - run[0].t} s"))
+    for m in members:
+        for run, back in _runs(seconds, lambda q, m=m: m not in q.serving):
+            if run[0] is seconds[0]:
+                continue  # not serving since before the first answer: not a change the run saw
+            out.append(StreamEvent(run[0].t, run[0].t - t0, "zookeeper", f"ZooKeeper: {m} out of the quorum", f"no leader/follower answer for {stale_s:g} s"))
+            if back is not None:
+                out.append(StreamEvent(back.t, back.t - t0, "zookeeper", f"ZooKeeper: {m} serving again", f"out of the quorum for {back.t - run[0].t} s"))
+    return out
+
+
 def _job_events(ss: StreamingSeries, t0: float) -> list[StreamEvent]:
     out, down_since = [], None
     for j in ss.job_states:
@@ -141,9 +161,10 @@ def _audit_events(history: History, t0: float) -> list[StreamEvent]:
     return [StreamEvent(a.t, a.t - t0, "audit", "Integrity audit", audit_text(a)) for a in history.of(IntegrityAudit)]
 
 
-def streaming_timeline(history: History, ss: StreamingSeries, t0: float) -> tuple[StreamEvent, ...]:
+def streaming_timeline(history: History, ss: StreamingSeries, t0: float, quorum_stale_s: float) -> tuple[StreamEvent, ...]:
     events = (
-        _fault_events(history, t0) + _partition_events(ss.partitions, t0) + _leader_events(history, t0) + _job_events(ss, t0)
+        _fault_events(history, t0) + _partition_events(ss.partitions, t0) + _leader_events(history, t0)
+        + _zookeeper_events(history, t0, quorum_stale_s) + _job_events(ss, t0)
         + _checkpoint_event(history, t0) + _ingest_events(ss, t0) + _marker_events(history, t0) + _audit_events(history, t0)
     )  # fmt: skip
     return tuple(sorted(events, key=lambda e: e.t))

@@ -116,7 +116,7 @@ def test_fake_history_timeline_rows() -> None:
     h = history()
     t0, name = origin(h, T0)
     assert (t0, name) == (KILL, "fault injection")
-    rows = [(e.offset, e.what, e.detail) for e in streaming_timeline(h, streaming_series(h, start=T0), t0)]
+    rows = [(e.offset, e.what, e.detail) for e in streaming_timeline(h, streaming_series(h, start=T0), t0, 2.0)]
     assert rows == [
         (0.0, "fault injected: kafka.kill_broker @ kafka-a (az-a)", "broker=1 leads=1 SIGKILL"),
         (0.0, "Ingest deliveries failing", "4 failed in 2 seconds"),
@@ -151,7 +151,7 @@ def test_fake_history_worst_values() -> None:
 def test_fake_history_without_fault_counts_from_run_start() -> None:
     h = History.of_records([r for r in streaming_records() if not isinstance(r, FaultEvent)])
     assert origin(h, T0) == (T0, "run start")
-    rows = [(e.offset, e.what) for e in streaming_timeline(h, streaming_series(h, start=T0), T0)]
+    rows = [(e.offset, e.what) for e in streaming_timeline(h, streaming_series(h, start=T0), T0, 2.0)]
     assert (10.5, "Kafka partitions without a live leader") not in rows  # no killed broker: broker 1 still leads
     assert not any(what.startswith("First Flink checkpoint") for _, what in rows)
 
@@ -193,3 +193,28 @@ def test_fake_history_reports_show_the_section_only_with_streaming_records(tmp_p
     assert "## Streaming" in md
     assert "| +0.5 s | " in md and "| Kafka partitions without a live leader | up to 1 of 2 partitions of supplier.raw |" in md
     assert "| Processing lag (event creation to the job's output) | 6.00 s | +1.0 s | timed by event creation |" in md
+
+
+def test_fake_history_zookeeper_quorum_on_the_timeline() -> None:
+    """zookeeper-a stops answering leader/follower 10 s after the cut and answers again at
+    40 s; b and c serve throughout; then b and c stop for 5 s (no quorum). Claims every
+    0.5 s, as the asker makes them (fake history)."""
+    from gameday.history import LeaderClaim
+
+    def claims(node: str, spans: list[tuple[float, float]]) -> list[LeaderClaim]:
+        return [LeaderClaim(t=KILL + a + i * 0.5, tier="zookeeper", node=node, leader="") for a, b in spans for i in range(int((b - a) * 2))]
+
+    cut = FaultEvent(t=KILL, phase=FaultPhase.INJECTED, fault="az.partition", component="az-a", az="az-a")
+    h = History.of_records(sorted([cut] + claims("zookeeper-a", [(0, 10), (40, 80)]) + claims("zookeeper-b", [(0, 60), (66, 80)])
+                                  + claims("zookeeper-c", [(0, 60), (66, 80)]), key=lambda r: r.t))  # fmt: skip
+    rows = [(e.offset, e.what, e.detail) for e in streaming_timeline(h, streaming_series(h, start=T0), KILL, 2.0) if e.kind == "zookeeper"]
+    assert rows == [
+        (12.0, "ZooKeeper: zookeeper-a out of the quorum", "no leader/follower answer for 2 s"),
+        (40.0, "ZooKeeper: zookeeper-a serving again", "out of the quorum for 28 s"),
+        (62.0, "ZooKeeper without a quorum", "1 of 3 members serving"),
+        (62.0, "ZooKeeper: zookeeper-b out of the quorum", "no leader/follower answer for 2 s"),
+        (62.0, "ZooKeeper: zookeeper-c out of the quorum", "no leader/follower answer for 2 s"),
+        (66.0, "ZooKeeper has a quorum again", "none for 4 s"),
+        (66.0, "ZooKeeper: zookeeper-b serving again", "out of the quorum for 4 s"),
+        (66.0, "ZooKeeper: zookeeper-c serving again", "out of the quorum for 4 s"),
+    ], rows
