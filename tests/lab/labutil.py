@@ -76,7 +76,8 @@ def passed(by_slo: dict, *slos: str) -> None:
 
 
 def healthy_drill(run, out: Path, attempts: int = 2, expected=None):  # noqa: ANN001, ANN201 - run(out) -> (code, verdicts)
-    """Run a drill that should pass on a healthy lab, once more on the same lab if it did not.
+    """Run a drill that should pass on a healthy lab (or give what `expected` asks for), once
+    more on the same lab if it did not.
 
     Two cores host a whole miniature platform, and a JVM's burst (a compaction, a restart's
     start-up) now and then starves the serving path for a few seconds. Those runs are real
@@ -94,7 +95,7 @@ def healthy_drill(run, out: Path, attempts: int = 2, expected=None):  # noqa: AN
             return code, by_slo, run_dir
         missed = "; ".join(f"{slo} {v['verdict']} {v['measured']} {v['unit']}: {v['detail'][:200]}"
                            for slo, v in by_slo.items() if v["verdict"] != "pass")
-        warnings.warn(f"{out.name}: attempt {attempt} exited {code} on the healthy lab, not as expected; run again: {missed}", stacklevel=2)
+        warnings.warn(f"{out.name}: attempt {attempt} exited {code}, not as expected; run again: {missed}", stacklevel=2)
     raise AssertionError("unreachable")
 
 

@@ -156,8 +156,14 @@ def test_store_node_loss_passes_on_the_plan(plan_lab, tmp_path):
 
 def test_store_node_loss_fails_with_one_replica(missed_lab, tmp_path):
     """RF 1: the rows whose only copy lived on the dead node can be neither written nor read,
-    and what that node acknowledged in its last moments may be gone for good."""
-    code, v = drill("store-node-loss", tmp_path / "run")
+    and what that node acknowledged in its last moments may be gone for good. A run whose
+    steady state did not hold before the fault measured nothing of the store, and runs once
+    more (a CI run of 2026-12-01: the index's single copy, fresh, answered 35-44 of the
+    first 100 searches/s and the drill stopped before the kill)."""
+    def reached_the_fault(code: int, v: dict) -> bool:
+        return v["store.write_availability"]["measured"] is not None
+
+    code, v, _ = healthy_drill(lambda out: drill("store-node-loss", out), tmp_path / "run", expected=reached_the_fault)
     assert code == 1
     writes = v["store.write_availability"]
     assert writes["verdict"] == "fail" and writes["measured"] >= 10 and "Unavailable" in writes["detail"], writes
