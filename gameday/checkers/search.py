@@ -37,8 +37,9 @@ def health_bins(samples: list[SearchHealthSample], since: float, without: str, b
     out = []
     for b in sorted(by_bin):
         begins = since + b * bin_s
-        seen = by_bin[b] + [last for node, ss in by_node.items() if node not in {s.node for s in by_bin[b]}
-                            and (last := _last_before(ss, begins)) is not None and begins - last.t <= stale_s]
+        sampled = {s.node for s in by_bin[b]}
+        carried = [last for node, ss in by_node.items() if node not in sampled and (last := _last_before(ss, begins)) is not None]
+        seen = by_bin[b] + [last for last in carried if begins - last.t <= stale_s]
         answered = [s for s in seen if s.status in RANK]
         managed = [s.status for s in answered if s.cluster_manager]
         if managed:
