@@ -132,7 +132,8 @@ def _reap(pid: int) -> None:
 
 def renice_threads(pid: int, nice: int) -> bool:
     """Every thread of the process to this nice level (Linux nice is per thread, and a JVM
-    has dozens); False if not permitted (raising priority needs root)."""
+    has dozens), and its session's autogroup with it (see `set_autogroup_nice`); False if
+    not permitted (raising priority needs root)."""
     try:
         tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     except OSError:
@@ -145,11 +146,30 @@ def renice_threads(pid: int, nice: int) -> bool:
                 pass  # the thread ended meanwhile
     except PermissionError:
         return False
+    return set_autogroup_nice(pid, nice)
+
+
+def set_autogroup_nice(pid: int, nice: int) -> bool:
+    """The nice level of the process's autogroup. With `kernel.sched_autogroup_enabled` (the
+    default on most distributions) the scheduler first shares the CPU between autogroups,
+    one per session, and a thread's own nice only weighs inside its autogroup. Every
+    component runs in a session of its own (`spawn`), so `nice -n 10` alone left a restarting
+    JVM an equal share beside the search nodes: its autogroup's nice is what ranks it. True
+    where there is no autogroup to set (autogrouping off or not built: thread nice rules)."""
+    path = Path(f"/proc/{pid}/autogroup")
+    if not path.exists():
+        return Path(f"/proc/{pid}").exists()  # a kernel without autogroups: nothing to set
+    try:
+        path.write_text(str(nice))
+    except OSError:  # not permitted (raising priority needs root), or the process is gone
+        return False
     return True
 
 
-def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None, az: str = "", tier: str = "", role: str = "") -> Tracked:
-    """Start a process in its own session, so a Ctrl-C to the harness does not reach the lab."""
+def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None, az: str = "", tier: str = "", role: str = "", nice: int = 0) -> Tracked:
+    """Start a process in its own session, so a Ctrl-C to the harness does not reach the lab.
+    `nice`: its session's autogroup nice level (the argv sets the threads' own, e.g. with
+    `nice -n`; see `set_autogroup_nice`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -164,4 +184,6 @@ def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env
     ticks = start_ticks(proc.pid)
     if ticks is None:
         raise OSError(f"{name} exited at once; see {log}")
+    if nice:
+        set_autogroup_nice(proc.pid, nice)  # best effort: without it the thread nice still holds in a cpu cgroup
     return Tracked(name=name, pid=proc.pid, ticks=ticks, argv=argv, log=str(log), az=az, tier=tier, role=role)

@@ -202,7 +202,7 @@ class Lab:
         argv = (["nice", "-n", str(nice)] if nice else []) + joined + inside + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
         env = {**scratch_env(self.home, spec.name), **spec.env}
-        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "")
+        tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "", nice=nice)
         st.components[spec.name] = tracked
         state.update(self.home, lambda now: now.components.__setitem__(spec.name, tracked))
         self.say(f"started {spec.name} ({spec.az or 'host'}, pid {tracked.pid})")

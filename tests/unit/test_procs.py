@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from gameday import procs
 
@@ -73,3 +76,49 @@ def test_a_restarted_process_gets_every_thread_back_to_normal_priority(tmp_path)
 def _nice(pid: int, tid: int) -> int:
     stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 (nice), counted after the comm
+
+
+AUTOGROUPS = Path("/proc/self/autogroup").exists()
+BURN = "import time\nend = time.time() + 4\nwhile time.time() < end: pass\n"
+
+
+def _autogroup_nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not AUTOGROUPS or os.geteuid() != 0, reason="needs the kernel's autogroups, and root to lower a nice level")
+def test_a_spawned_component_s_session_gets_its_nice_level_and_a_renice_restores_it(tmp_path):
+    """Real processes: each component has a session, so an autogroup, of its own; `spawn`
+    sets that autogroup's nice, and `renice_threads` puts it back with the threads'."""
+    tracked = procs.spawn("sleeper", ["nice", "-n", "10", sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "s.log", nice=10)
+    try:
+        assert _autogroup_nice(tracked.pid) == 10
+        assert procs.renice_threads(tracked.pid, 0)
+        assert _autogroup_nice(tracked.pid) == 0
+    finally:
+        tracked.end(1)
+
+
+@pytest.mark.skipif(not AUTOGROUPS or os.geteuid() != 0 or os.cpu_count() is None, reason="needs the kernel's autogroups and root")
+def test_a_niced_component_yields_the_cpu_to_one_at_normal_priority(tmp_path):
+    """Two real busy processes on one core, each in a session of its own as the lab starts
+    them, one at the restart nice level (10): it gets a small share of the core. Before the
+    autogroup was set, `nice -n 10` alone gave each half (the scheduler shares between
+    autogroups first)."""
+    core = sorted(os.sched_getaffinity(0))[-1]
+    pinned = ["taskset", "-c", str(core)]
+    busy = procs.spawn("busy", pinned + [sys.executable, "-c", BURN], tmp_path / "b.log")
+    niced = procs.spawn("niced", pinned + ["nice", "-n", "10", sys.executable, "-c", BURN], tmp_path / "n.log", nice=10)
+    try:
+        time.sleep(3)
+        normal, low = _cpu_s(busy.pid), _cpu_s(niced.pid)
+    finally:
+        busy.end(1)
+        niced.end(1)
+    # weights 1024 and 110: about 9 % of the core for the niced one when nothing else runs
+    assert low < 0.3 * (normal + low), f"niced {low:.2f} s of CPU beside {normal:.2f} s"
