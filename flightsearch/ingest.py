@@ -221,10 +221,17 @@ def run(args: argparse.Namespace) -> int:
     timetable = generate(seed=args.seed, flights=args.flights)
     flights = timetable.flights
     rng = random.Random(f"{args.process}-{time.time()}")
-    quiet = logging.getLogger("flightsearch.ingest.kafka")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
-    producer = Producer({**producer_config(args.bootstrap, args.acks), "logger": quiet})
+    kafka_log = logging.getLogger("flightsearch.ingest.kafka")
+    kafka_log.propagate = False
+    debug = {"debug": args.kafka_debug} if args.kafka_debug else {}
+    if debug:  # to the adapter's log (its stderr), each line timed
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        kafka_log.addHandler(handler)
+        kafka_log.setLevel(logging.DEBUG)
+    else:
+        kafka_log.addHandler(logging.NullHandler())
+    producer = Producer({**producer_config(args.bootstrap, args.acks), **debug, "logger": kafka_log})
     suppliers = [
         Supplier(s, supplier_format(s), SeqAllocator(out_dir / f"{s}.seq"), (out_dir / f"{s}.acks").open("a"), (out_dir / f"{s}.nacks").open("a"))
         for s in args.suppliers.split(",")
@@ -346,6 +353,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fsync-ms", type=int, default=200)
     p.add_argument("--stall-exit-s", type=float, default=0.0,
                    help="exit (code 3) when events are in flight and none was acknowledged for this long; 0: never")
+    p.add_argument("--kafka-debug", default="", help="librdkafka debug contexts (comma-separated), logged to stderr")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--flights", type=int, default=54000)
     return p.parse_args(argv)

@@ -64,6 +64,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "stream.delivery": DELIVERY_CHOICES,
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),
 }
+# librdkafka's debug contexts (its CONFIGURATION.md, `debug`).
+KAFKA_DEBUG = ("generic", "broker", "topic", "metadata", "feature", "queue", "msg", "protocol", "cgrp", "security",
+               "fetch", "interceptor", "plugin", "consumer", "admin", "eos", "mock", "assignor", "conf", "telemetry", "all")  # fmt: skip
 # Every lab interface name starts with this (`lab down` deletes the bridge by name).
 IFACE_PREFIX = "gd-"
 _IFACE = re.compile(r"^[a-z0-9-]{1,15}$")
@@ -84,6 +87,9 @@ def _problem(key: str, value: Any, flat: dict[str, Any]) -> str | None:
         return _number(key, value, flat)
     if key in CHOICES and value not in CHOICES[key]:
         return f"must be one of {', '.join(CHOICES[key])}, got {value!r}"
+    if key == "ingest.kafka_debug":
+        unknown = [c for c in str(value).split(",") if c and c not in KAFKA_DEBUG]
+        return f"has unknown contexts {', '.join(map(repr, unknown))}; known: {', '.join(KAFKA_DEBUG)}" if unknown else None
     if key == "lab.bridge":
         return _bridge(value)
     if key == "lab.subnet":

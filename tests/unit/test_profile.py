@@ -23,7 +23,7 @@ def _other(key: str, value, tmp_path: Path):
         if key == "kafka.min_insync_replicas":
             return value - 1
         return value + 1 if value + 1 <= high else value - 1
-    special = {"lab.bridge": "gd-other0", "lab.subnet": "10.99.0.0/24", "lab.home": str(tmp_path / "home"), "timetable.start": "2027-01-01"}
+    special = {"lab.bridge": "gd-other0", "lab.subnet": "10.99.0.0/24", "lab.home": str(tmp_path / "home"), "timetable.start": "2027-01-01", "ingest.kafka_debug": "broker,eos"}
     return special.get(key, str(value) + "-x")
 
 
@@ -99,6 +99,7 @@ def test_a_profile_written_for_the_probes_reads_back_as_the_same_run_profile(tmp
         ("lab:\n  home: /tmp\n", "lab.home"),
         ("timetable:\n  start: tomorrow\n", "timetable.start"),
         ("stream:\n  delivery: exactly-once\n", "stream.delivery"),
+        ("ingest:\n  kafka_debug: broker,verbose\n", "ingest.kafka_debug"),
     ],
 )
 def test_a_value_out_of_range_is_refused_naming_the_key(yaml_text, key, tmp_path: Path):

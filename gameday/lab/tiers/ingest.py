@@ -79,7 +79,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "--stall-exit-s", str(p.get("ingest.stall_exit_s")),
             "--seed", str(p.get("timetable.seed")),
             "--flights", str(p.get("timetable.flights")),
-        ]  # fmt: skip
+        ] + (["--kafka-debug", p.get("ingest.kafka_debug")] if p.get("ingest.kafka_debug") else [])  # fmt: skip
         out.append(ComponentSpec(name, "ingest", az, argv, _health(out_dir, name), ctx.topology.address(az), 0, role=Role.INGEST))
     return out
 
