@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--consistency", default="LOCAL_ONE", help="Cassandra read consistency level (the driver's name)")
     p.add_argument("--speculative-ms", type=float, default=200.0,
                    help="ask a second replica after this many ms (0: off)")
+    p.add_argument("--store-heartbeat", type=float, default=2.0,
+                   help="probe each idle store connection this often, s; one not answering within twice that is dropped")
     p.add_argument("--redis-timeout", type=float, default=0.2, help="Redis socket/connect timeout, s")
     p.add_argument("--redis-pool", type=int, default=64, help="max Redis connections")
     p.add_argument("--shutdown-timeout", type=float, default=5.0)
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
                           socket_timeout_s=a.redis_timeout, connect_timeout_s=a.redis_timeout,
                           on_primary=metrics.set_primary)
     store = CassandraStore(a.cassandra.split(","), a.cassandra_port, a.keyspace,
-                           timeout_s=a.store_timeout, speculative_ms=a.speculative_ms, consistency=a.consistency)
+                           timeout_s=a.store_timeout, speculative_ms=a.speculative_ms, consistency=a.consistency,
+                           heartbeat_s=a.store_heartbeat)
     index = SearchIndex([u for u in a.search.split(",") if u], a.search_index, timeout_s=a.search_timeout) if a.search else None
     app = make_app(Api(a.instance, store, cache, metrics, ttl_s=a.ttl, index=index), connect_store=store.connect_forever)
     host, port = a.listen

@@ -8,7 +8,9 @@ and works on Python 3.11; asyncore is deprecated and gone in 3.12). Each
 Reads are at the lab's read consistency (LOCAL_ONE by default: the search path shows prices
 the cache keeps for a minute anyway) with a per-request timeout, marked idempotent, with speculative
 execution: if a coordinator does not answer within ``speculative_ms`` the driver asks
-another one, so one slow or partitioned node costs a little latency, not an error.
+another one, so one slow or partitioned node costs a little latency, not an error; idle
+connections are probed every ``heartbeat_s``, so a node that stops answering (a partition drops
+its packets, and the connection stays open) is marked down in seconds.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ def connection_class() -> type:
 class CassandraStore:
     def __init__(self, hosts: Sequence[str], port: int, keyspace: str, *, timeout_s: float = 1.0,
                  speculative_ms: float = 200.0, protocol_version: int | None = None,
-                 consistency: str = "LOCAL_ONE") -> None:
+                 consistency: str = "LOCAL_ONE", heartbeat_s: float = 2.0) -> None:
         self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
+        self.heartbeat_s = heartbeat_s
         self.consistency = consistency
         self.timeout_s, self.speculative_ms = timeout_s, speculative_ms
         self.protocol_version = protocol_version
@@ -96,7 +99,14 @@ class CassandraStore:
                           execution_profiles={EXEC_PROFILE_DEFAULT: profile},
                           # Come back fast after a chaos fault heals (default backs off to 10 min).
                           reconnection_policy=ConstantReconnectionPolicy(1.0),
-                          connect_timeout=2.0, control_connection_timeout=2.0, **kw)
+                          connect_timeout=2.0, control_connection_timeout=2.0,
+                          # A node cut off by a partition drops packets: its connections stay
+                          # open and every request on them waits out the timeout until one
+                          # heartbeat goes unanswered (30 s + 30 s by default, longer than an AZ
+                          # partition drill). A connection that received nothing in a cycle is
+                          # probed and, unanswered within two cycles (a stall of the shared host
+                          # is not a partition), dropped with its host marked down.
+                          idle_heartbeat_interval=self.heartbeat_s, idle_heartbeat_timeout=2 * self.heartbeat_s, **kw)
         try:
             session = cluster.connect(self.keyspace)
             ks = self.keyspace
