@@ -199,11 +199,17 @@ def producer_config(bootstrap: str, acks: str) -> dict[str, Any]:
         "linger.ms": 5,
         # An event not acknowledged within this is a failed delivery (logged as a nack).
         "message.timeout.ms": 30000,
-        # A produce request the leader has not answered by then is sent again (the idempotent
-        # producer makes that safe), to the new leader if there is one: at librdkafka's
-        # default (30 s, the whole message timeout) the events in flight to a leader cut off
-        # in an AZ partition failed instead of reaching the leader elected 8 s later.
+        # How long the leader may wait for its in-sync replicas before it answers "timed out"
+        # (enforced by the broker; the producer retries then).
         "request.timeout.ms": 5000,
+        # How long the producer waits for any answer to a request in flight before it gives
+        # up on it and sends it again (the idempotent producer makes that safe), to the new
+        # leader if there is one. librdkafka's default is 60 s, capped by the message's time
+        # left: events in flight to a leader cut off in an AZ partition waited their whole
+        # 30 s and failed (15 in one drill, "Timed out ProduceRequest in flight (after
+        # 30826ms)") instead of reaching the leader elected 7-10 s in. Above the broker's
+        # 5 s, so an answer the leader is still allowed to give is not cut short.
+        "socket.timeout.ms": 8000,
         "socket.connection.setup.timeout.ms": 2000,
         "reconnect.backoff.max.ms": 1000,
     }
