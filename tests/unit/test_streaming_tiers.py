@@ -168,6 +168,19 @@ def test_ingest_tier_deals_15_suppliers_over_the_azs_no_jvm(tmp_path):
     argv = specs[0].argv
     assert argv[argv.index("--acks") + 1] == "all"
     assert argv[argv.index("--bootstrap") + 1] == kafka.bootstrap_servers(ctx)
+    assert "--kafka-debug" not in argv  # only when the profile asks
+
+
+def test_an_adapters_request_in_flight_is_retried_within_its_events_delivery_timeout_no_jvm():
+    """The adapters' producer gives up on a request in flight (a leader cut off answers
+    nothing) after the broker's own timeout, and early enough in the delivery timeout that a
+    retry to a leader elected 7-10 s later still delivers (at librdkafka's default, 60 s
+    capped by the event's time left, it never could)."""
+    from flightsearch.ingest import producer_config
+
+    config = producer_config("kafka:9092", "all")
+    in_flight, broker, delivery = config["socket.timeout.ms"], config["request.timeout.ms"], config["message.timeout.ms"]
+    assert broker < in_flight <= delivery - 20_000, (broker, in_flight, delivery)
 
 
 def test_describe_quorum_wire_format_no_jvm():
