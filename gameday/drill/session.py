@@ -51,6 +51,7 @@ class Session:
     stream_monitor: "stream_watch.StreamMonitor | None" = None
     store_writer: "store_client.StoreWriter | None" = None
     started_at: float = 0.0
+    settled_at: float | None = field(default=None, init=False)  # when settling moved something back before the run
     say: Callable[[str], None] = print
     stop_watcher: "stops.StopWatcher | None" = None
     _stopped: bool = field(default=False, init=False)
@@ -93,6 +94,7 @@ class Session:
         for line in done:
             self.mark(PLATFORM_SETTLED, line)
         if done:
+            self.settled_at = time.time()
             self.say(f"platform put back at rest: {len(done)} change(s), e.g. {done[0]}")
 
     def start(self) -> None:
@@ -208,7 +210,8 @@ class Session:
                 self.say("Redis read-back interrupted: the split-brain SLOs will read unknown")
         if stream_watch.AUDITED & set(self.drill.slos):
             try:
-                self.recorder.extend(stream_watch.audit(self.target, self.profile, self.run_dir, self.started_at or cutoff, cutoff, self.say))
+                self.recorder.extend(stream_watch.audit(self.target, self.profile, self.run_dir, self.started_at or cutoff, cutoff, self.say,
+                                                          settled_at=self.settled_at))
             except KeyboardInterrupt:
                 self.say("audit interrupted: its SLOs will read unknown")
         self.recorder.close()

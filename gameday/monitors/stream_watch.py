@@ -100,19 +100,30 @@ def delivery_record(target: Target, profile: Profile, t: float) -> StreamDeliver
                           checkpoint_interval_s=float(profile.get("flink.checkpoint_interval_s")), index_kept="search" in tiers)
 
 
-def audit(target: Target, profile: Profile, run_dir: Path, since: float, cutoff: float, say: Callable[[str], None]) -> list[Record]:
-    """Run the audit process to completion (bounded) and return its records."""
+def judged_from(since: float, checkpoint_s: float, settled_at: float | None) -> float:
+    """Where the run's own events begin: one checkpoint interval before the run (events the
+    job had not yet committed when a fault in the run hit), but not before the platform was
+    put back at rest for it. Settling moves Kafka leaders back to their preferred brokers,
+    and with acks=1 (a lab built to miss the plan) a move loses what the old leader had
+    acknowledged and not yet replicated: that is the earlier drill's aftermath and the
+    settling's, not this run's fault, and it is reported beside the run, not judged in it."""
+    start = since - checkpoint_s
+    return max(start, settled_at) if settled_at is not None else start
+
+
+def audit(target: Target, profile: Profile, run_dir: Path, since: float, cutoff: float, say: Callable[[str], None],
+          settled_at: float | None = None) -> list[Record]:
+    """Run the audit process to completion (bounded) and return its records. `settled_at`:
+    when the settling before the run moved something back (see `judged_from`)."""
     out, log = run_dir / "audit.jsonl", run_dir / "audit.log"
     # Output commits at the next checkpoint; a lake file rolls within ~15 s and commits at
     # the checkpoint after that. Two intervals and a margin cover both, even across a restore.
     wait = 2 * profile.get("flink.checkpoint_interval_s") + 30
-    # The run's own events: acknowledged from one checkpoint interval before it began (those
-    # the job had not yet committed when a fault in the run hit), not an earlier drill's.
-    judged_from = since - profile.get("flink.checkpoint_interval_s")
+    first = judged_from(since, profile.get("flink.checkpoint_interval_s"), settled_at)
     argv = [
         sys.executable, "-m", "gameday.monitors.audit", "--out", str(out), "--bootstrap", target.kafka_bootstrap(),
         "--ack-dir", str(target.ingest_ack_dir()), "--archive", str(target.lake_dir()),
-        "--since", f"{since:.3f}", "--cutoff", f"{cutoff:.3f}", "--judged-from", f"{judged_from:.3f}", "--wait", str(wait),
+        "--since", f"{since:.3f}", "--cutoff", f"{cutoff:.3f}", "--judged-from", f"{first:.3f}", "--wait", str(wait),
     ]  # fmt: skip
     say(f"auditing acknowledged events against supplier.raw, the job's output and the lake (waits up to {wait} s for the job's commits)")
     began = time.monotonic()

@@ -479,3 +479,20 @@ def test_fake_files_ack_with_unknown_offset_is_still_an_ack(tmp_path):
 
     (tmp_path / "sup-01.acks").write_text("7 2 None 100.5 100.1\n8 2 -1 101.0 100.9\n")
     assert read_ack_lines(tmp_path / "sup-01.acks") == [(7, 2, -1, 100.5, 100.1), (8, 2, -1, 101.0, 100.9)]
+
+
+def test_events_acknowledged_before_the_settling_moved_kafka_leaders_are_reported_not_judged():
+    """With acks=1 (a lab built to miss the plan) the preferred-leader election that puts the
+    platform back at rest before a drill can lose what an old leader had acknowledged and not
+    replicated (CI, 2026-12-01: 1 event, in an adapter-loss drill that touches no broker).
+    The run's window starts one checkpoint interval before the run, but not before the
+    settling: such an event is the earlier drill's aftermath, named beside the run."""
+    from gameday.monitors import audit, stream_watch
+
+    since, settled = 1000.0, 995.0
+    acked = {("sup-15", 1248): 985.0, ("sup-15", 1300): 996.0}
+    judged, earlier = audit.split_at(acked, stream_watch.judged_from(since, 30.0, settled))
+    assert judged == {("sup-15", 1300)} and earlier == {("sup-15", 1248)}
+    # Nothing moved back: the window is the checkpoint interval before the run, as before.
+    judged, earlier = audit.split_at(acked, stream_watch.judged_from(since, 30.0, None))
+    assert judged == set(acked) and earlier == set()
