@@ -168,9 +168,10 @@ def set_autogroup_nice(pid: int, nice: int) -> bool:
 
 def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None, az: str = "", tier: str = "", role: str = "", nice: int = 0) -> Tracked:
     """Start a process in its own session, so a Ctrl-C to the harness does not reach the lab.
-    `nice`: its session's autogroup nice level (the argv sets the threads' own, e.g. with
-    `nice -n`; see `set_autogroup_nice`)."""
+    `nice`: its threads' nice level (`nice -n`, which execs: the PID stays the process's) and
+    its session's autogroup's (see `set_autogroup_nice`): both, or the level does nothing."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    argv = (["nice", "-n", str(nice)] if nice else []) + argv
     with log.open("ab") as out:
         proc = subprocess.Popen(
             argv,
@@ -185,5 +186,5 @@ def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env
     if ticks is None:
         raise OSError(f"{name} exited at once; see {log}")
     if nice:
-        set_autogroup_nice(proc.pid, nice)  # best effort: without it the thread nice still holds in a cpu cgroup
+        set_autogroup_nice(proc.pid, nice)  # best effort: the threads' level still holds inside a cpu cgroup
     return Tracked(name=name, pid=proc.pid, ticks=ticks, argv=argv, log=str(log), az=az, tier=tier, role=role)

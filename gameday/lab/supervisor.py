@@ -195,11 +195,11 @@ class Lab:
 
     def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int | None = None) -> procs.Tracked:
         nice = self.base_nice(spec) if nice is None else nice
-        # `nice` and `ip netns exec` both exec their command: the tracked PID is the component's.
+        # `ip netns exec` execs its command (as `nice` does, see procs.spawn): the tracked PID is the component's.
         inside = [] if spec.host_network else st.topology.exec_prefix(spec.az)
         groups = azgroups.for_lab(st.topology.bridge) if spec.az else None
         joined = groups.enter_prefix(spec.az) if groups is not None and groups.v2_dir(spec.az).is_dir() else []
-        argv = (["nice", "-n", str(nice)] if nice else []) + joined + inside + spec.argv + (extra_args or [])
+        argv = joined + inside + spec.argv + (extra_args or [])
         log = self.home / "logs" / f"{spec.name}.log"
         env = {**scratch_env(self.home, spec.name), **spec.env}
         tracked = procs.spawn(spec.name, argv, log, cwd=spec.cwd, env=env, az=spec.az, tier=spec.tier, role=spec.role.value if spec.role else "", nice=nice)

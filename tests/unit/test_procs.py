@@ -95,7 +95,7 @@ def _cpu_s(pid: int) -> float:
 def test_a_spawned_component_s_session_gets_its_nice_level_and_a_renice_restores_it(tmp_path):
     """Real processes: each component has a session, so an autogroup, of its own; `spawn`
     sets that autogroup's nice, and `renice_threads` puts it back with the threads'."""
-    tracked = procs.spawn("sleeper", ["nice", "-n", "10", sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "s.log", nice=10)
+    tracked = procs.spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "s.log", nice=10)
     try:
         assert _autogroup_nice(tracked.pid) == 10
         assert procs.renice_threads(tracked.pid, 0)
@@ -113,7 +113,7 @@ def test_a_niced_component_yields_the_cpu_to_one_at_normal_priority(tmp_path):
     core = sorted(os.sched_getaffinity(0))[-1]
     pinned = ["taskset", "-c", str(core)]
     busy = procs.spawn("busy", pinned + [sys.executable, "-c", BURN], tmp_path / "b.log")
-    niced = procs.spawn("niced", pinned + ["nice", "-n", "10", sys.executable, "-c", BURN], tmp_path / "n.log", nice=10)
+    niced = procs.spawn("niced", pinned + [sys.executable, "-c", BURN], tmp_path / "n.log", nice=10)
     try:
         time.sleep(3)
         normal, low = _cpu_s(busy.pid), _cpu_s(niced.pid)
