@@ -155,10 +155,19 @@ def set_autogroup_nice(pid: int, nice: int) -> bool:
     one per session, and a thread's own nice only weighs inside its autogroup. Every
     component runs in a session of its own (`spawn`), so `nice -n 10` alone left a restarting
     JVM an equal share beside the search nodes: its autogroup's nice is what ranks it. True
-    where there is no autogroup to set (autogrouping off or not built: thread nice rules)."""
+    where there is no autogroup to set (autogrouping off or not built, or the process is in
+    the root one: thread nice rules)."""
     path = Path(f"/proc/{pid}/autogroup")
-    if not path.exists():
+    try:
+        own = path.read_text().strip()
+    except FileNotFoundError:
         return Path(f"/proc/{pid}").exists()  # a kernel without autogroups: nothing to set
+    except OSError:
+        return False
+    if not own:
+        # The root autogroup (a process whose ancestors never started a session, such as a
+        # CI runner's children) shows nothing and refuses a nice level with EINVAL.
+        return True
     try:
         path.write_text(str(nice))
     except OSError:  # not permitted (raising priority needs root), or the process is gone
