@@ -259,7 +259,8 @@ def from_settings(settings: dict[str, Any]) -> Timetable:
 
 
 def seed_store(session: Any, timetable: Timetable, keyspace: str, replication_factor: int,
-               *, concurrency: int = 16, consistency: str = "ALL", datacenter: str | None = None) -> float:
+               *, concurrency: int = 16, consistency: str = "ALL", datacenter: str | None = None,
+               other_datacenters: dict[str, int] | None = None) -> float:
     """Create keyspace and tables and load the timetable; return the seconds taken.
 
     Written at ALL by default: drills read at ONE, so every replica must hold the data
@@ -271,7 +272,9 @@ def seed_store(session: Any, timetable: Timetable, keyspace: str, replication_fa
     t0 = time.monotonic()
     # With a datacenter, NetworkTopologyStrategy: its replicas go to distinct racks (the
     # lab's AZs). Without, SimpleStrategy (one DC under SimpleSnitch).
-    strategy = (f"'class': 'NetworkTopologyStrategy', '{datacenter}': {int(replication_factor)}" if datacenter
+    # `other_datacenters`: copies in further datacenters (the DR region's global replica).
+    others = "".join(f", '{dc}': {int(n)}" for dc, n in (other_datacenters or {}).items())
+    strategy = (f"'class': 'NetworkTopologyStrategy', '{datacenter}': {int(replication_factor)}{others}" if datacenter
                 else f"'class': 'SimpleStrategy', 'replication_factor': {int(replication_factor)}")
     for ddl in (f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{{strategy}}}",
                 *(t.format(ks=keyspace) for t in TABLES)):

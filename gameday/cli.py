@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in others + [rs, part, heal]:
         cmd.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab (default: the default home)")
 
+    dr = sub.add_parser("dr", help="the pilot-light DR region: its state, and promoting it by hand").add_subparsers(dest="dr_command", required=True)
+    dr_status = dr.add_parser("status", help="the region's processes, how far its log is behind, its cache replica, the promotion's record")
+    dr_promote = dr.add_parser("promote", help="run the DR promotion plan now, as an operator (dr.plan; once per lab)")
+    for cmd in (dr_status, dr_promote):
+        cmd.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab (default: the default home)")
+
     run = sub.add_parser("run", help="run a drill: experiment under load, checkers, report")
     run.add_argument("experiment", type=Path)
     run.add_argument("--profile", type=Path, help="lab settings for this run (live-changeable ones are applied, then put back)")
@@ -102,6 +108,9 @@ def _lab(args) -> int:
             keeper = lab.keeper()
             if keeper is not None:
                 print(f"keeper: pid {keeper.pid}, {'running' if keeper.alive() else 'DEAD: dead API instances and adapters stay dead'} (restart policy: always)")
+            promoter = lab.helper("dr-promoter")
+            if promoter is not None:
+                print(f"dr-promoter: pid {promoter.pid}, {'watching the primary region' if promoter.alive() else 'ended: see gameday dr status and logs/dr-promoter.log'}")
         return 0 if all(r.state == "healthy" for r in rows) else 1
     if args.lab_command == "partition":
         lab.partition_az(args.az, args.mode)
@@ -125,6 +134,20 @@ def _lab(args) -> int:
     return 0
 
 
+def _dr(args) -> int:
+    from gameday.profile import load_profile
+    from gameday.target import resolve
+
+    target = resolve(profile=load_profile(args.profile))
+    if args.dr_command == "status":
+        for line in target.dr_status():
+            print(line)
+        return 0
+    ok = target.dr_promote(lambda m: print(m, flush=True))
+    print("DR region promoted" if ok else "DR promotion FAILED: see `gameday dr status`")
+    return 0 if ok else 1
+
+
 def print_summary(summary: RunSummary) -> None:
     print(f"{summary.run_id}: {summary.status} - {summary.reason} (exit {summary.exit_code})")
     for v in summary.verdicts:
@@ -139,6 +162,8 @@ def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "lab":
         return _lab(args)
+    if args.command == "dr":
+        return _dr(args)
     if args.command == "validate":
         from gameday.drill.experiment import load_experiment
 

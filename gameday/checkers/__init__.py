@@ -28,7 +28,7 @@ def checker(slo_id: str) -> Callable[[Checker], Checker]:
 
 
 def registered() -> dict[str, Checker]:
-    from gameday.checkers import api, capacity, consistency, data, flink, instances, kafka, redis, search, store  # noqa: F401  (registration side effect)
+    from gameday.checkers import api, capacity, consistency, data, dr, flink, instances, kafka, redis, search, store  # noqa: F401  (registration side effect)
 
     return dict(_REGISTRY)
 

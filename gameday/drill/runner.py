@@ -218,7 +218,12 @@ def _put_back(target: Target, session: sessions.Session, original: dict[str, Any
             target.apply_live(original)
         except TargetError as exc:
             say(f"could not restore the live settings {', '.join(original)}: {exc}")
+    left = set(target.failed_away_from())
+    if left:
+        say(f"the DR region was promoted: the primary region's {len(left)} dead processes stay down (failback is by hand: runbooks/region-failover.md)")
     for name in target.down_components():
+        if name in left:
+            continue
         say(f"{name} is still down after the rollbacks: restarting it")
         try:
             target.restart(name)

@@ -31,7 +31,7 @@ from gameday.history import (
     Recorder,
 )
 from gameday.load.run import LoadPlan, LoadRun, timetable_env
-from gameday.monitors import Sampler, split_brain, start_all, stream_watch
+from gameday.monitors import Sampler, region, split_brain, start_all, stream_watch
 from gameday.monitors import store as store_client
 from gameday.profile import Profile
 from gameday.target import Role, Target
@@ -113,6 +113,9 @@ class Session:
             self.samplers += [s.start() for s in split_brain.claim_samplers(self.recorder, self.target)]
             say(f"split-brain writer: a key every {split_brain.INTERVAL_S:g} s to each Redis server answering master "
                 f"(acknowledged when WAIT sees {self.profile.get('redis.client_wait_replicas')} replica(s))")
+        if region.wanted(self.drill.tiers):
+            self.samplers.append(region.entry_sampler(self.recorder, self.target, self.profile).start())
+            say("entry-point searcher: a search a second through the global entry point (which region answers, and with what)")
         if stream_watch.wanted(self.drill.tiers):
             delivery = stream_watch.delivery_record(self.target, self.profile, self.started_at)
             if delivery is not None:  # which of the plan's readings this run measures
@@ -214,4 +217,9 @@ class Session:
                                                           settled_at=self.settled_at))
             except KeyboardInterrupt:
                 self.say("audit interrupted: its SLOs will read unknown")
+        if region.MEASURED & set(self.drill.slos):
+            try:
+                self.recorder.extend(region.measure(self.target, self.recorder.path, self.run_dir, self.started_at or cutoff, self.say, audit="dr.rpo" in self.drill.slos))
+            except KeyboardInterrupt:
+                self.say("region audit interrupted: its SLOs will read unknown")
         self.recorder.close()

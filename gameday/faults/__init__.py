@@ -30,6 +30,8 @@ class Fault(str, enum.Enum):
     AZ_OUTAGE = "az.outage"
     # One AZ cut off the network, its processes running (gameday.lab.partition's modes).
     AZ_PARTITION = "az.partition"
+    # Every process of the primary region at once (all its AZs); the DR region takes over.
+    REGION_LOSS = "region.loss"
 
 
 KAFKA_FAULTS = (Fault.KAFKA_KILL_BROKER, Fault.KAFKA_LAGGING_FOLLOWERS)

@@ -27,6 +27,8 @@ class ComponentSpec:
     role: Role | None = None  # what it is to the drills (gameday.target.Role)
     # Runs in the host's network namespace on its AZ's loopback address, not inside the AZ.
     host_network: bool = False
+    # Not started at `lab up`: the DR region's serving path, started by its promotion.
+    standby: bool = False
 
 
 def http_check(url: str, timeout_s: float = 1.0) -> HealthCheck:

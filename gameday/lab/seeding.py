@@ -39,7 +39,12 @@ def seed_timetable(ctx: LabContext) -> Seeded:
     cluster = Cluster(store_addresses(ctx), port=p.get("cassandra.native_port"))
     try:
         session = cluster.connect()
-        seed_s = timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"))
+        # With the DR region, its datacenter holds copies too: written with the rest at ALL,
+        # then kept current asynchronously (writes at LOCAL_QUORUM wait for the primary's).
+        # One copy: the region has one store node.
+        others = {p.get("dr.datacenter"): 1} if "dr" in ctx.tiers else None
+        seed_s = timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"),
+                                      other_datacenters=others)
         # Warm first: the compactions the seed's flushes queue start a little later.
         reads, warm_s = warm_reads(session, tt, keyspace, p.get("cassandra.warmup_s"))
         waited, settled = wait_compactions_done(session, timeout_s=120)

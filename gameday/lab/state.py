@@ -49,7 +49,7 @@ class LabState:
         data = json.loads(text)
         topo = data.pop("topology")
         return cls(
-            topology=Topology(Isolation(topo["isolation"]), topo["subnet"], topo["bridge"]),
+            topology=Topology(Isolation(topo["isolation"]), topo["subnet"], topo["bridge"], topo.get("dr_subnet", "10.214.0.0/24")),
             components={k: Tracked(**v) for k, v in data.pop("components").items()},
             helpers={k: Tracked(**v) for k, v in data.pop("helpers").items()},
             **data,

@@ -62,6 +62,10 @@ def build_specs(ctx: LabContext, tiers: list[str]) -> list[ComponentSpec]:
             out += module.specs(ctx)
     if "stream" in tiers:  # with the search tier, the applier keeps the index current too
         out += stream.specs(ctx, search.urls(ctx) if "search" in tiers else [])
+    if "dr" in tiers:
+        from gameday.lab.tiers import dr
+
+        out += dr.specs(ctx)
     return out
 
 
@@ -104,7 +108,7 @@ class Lab:
         return current
 
     def context(self, st: LabState) -> LabContext:
-        return LabContext(Profile(with_defaults(st.profile), "lab state"), st.topology, self.home)
+        return LabContext(Profile(with_defaults(st.profile), "lab state"), st.topology, self.home, tuple(st.tiers))
 
     # --- up ----------------------------------------------------------------------
     def up(self, tiers: list[str]) -> LabState:
@@ -120,7 +124,7 @@ class Lab:
             raise LabError("a lab state file exists from an earlier lab", hint="run `gameday lab down` first")
         started = time.time()
         p = self.profile
-        topo = Topology(choose_isolation(p.get("lab.isolation")), p.get("lab.subnet"), p.get("lab.bridge"))
+        topo = Topology(choose_isolation(p.get("lab.isolation")), p.get("lab.subnet"), p.get("lab.bridge"), p.get("lab.dr_subnet"))
         strays = network.namespace_pids(topo)
         if strays:
             # Another lab home's processes (the namespaces are shared by name): started over
@@ -137,6 +141,8 @@ class Lab:
             self.say("lab up failed: logs are kept under " + str(self.home / "logs") + "; run `gameday lab down` to clean up")
             raise
         self._start_keeper(st)
+        if "dr" in tiers:
+            self._start_promoter(st)
         st.ready_at = time.time()
         state.update(self.home, lambda now: setattr(now, "ready_at", st.ready_at))
         self.say(f"lab ready in {st.ready_at - started:.1f} s ({len(st.components)} processes, {topo.isolation.value})")
@@ -144,8 +150,9 @@ class Lab:
 
     def _bring_up(self, st: LabState, tiers: list[str]) -> None:
         topo = st.topology
-        network.create(topo)
-        self.say(f"network: {topo.isolation.value}, AZ addresses {', '.join(topo.address(az) for az in network.AZS)}")
+        network.create(topo, dr="dr" in tiers)
+        self.say(f"network: {topo.isolation.value}, AZ addresses {', '.join(topo.address(az) for az in network.AZS)}"
+                 + (f", DR region {topo.address(network.DR_AZ)}" if "dr" in tiers else ""))
         groups = azgroups.for_lab(topo.bridge)
         if groups is not None:
             cores = self.profile.get("lab.az_cpu_cores")
@@ -162,7 +169,8 @@ class Lab:
         # start together (the slow JVMs first, everything independent of them meanwhile).
         # Seeding runs alone: beside the Flink JVMs' start it took 4x longer on 2 cores.
         for wave in sorted({depth(s.tier) for s in specs}):
-            batch = [s for s in specs if depth(s.tier) == wave]
+            # Standby components (the DR region's serving path) start with a promotion.
+            batch = [s for s in specs if depth(s.tier) == wave and not s.standby]
             for spec in batch:
                 self._start(st, spec)
             for spec in batch:
@@ -181,16 +189,60 @@ class Lab:
         kept = [n for n, c in st.components.items() if c.role in keeper.RESTARTED_ROLES]
         if not kept:
             return
-        argv = [sys.executable, "-m", "gameday.lab.keeper", "--home", str(self.home)]
-        tracked = procs.spawn(keeper.NAME, argv, self.home / "logs" / f"{keeper.NAME}.log")
-        st.helpers[keeper.NAME] = tracked
-        self.track_helper(tracked)
+        tracked = self._start_helper(st, keeper.NAME, "gameday.lab.keeper")
         self.say(f"started the keeper (pid {tracked.pid}): restarts {', '.join(kept)} when they die (lab.restart.policy: always)")
+
+    def _start_helper(self, st: LabState, name: str, module: str) -> procs.Tracked:
+        """A process of the lab's own that watches its state file (`--home`), tracked as a
+        helper: `lab down` ends it before any component."""
+        tracked = procs.spawn(name, [sys.executable, "-m", module, "--home", str(self.home)], self.home / "logs" / f"{name}.log")
+        st.helpers[name] = tracked
+        self.track_helper(tracked)
+        return tracked
+
+    def _start_promoter(self, st: LabState) -> None:
+        """The DR region's automated promoter (gameday.lab.dr.promoter), a helper like the keeper."""
+        from gameday.lab.dr import promoter
+
+        if self.profile.get("dr.promoter") != "auto":
+            self.say("DR promoter: manual (dr.promoter): the region is promoted only by `gameday dr promote`")
+            return
+        tracked = self._start_helper(st, promoter.NAME, "gameday.lab.dr.promoter")
+        self.say(f"started the DR promoter (pid {tracked.pid}): promotes the region after {self.profile.get('dr.decision_wait_s'):g} s without the primary")
+
+    def start_standby(self, name: str, timeout_s: float | None = None) -> float:
+        """Start a standby component (the DR region's serving path); seconds to healthy. One
+        already running is left be (0)."""
+        st = self.require_state()
+        if name in st.components and st.components[name].alive():
+            return 0.0
+        spec = self.specs_by_name(st).get(name)
+        if spec is None or not spec.standby:
+            raise LabError(f"no standby component named {name!r} in this lab", hint="the dr tier has them: gameday lab up --tiers ...,dr")
+        began = time.monotonic()
+        self._start(st, spec)
+        self._await(st, spec, timeout_s or self.profile.get("lab.start_timeout_s"))
+        return time.monotonic() - began
+
+    def lose_region(self) -> tuple[float, list[str]]:
+        """The whole primary region fails at once: every AZ marked lost (the keeper restarts
+        nothing there), then every live process of every AZ SIGKILLed together. The DR region
+        and the host's shared services (the global entry point, metrics) stay."""
+        self.require_state()
+        state.update(self.home, lambda now: now.lost_azs.extend(az for az in network.AZS if az not in now.lost_azs))
+        st = self.require_state()
+        names = [n for n, t in st.components.items() if t.az in network.AZS and t.alive()]
+        at = time.time()
+        for name in names:
+            st.components[name].signal(signal.SIGKILL)
+        return at, names
 
     def base_nice(self, spec: ComponentSpec) -> int:
         """The streaming tiers run at `lab.streaming_nice`: in production they have nodes of
         their own; here a Flink job restart's burst of CPU starved the API instances' health
         checks until HAProxy had none left (10 s of 503s in a TaskManager drill)."""
+        if spec.standby:  # the DR region's serving path, once promoted
+            return 0
         return self.profile.get("lab.streaming_nice") if spec.tier in STREAMING_TIERS else 0
 
     def _start(self, st: LabState, spec: ComponentSpec, extra_args: list[str] | None = None, nice: int | None = None) -> procs.Tracked:
@@ -254,6 +306,11 @@ class Lab:
 
         st = self.state()
         return st.helpers.get(NAME) if st else None
+
+    def helper(self, name: str) -> procs.Tracked | None:
+        """A helper the lab started (keeper, DR promoter), when it did."""
+        st = self.state()
+        return st.helpers.get(name) if st else None
 
     def component(self, name: str) -> procs.Tracked:
         st = self.require_state()

@@ -49,6 +49,7 @@ POSITIVE = {
     "zookeeper.session_timeout_ms", "flink.jobmanager_heap_mb", "flink.taskmanager_process_mb",
     "flink.checkpoint_interval_s", "ingest.rate_per_supplier", "ingest.fsync_ms",
     "search.heap_mb", "search.refresh_interval_s", "search.publish_timeout_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s", "load.store_writes_per_s",
+    "dr.kafka_heap_mb", "dr.mirror_heap_mb", "dr.cassandra_heap_mb", "dr.decision_wait_s",
 }
 PERCENT = {"host.settle_pressure_pct"}
 # Cassandra's levels for one datacenter (the driver's ConsistencyLevel names).
@@ -62,6 +63,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cassandra.strong_consistency": CONSISTENCY_LEVELS,
     "flink.state_backend": ("rocksdb", "hashmap"),
     "stream.delivery": DELIVERY_CHOICES,
+    "dr.promoter": ("auto", "manual"),
     "redis.maxmemory_policy": ("allkeys-lfu", "allkeys-lru", "volatile-lfu", "volatile-lru", "allkeys-random", "volatile-random", "volatile-ttl", "noeviction"),
 }
 # librdkafka's debug contexts (its CONFIGURATION.md, `debug`).
@@ -94,6 +96,14 @@ def _problem(key: str, value: Any, flat: dict[str, Any]) -> str | None:
         return _bridge(value)
     if key == "lab.subnet":
         return _subnet(value)
+    if key == "lab.dr_subnet":
+        problem = _subnet(value)
+        if problem is None and "lab.subnet" in flat and not _subnet(flat["lab.subnet"]):
+            if ipaddress.IPv4Network(value).overlaps(ipaddress.IPv4Network(flat["lab.subnet"])):
+                return f"must not overlap lab.subnet ({flat['lab.subnet']}), got {value}"
+        return problem
+    if key == "dr.plan" and value and not Path(value).expanduser().is_file():
+        return f"must name a promotion plan file (YAML), and {value!r} is not one"
     if key == "lab.home":
         return _home(Path(value).expanduser())
     if key == "timetable.start":

@@ -25,7 +25,7 @@ from gameday.profile import Profile, load_profile
 Address = tuple[str, int]
 
 # The platform's tiers, as experiments name them; each target maps them to its deployment.
-TIERS = ("redis", "cassandra", "search", "api", "metrics", "kafka", "zookeeper", "flink", "ingest", "stream")
+TIERS = ("redis", "cassandra", "search", "api", "metrics", "kafka", "zookeeper", "flink", "ingest", "stream", "dr")
 TARGETS = ("lab", "kubernetes", "aws")
 # Keys of an experiment's Chaos Toolkit configuration that gameday's runner sets.
 TARGET_KEY = "gameday_target"
@@ -48,6 +48,12 @@ class Role(str, enum.Enum):
     TASKMANAGER = "taskmanager"
     INGEST = "ingest"
     APPLIER = "applier"
+    # The pilot-light DR region's own (never counted among the primary region's roles).
+    DR_KAFKA = "dr-kafka"
+    MIRROR = "mirror"
+    DR_CACHE = "dr-cache"
+    DR_SENTINEL = "dr-sentinel"
+    DR_STORE = "dr-store"
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,22 @@ class Target(Protocol):
         AZs; clients still reach it) or "all" (from everything). The instant it held."""
     def heal_az(self, az: str) -> float:
         """Remove the AZ's partition (idempotent); the instant."""
+    def lose_region(self) -> tuple[float, list[str]]:
+        """The whole primary region fails at once (every AZ's processes; the platform restarts
+        nothing there). The instant, and the components lost."""
+
+    # --- the pilot-light DR region ---------------------------------------------------------------
+    def dr_status(self) -> list[str]:
+        """The DR region as it stands: its processes, replication, promotion (lines to print)."""
+    def dr_promote(self, say: Any) -> bool:
+        """Run the DR promotion plan now (as an operator would); True when every step was done."""
+    def dr_promotion(self) -> list[Any]:
+        """What the promotions of this deployment recorded (gameday.history.PromotionEvent)."""
+    def dr_kafka_bootstrap(self) -> str:
+        """The DR region's Kafka (its copy of the log)."""
+    def failed_away_from(self) -> list[str]:
+        """Dead components of a region the platform failed over from (DR promoted): a drill
+        leaves them down, as restarting them would bring back a second primary."""
 
     # --- addresses ---------------------------------------------------------------------------
     def lb_url(self) -> str: ...

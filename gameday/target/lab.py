@@ -161,6 +161,45 @@ class LabTarget:
         self._known_az(az)
         return self.lab.heal_az(az)
 
+    def lose_region(self) -> tuple[float, list[str]]:
+        if "dr" not in self.tiers():
+            raise LabError("this lab has no DR region: losing the primary region would leave nothing to fail over to",
+                           hint="start the lab with the dr tier (gameday lab up --tiers ...,dr)")
+        return self.lab.lose_region()
+
+    # --- the pilot-light DR region ---------------------------------------------------------------
+    def dr_status(self) -> list[str]:
+        from gameday.lab.dr.status import status_lines
+
+        return status_lines(self.lab)
+
+    def dr_promote(self, say: Any) -> bool:
+        from gameday.lab.dr import plan
+        from gameday.lab.dr.promote import promote
+
+        if "dr" not in self.tiers():
+            raise LabError("this lab has no DR region to promote", hint="start the lab with the dr tier (gameday lab up --tiers ...,dr)")
+        return promote(self.lab, plan.load(self.ctx.profile.get("dr.plan")), "operator", say)
+
+    def dr_promotion(self) -> list[Any]:
+        from gameday.lab.dr.status import promotion_events
+
+        return promotion_events(self.lab.home)
+
+    def dr_kafka_bootstrap(self) -> str:
+        from gameday.lab.tiers import dr as dr_tier
+
+        self._routed(dr_tier.address(self.ctx))
+        return dr_tier.bootstrap(self.ctx)
+
+    def failed_away_from(self) -> list[str]:
+        from gameday.history import PromotionPhase
+
+        if not any(e.phase is PromotionPhase.DECIDED for e in self.dr_promotion()):
+            return []
+        st = self.lab.require_state()
+        return [n for n, t in st.components.items() if t.az in network.AZS and not t.alive()]
+
     def _known_az(self, az: str) -> None:
         if az not in self.azs():
             raise ValueError(f"no AZ {az!r} in the lab; AZs: {', '.join(self.azs())}")

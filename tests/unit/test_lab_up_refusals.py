@@ -32,7 +32,7 @@ def test_up_goes_on_when_the_namespaces_are_empty_with_a_fake_namespace_listing(
     class Reached(Exception):
         pass
 
-    def create(topo):
+    def create(topo, dr=False):
         raise Reached
 
     monkeypatch.setattr(network, "namespace_pids", lambda topo: [])

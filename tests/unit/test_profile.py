@@ -23,7 +23,9 @@ def _other(key: str, value, tmp_path: Path):
         if key == "kafka.min_insync_replicas":
             return value - 1
         return value + 1 if value + 1 <= high else value - 1
-    special = {"lab.bridge": "gd-other0", "lab.subnet": "10.99.0.0/24", "lab.home": str(tmp_path / "home"), "timetable.start": "2027-01-01", "ingest.kafka_debug": "broker,eos"}
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("steps:\n  - promote: cache\n")
+    special = {"lab.bridge": "gd-other0", "lab.subnet": "10.99.0.0/24", "lab.dr_subnet": "10.98.0.0/24", "dr.plan": str(plan), "lab.home": str(tmp_path / "home"), "timetable.start": "2027-01-01", "ingest.kafka_debug": "broker,eos"}
     return special.get(key, str(value) + "-x")
 
 

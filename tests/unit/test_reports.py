@@ -226,4 +226,4 @@ def test_reports_show_the_plans_coverage(run_dir: Path) -> None:
     assert "| `api.p95_latency_during_fault` |" in md.split("## Coverage of the plan")[1]
     assert "| this run | **FAIL** |" in md
     assert "| `kafka.leader_reelection` |" in md and "kafka-broker-loss" in md.split("## Coverage of the plan")[1]
-    assert "| `dr.rpo` |" in md and "| not measured | Needs the pilot-light DR region" in md
+    assert "| `dr.drill_cadence` |" in md and "| not measured | A schedule, not a property of the platform" in md

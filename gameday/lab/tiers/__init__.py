@@ -15,9 +15,12 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "flink": ("zookeeper", "kafka"),
     "ingest": ("kafka",),
     "stream": ("flink", "redis", "cassandra"),
+    # The DR region mirrors the log and the cache and switches the entry point (HAProxy);
+    # its store node is one of the cassandra tier's (a datacenter of the same cluster).
+    "dr": ("kafka", "redis", "cassandra", "api"),
 }
 # Tiers the serving path does not wait on (see Lab.base_nice).
-STREAMING_TIERS = ("kafka", "zookeeper", "flink", "ingest", "stream")
+STREAMING_TIERS = ("kafka", "zookeeper", "flink", "ingest", "stream", "dr")
 # What `gameday lab up` starts when not told.
 DEFAULT_TIERS = ("redis", "cassandra", "api", "metrics")
 
@@ -27,6 +30,7 @@ class LabContext:
     profile: Profile
     topology: Topology
     home: Path
+    tiers: tuple[str, ...] = ()  # the lab's tiers (a tier renders differently beside some)
 
     def conf_dir(self, name: str) -> Path:
         path = self.home / "conf" / name

@@ -51,12 +51,19 @@ def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[Compone
             argv += ["--search", ",".join(search_urls), "--search-index", p.get("search.index")]
         out.append(ComponentSpec(name, "api", az, argv, http_check(f"http://{addr}:{port}/health"), addr, port, role=Role.API))
         servers.append(f"  server {name} {addr}:{port} check")
+    if "dr" in ctx.tiers:
+        # The DR region's instance, out of rotation (MAINT) until the promotion switches the
+        # entry point to it (admin_command): the global load balancer's failover.
+        from gameday.lab.tiers import dr
+
+        servers.append(f"  server {dr.API} {dr.address(ctx)}:{base_port} check disabled")
     conf = ctx.conf_dir(LB_NAME) / "haproxy.cfg"
     interval = p.get("haproxy.check_interval_ms")
     conf.write_text(
         f"""global
   maxconn 4000
   nbthread 1
+  stats socket {admin_socket(ctx)} mode 600 level admin
 defaults
   mode http
   timeout connect 1s
@@ -93,6 +100,24 @@ backend api
     )
     out.append(ComponentSpec(LB_NAME, "api", "", ["haproxy", "-db", "-f", str(conf)], http_check(f"{lb_url(ctx)}/health"), "127.0.0.1", p.get("haproxy.port"), role=Role.LOAD_BALANCER))
     return out
+
+
+def admin_socket(ctx: LabContext):  # noqa: ANN201 - pathlib.Path
+    return ctx.conf_dir(LB_NAME) / "admin.sock"
+
+
+def admin_command(ctx: LabContext, command: str, timeout_s: float = 5.0) -> str:
+    """One command on HAProxy's runtime API (its admin socket); its answer."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect(str(admin_socket(ctx)))
+        sock.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def static_url(ctx: LabContext) -> str:

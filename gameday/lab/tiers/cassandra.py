@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gameday.lab.components import ComponentSpec
 from gameday.lab.jvm import maven
-from gameday.lab.network import AZS
+from gameday.lab.network import AZS, DR_AZ
 from gameday.lab.tiers import LabContext, cassandra_node
 from gameday.target import Role
 
@@ -60,14 +60,34 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
         )
         argv = cassandra_node.command(jars, node_dir, heap_mb=p.get("cassandra.heap_mb"))
         out.append(ComponentSpec(name, "cassandra", az, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port"), role=Role.STORE))
+    if "dr" in ctx.tiers:
+        out.append(_dr_spec(ctx, jars, seeds))
     return out
+
+
+DR_NODE = "cassandra-dr"
+
+
+def _dr_spec(ctx: LabContext, jars: Path, seeds: list[str]) -> ComponentSpec:
+    """The DR region's store node: a datacenter of its own in the same cluster (the plan's
+    "global DB replica"), started with the primary's nodes so the seed writes reach it.
+    Its token sits one past the first primary token: each datacenter has its own ring."""
+    p, addr = ctx.profile, ctx.topology.address(DR_AZ)
+    node_dir = ctx.data_dir(DR_NODE)
+    cassandra_node.write_node_config(
+        node_dir, cluster_name="gameday-lab", listen_address=addr, seeds=seeds,
+        native_port=p.get("cassandra.native_port"), storage_port=p.get("cassandra.storage_port"),
+        initial_token=str(int(cassandra_node.ring_tokens(1)[0]) + 1), datacenter=p.get("dr.datacenter"), rack=DR_AZ,
+    )  # fmt: skip
+    argv = cassandra_node.command(jars, node_dir, heap_mb=p.get("dr.cassandra_heap_mb"))
+    return ComponentSpec(DR_NODE, "cassandra", DR_AZ, argv, _health(addr, p.get("cassandra.native_port")), addr, p.get("cassandra.native_port"), role=Role.DR_STORE)
 
 
 def prepare(ctx: LabContext) -> None:
     """Fresh data at `lab up`: a store kept from an earlier lab would keep that lab's
     tokens, datacenter and keyspace replication whatever the profile says now."""
-    for az in AZS:
-        shutil.rmtree(ctx.home / "data" / node_name(az) / "data", ignore_errors=True)
+    for name in [node_name(az) for az in AZS] + [DR_NODE]:
+        shutil.rmtree(ctx.home / "data" / name / "data", ignore_errors=True)
 
 
 def fetch() -> Path:

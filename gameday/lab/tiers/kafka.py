@@ -65,20 +65,27 @@ def topic_config(ctx: LabContext) -> dict[str, str]:
     }
 
 
-def render_properties(ctx: LabContext, az: str, data_dir: Path) -> str:
-    p, topo = ctx.profile, ctx.topology
-    port, cport = p.get("kafka.port"), p.get("kafka.controller_port")
-    addr = topo.address(az)
-    voters = ",".join(f"{node_id(other)}@{topo.address(other)}:{cport}" for other in AZS)
-    props: dict[str, Any] = {
+def node_properties(nid: int, voters: str, addr: str, port: int, cport: int) -> dict[str, Any]:
+    """A combined broker + controller node's identity and listeners, at one address."""
+    return {
         "process.roles": "broker,controller",
-        "node.id": node_id(az),
+        "node.id": nid,
         "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://{addr}:{port},CONTROLLER://{addr}:{cport}",
         "advertised.listeners": f"PLAINTEXT://{addr}:{port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    }
+
+
+def render_properties(ctx: LabContext, az: str, data_dir: Path) -> str:
+    p, topo = ctx.profile, ctx.topology
+    port, cport = p.get("kafka.port"), p.get("kafka.controller_port")
+    addr = topo.address(az)
+    voters = ",".join(f"{node_id(other)}@{topo.address(other)}:{cport}" for other in AZS)
+    props: dict[str, Any] = {
+        **node_properties(node_id(az), voters, addr, port, cport),
         "log.dirs": str(data_dir),
         # Durability settings the drills turn (see gameday/profile/defaults.yaml, kafka:).
         "default.replication.factor": p.get("kafka.replication_factor"),

@@ -25,7 +25,7 @@ def _client(host: str, port: int) -> redis.Redis:
     return redis_client.client(host, port, 0.5)
 
 
-def _redis_health(host: str, port: int):
+def redis_health(host: str, port: int):
     def check() -> str | None:
         try:
             info = _client(host, port).info("replication")
@@ -79,7 +79,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             lines.append(f"replicaof {primary} {port}")
         conf = ctx.conf_dir(name) / "redis.conf"
         conf.write_text("\n".join(lines) + "\n")
-        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], _redis_health(addr, port), addr, port, role=Role.REDIS))
+        out.append(ComponentSpec(name, "redis", az, ["redis-server", str(conf)], redis_health(addr, port), addr, port, role=Role.REDIS))
     for az in AZS:
         name, addr = sentinel_name(az), topo.address(az)
         conf = ctx.conf_dir(name) / "sentinel.conf"

@@ -1,0 +1,118 @@
+"""The automated promoter: the plan's "promoted if primary region down > 5 min", as a
+process of the lab (a helper `lab down` ends).
+
+Every second it asks each of the primary region's API instances for /health (the serving
+path clients reach through the global entry point). When none answers, the primary is down
+from that instant (recorded as `primary-down`); if one answers again before the decision
+wait (dr.decision_wait_s) has passed, the wait starts over (`primary-back`). Once the
+primary has been down for the whole wait, it runs the promotion plan and exits. It exits
+too when the region was promoted otherwise (`gameday dr promote`).
+
+    python -m gameday.lab.dr.promoter --home LAB_HOME
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from gameday.errors import LabError
+from gameday.history import PromotionEvent, PromotionPhase, Recorder
+from gameday.lab import network, state
+from gameday.lab.dr import plan as dr_plan
+from gameday.lab.dr.promote import AlreadyPromoted, promote
+from gameday.lab.dr.status import promotion_events, promotion_file
+
+NAME = "dr-promoter"
+POLL_S = 1.0
+TIMEOUT_S = 1.0
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} promoter: {message}", flush=True)
+
+
+def primary_answers(urls: list[str]) -> bool:
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def watch(home: Path) -> int:
+    from gameday.lab.supervisor import Lab
+    from gameday.lab.tiers.api import instance_names
+    from gameday.profile import Profile, with_defaults
+
+    st = state.load(home)
+    if st is None:
+        log("no lab: stopping")
+        return 0
+    profile = Profile(with_defaults(st.profile), "lab state")
+    lab = Lab(profile, log)
+    ctx = lab.context(st)
+    plan = dr_plan.load(profile.get("dr.plan"))
+    wait_s = float(profile.get("dr.decision_wait_s"))
+    urls = []
+    for name, az in instance_names(ctx):
+        spec = lab.specs_by_name(st)[name]
+        network.assert_routed_locally(st.topology, spec.address)
+        urls.append(f"http://{spec.address}:{spec.port}/health")
+    log(f"watching the primary region's serving path ({len(urls)} API instances); promotes after {wait_s:g} s without an answer: {', '.join(map(str, plan.steps))}")
+    down_since: float | None = None
+    promotion_file(home).parent.mkdir(parents=True, exist_ok=True)
+    rec = Recorder(promotion_file(home))
+    try:
+        while True:
+            if state.load(home) is None:
+                log("the lab is gone: stopping")
+                return 0
+            if any(e.phase is PromotionPhase.DECIDED for e in promotion_events(home)):
+                log("the region was promoted otherwise: stopping")
+                return 0
+            checked = time.time()
+            if primary_answers(urls):
+                if down_since is not None:
+                    rec.add(PromotionEvent(t=checked, phase=PromotionPhase.PRIMARY_BACK, by="promoter", detail=f"answered again after {checked - down_since:.1f} s"))
+                    log(f"primary answers again after {checked - down_since:.1f} s: the wait starts over")
+                down_since = None
+            elif down_since is None:
+                down_since = checked
+                rec.add(PromotionEvent(t=checked, phase=PromotionPhase.PRIMARY_DOWN, by="promoter", decision_wait_s=wait_s, detail=f"none of {len(urls)} API instances answered /health"))
+                log(f"primary region down: promoting in {wait_s:g} s unless it answers")
+            elif checked - down_since >= wait_s:
+                log(f"primary down for {checked - down_since:.1f} s: promoting")
+                try:
+                    ok = promote(lab, plan, "promoter", log, decision_wait_s=wait_s)
+                except AlreadyPromoted as exc:
+                    log(str(exc))
+                    return 0
+                log("promoted" if ok else "promotion failed: see the promotion record")
+                return 0 if ok else 1
+            time.sleep(max(0.0, POLL_S - (time.time() - checked)))
+    finally:
+        rec.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gameday.lab.dr.promoter", description="promote the lab's DR region once the primary has been down for the decision wait")
+    parser.add_argument("--home", required=True, type=Path, help="the lab's home (its state file)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        return watch(args.home)
+    except LabError as exc:
+        log(f"stopped: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The region drill's checkers on made-up histories (the harness's logic in isolation; the
+lab test drives a real region loss): RPO from the region audit, RTO in phases, and the
+5-minute decision rule, each able to pass, fail and say unknown."""
+
+from __future__ import annotations
+
+from gameday.checkers import run_checkers
+from gameday.checkers.verdicts import Verdict
+from gameday.faults import Fault
+from gameday.history import EntrySearch, FaultEvent, FaultPhase, History, Inventory, PromotionEvent, PromotionPhase, RegionAudit
+from gameday.monitors.region_audit import window
+
+T0 = 1_000_000.0
+PLAN = "promotion.yaml: promote cache, promote store, start api, switch entry"
+
+
+def _verdict(records, slo):
+    (outcome,) = run_checkers(History.of_records(sorted(records, key=lambda r: r.t)), [slo])
+    return outcome
+
+
+def _loss():
+    return [Inventory(t=T0 - 30, role="api", components=("api-a", "api-b", "api-c")),
+            FaultEvent(t=T0, phase=FaultPhase.INJECTED, fault=Fault.REGION_LOSS.value, component="primary")]  # fmt: skip
+
+
+def _promotion(decided_after: float, wait: float, by: str = "promoter", plan: str = PLAN, fail_step: str = ""):
+    d = T0 + decided_after
+    out = [PromotionEvent(t=T0 + 1.2, phase=PromotionPhase.PRIMARY_DOWN, by=by, decision_wait_s=wait),
+           PromotionEvent(t=d, phase=PromotionPhase.DECIDED, by=by, decision_wait_s=wait, plan=plan)]  # fmt: skip
+    if fail_step:
+        return out + [PromotionEvent(t=d + 1, phase=PromotionPhase.STEP_STARTED, step=fail_step), PromotionEvent(t=d + 2, phase=PromotionPhase.FAILED, step=fail_step, detail="boom")]
+    return out + [PromotionEvent(t=d + 1, phase=PromotionPhase.STEP_STARTED, step="start api"), PromotionEvent(t=d + 9, phase=PromotionPhase.STEP_DONE, step="start api"),
+                  PromotionEvent(t=d + 10, phase=PromotionPhase.PROMOTED)]  # fmt: skip
+
+
+def _searches(until: float, dr_from: float | None):
+    out = [EntrySearch(t=T0 - 10 + i, ok=True, instance="api-a", flights=3) for i in range(10)]
+    for i in range(int(until)):
+        t = T0 + i + 0.5
+        served = dr_from is not None and t >= T0 + dr_from
+        out.append(EntrySearch(t=t, ok=served, instance="api-dr" if served else "", flights=3 if served else 0, error="" if served else "HTTP 503"))
+    return out
+
+
+def test_rto_passes_with_the_plans_wait_and_names_the_phases():
+    o = _verdict(_loss() + _promotion(301.2, 300) + _searches(360, dr_from=312), "dr.rto")
+    assert o.verdict is Verdict.PASS and o.measured == 312.5
+    assert "detection 1.2 s" in o.detail and "decision 301.2 s (promoter, wait 300 s)" in o.detail and "start api 8.0 s" in o.detail and "served by api-dr" in o.detail
+
+
+def test_rto_fails_when_the_region_never_serves_and_names_the_missing_step():
+    plan = "p.yaml: promote cache, promote store"
+    o = _verdict(_loss() + _promotion(301.0, 300, plan=plan) + _searches(1000, dr_from=None), "dr.rto")
+    assert o.verdict is Verdict.FAIL and o.measured >= 999
+    assert "has no step start api or switch entry" in o.detail
+
+
+def test_rto_fails_when_a_finished_promotion_leaves_nothing_serving_even_with_a_short_wait():
+    plan = "p.yaml: promote cache, promote store, switch entry"
+    o = _verdict(_loss() + _promotion(21.0, 20, plan=plan) + _searches(90, dr_from=None), "dr.rto")
+    assert o.verdict is Verdict.FAIL and "has no step start api" in o.detail and "would not serve by waiting longer" in o.detail
+
+
+def test_rto_of_a_shortened_wait_is_not_comparable():
+    o = _verdict(_loss() + _promotion(31.0, 30) + _searches(80, dr_from=42), "dr.rto")
+    assert o.verdict is Verdict.UNKNOWN and "not comparable" in o.detail and "42.5 s" in o.detail
+
+
+def test_rto_without_a_region_loss_is_unknown():
+    o = _verdict(_searches(10, dr_from=None), "dr.rto")
+    assert o.verdict is Verdict.UNKNOWN
+
+
+def test_the_decision_rule_passes_at_five_minutes_and_fails_early_or_late():
+    assert _verdict(_loss() + _promotion(301.0, 300), "dr.promote_after").verdict is Verdict.PASS
+    early = _verdict(_loss() + _promotion(120.0, 300), "dr.promote_after")  # a promoter that did not wait its 300 s
+    assert early.verdict is Verdict.FAIL and early.measured == 120.0
+    late = _verdict(_loss() + _promotion(400.0, 300), "dr.promote_after")
+    assert late.verdict is Verdict.FAIL and "More than 30 s after" in late.detail
+
+
+def test_the_decision_rule_by_an_operator_or_a_shortened_wait_is_unknown():
+    assert _verdict(_loss() + _promotion(60.0, 0, by="operator"), "dr.promote_after").verdict is Verdict.UNKNOWN
+    assert _verdict(_loss() + _promotion(31.0, 30), "dr.promote_after").verdict is Verdict.UNKNOWN
+
+
+def test_no_promotion_long_after_the_wait_fails_and_before_it_is_unknown():
+    assert _verdict(_loss() + _searches(400, None), "dr.promote_after").verdict is Verdict.FAIL
+    assert _verdict(_loss() + _searches(100, None), "dr.promote_after").verdict is Verdict.UNKNOWN
+
+
+def _audit(missing: int, window_s: float, acknowledged: int = 500, error: str = ""):
+    return RegionAudit(t=T0 + 500, lost_at=T0, acknowledged=acknowledged, missing_in_log=missing, window_s=window_s, newest_ack_before_loss=T0 - 0.1,
+                       missing_sample=("sup-01-000042",) if missing else (), error=error)  # fmt: skip
+
+
+def test_rpo_passes_under_five_seconds_and_fails_over():
+    ok = _verdict(_loss() + [_audit(3, 0.8)], "dr.rpo")
+    assert ok.verdict is Verdict.PASS and "3 missing" in ok.detail
+    bad = _verdict(_loss() + [_audit(180, 14.6)], "dr.rpo")
+    assert bad.verdict is Verdict.FAIL and bad.measured == 14.6
+
+
+def test_rpo_without_a_finished_audit_or_enough_events_is_unknown():
+    assert _verdict(_loss() + [RegionAudit(t=T0 + 5, lost_at=T0, error="TimeoutError: x")], "dr.rpo").verdict is Verdict.UNKNOWN
+    assert _verdict(_loss() + [_audit(0, 0.0, acknowledged=20)], "dr.rpo").verdict is Verdict.UNKNOWN
+    assert _verdict(_loss(), "dr.rpo").verdict is Verdict.UNKNOWN
+
+
+def test_the_window_is_the_age_of_the_oldest_missing_acknowledgement_at_the_loss():
+    acked = {("s", 1): T0 - 9.0, ("s", 2): T0 - 3.5, ("s", 3): T0 - 0.2}
+    assert window(acked, {("s", 2), ("s", 3)}, T0) == 3.5
+    assert window(acked, set(), T0) == 0.0
