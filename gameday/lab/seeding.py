@@ -43,8 +43,8 @@ def seed_timetable(ctx: LabContext) -> Seeded:
         # then kept current asynchronously (writes at LOCAL_QUORUM wait for the primary's).
         # One copy: the region has one store node.
         others = {p.get("dr.datacenter"): 1} if "dr" in ctx.tiers else None
-        seed_s = timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"),
-                                      other_datacenters=others)
+        seed_s = _seed_when_whole(lambda: timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"),
+                                                               other_datacenters=others))
         # Warm first: the compactions the seed's flushes queue start a little later.
         reads, warm_s = warm_reads(session, tt, keyspace, p.get("cassandra.warmup_s"))
         waited, settled = wait_compactions_done(session, timeout_s=120)
@@ -53,6 +53,25 @@ def seed_timetable(ctx: LabContext) -> Seeded:
     finally:
         cluster.shutdown()
     return Seeded(len(tt.flights), seed_s, waited, settled, reads, warm_s)
+
+
+# Answers a coordinator gives while gossip has not yet shown it every replica alive.
+NOT_WHOLE_YET = ("Unavailable", "NoHostAvailable", "WriteTimeout", "OperationTimedOut")
+
+
+def _seed_when_whole(seed: Any, timeout_s: float = 90.0) -> float:
+    """Seed, again while the ring is not whole yet. Nodes answer CQL before gossip has shown
+    each the others alive; on a starved host (a 10 s pause) a node still saw the seed node
+    down when the seed began, and the writes at ALL were refused (a CI run of 2026-12-01).
+    The seed is idempotent (IF NOT EXISTS, upserts): a retry writes the same rows."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return seed()
+        except Exception as exc:  # the driver's error types, told apart by name
+            if type(exc).__name__ not in NOT_WHOLE_YET or time.monotonic() > deadline:
+                raise
+            time.sleep(2.0)
 
 
 def wait_compactions_done(session: Any, timeout_s: float, quiet_s: float = 2.0) -> tuple[float, bool]:
