@@ -11,6 +11,7 @@ from typing import Any
 
 from flightsearch import timetable
 from gameday.errors import LabError
+from gameday.lab.network import DR_AZ
 from gameday.lab.tiers import LabContext
 from gameday.lab.tiers.cassandra import store_addresses
 
@@ -36,6 +37,8 @@ def seed_timetable(ctx: LabContext) -> Seeded:
     p = ctx.profile
     tt = profile_timetable(p)
     keyspace = p.get("cassandra.keyspace")
+    nodes = store_addresses(ctx) + ([ctx.topology.address(DR_AZ)] if "dr" in ctx.tiers else [])
+    wait_ring_whole(nodes, p.get("cassandra.native_port"))
     cluster = Cluster(store_addresses(ctx), port=p.get("cassandra.native_port"))
     try:
         session = cluster.connect()
@@ -43,8 +46,8 @@ def seed_timetable(ctx: LabContext) -> Seeded:
         # then kept current asynchronously (writes at LOCAL_QUORUM wait for the primary's).
         # One copy: the region has one store node.
         others = {p.get("dr.datacenter"): 1} if "dr" in ctx.tiers else None
-        seed_s = _seed_when_whole(lambda: timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"),
-                                                               other_datacenters=others))
+        seed_s = timetable.seed_store(session, tt, keyspace, p.get("cassandra.replication_factor"), datacenter=p.get("cassandra.datacenter"),
+                                      other_datacenters=others)
         # Warm first: the compactions the seed's flushes queue start a little later.
         reads, warm_s = warm_reads(session, tt, keyspace, p.get("cassandra.warmup_s"))
         waited, settled = wait_compactions_done(session, timeout_s=120)
@@ -55,23 +58,34 @@ def seed_timetable(ctx: LabContext) -> Seeded:
     return Seeded(len(tt.flights), seed_s, waited, settled, reads, warm_s)
 
 
-# Answers a coordinator gives while gossip has not yet shown it every replica alive.
-NOT_WHOLE_YET = ("Unavailable", "NoHostAvailable", "WriteTimeout", "OperationTimedOut")
+def peers_seen(host: str, port: int) -> set[str]:
+    """The nodes this node's gossip has told it of (its system.peers)."""
+    from gameday.clients.cassandra import cluster
+
+    c = cluster([host], port, only=host, timeout_s=2.0)
+    try:
+        return {str(row.peer) for row in c.connect().execute("SELECT peer FROM system.peers", timeout=5.0)}
+    finally:
+        c.shutdown()
 
 
-def _seed_when_whole(seed: Any, timeout_s: float = 90.0) -> float:
-    """Seed, again while the ring is not whole yet. Nodes answer CQL before gossip has shown
-    each the others alive; on a starved host (a 10 s pause) a node still saw the seed node
-    down when the seed began, and the writes at ALL were refused (a CI run of 2026-12-01).
-    The seed is idempotent (IF NOT EXISTS, upserts): a retry writes the same rows."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+def wait_ring_whole(nodes: list[str], port: int, timeout_s: float = 120.0) -> float:
+    """Until every node lists every other as its peer; seconds waited. A node answers CQL
+    before gossip has introduced it to the others, and the seed's schema agreement is judged
+    among the peers the driver's control node knows: with one it did not know yet, the keyspace
+    was created on one side and the next statement met a node without it ("Keyspace 'flights'
+    doesn't exist", a CI run on a starved host, 2026-12-01)."""
+    began, last = time.monotonic(), "not asked yet"
+    while time.monotonic() - began < timeout_s:
         try:
-            return seed()
-        except Exception as exc:  # the driver's error types, told apart by name
-            if type(exc).__name__ not in NOT_WHOLE_YET or time.monotonic() > deadline:
-                raise
-            time.sleep(2.0)
+            missing = {n: set(nodes) - {n} - peers_seen(n, port) for n in nodes}
+            if not any(missing.values()):
+                return time.monotonic() - began
+            last = "; ".join(f"{n} does not know {', '.join(sorted(m))}" for n, m in missing.items() if m)
+        except Exception as exc:  # the driver's errors: not yet
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(1.0)
+    raise LabError(f"the store's nodes did not all know each other after {timeout_s:.0f} s: {last}")
 
 
 def wait_compactions_done(session: Any, timeout_s: float, quiet_s: float = 2.0) -> tuple[float, bool]:

@@ -39,32 +39,3 @@ def test_fake_store_that_never_settles_is_reported_not_fatal(monkeypatch) -> Non
     monkeypatch.setattr(seeding.time, "monotonic", lambda: next(clock) * 0.5)
     waited, settled = seeding.wait_compactions_done(FakeVirtualTables([(1, 1, 5)]), timeout_s=10)
     assert not settled and waited >= 10
-
-
-def test_seeding_is_tried_again_while_the_ring_is_not_whole_with_a_fake_seed(monkeypatch):
-    """A coordinator that has not yet seen every replica alive refuses writes at ALL
-    (Unavailable): the seed runs again, and any other error is raised at once."""
-    from gameday.lab import seeding
-
-    monkeypatch.setattr(seeding.time, "sleep", lambda s: None)
-
-    class Unavailable(Exception):
-        pass
-
-    calls = []
-
-    def seed() -> float:
-        calls.append(1)
-        if len(calls) < 3:
-            raise Unavailable("Cannot achieve consistency level ALL")
-        return 4.2
-
-    assert seeding._seed_when_whole(seed) == 4.2 and len(calls) == 3
-
-    def broken() -> float:
-        raise ValueError("bad timetable")
-
-    import pytest
-
-    with pytest.raises(ValueError):
-        seeding._seed_when_whole(broken)
