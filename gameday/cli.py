@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     dr = sub.add_parser("dr", help="the pilot-light DR region: its state, and promoting it by hand").add_subparsers(dest="dr_command", required=True)
     dr_status = dr.add_parser("status", help="the region's processes, how far its log is behind, its cache replica, the promotion's record")
     dr_promote = dr.add_parser("promote", help="run the DR promotion plan now, as an operator (dr.plan; once per lab)")
+    dr_promote.add_argument("--force", action="store_true", help="promote even while the primary region still serves (refused otherwise: two regions would take writes)")
     for cmd in (dr_status, dr_promote):
         cmd.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab (default: the default home)")
 
@@ -143,7 +144,7 @@ def _dr(args) -> int:
         for line in target.dr_status():
             print(line)
         return 0
-    ok = target.dr_promote(lambda m: print(m, flush=True))
+    ok = target.dr_promote(lambda m: print(m, flush=True), force=args.force)
     print("DR region promoted" if ok else "DR promotion FAILED: see `gameday dr status`")
     return 0 if ok else 1
 

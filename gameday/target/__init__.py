@@ -147,8 +147,9 @@ class Target(Protocol):
     # --- the pilot-light DR region ---------------------------------------------------------------
     def dr_status(self) -> list[str]:
         """The DR region as it stands: its processes, replication, promotion (lines to print)."""
-    def dr_promote(self, say: Any) -> bool:
-        """Run the DR promotion plan now (as an operator would); True when every step was done."""
+    def dr_promote(self, say: Any, force: bool = False) -> bool:
+        """Run the DR promotion plan now (as an operator would); True when every step was done.
+        Refused (TargetError or LabError) while the primary region still serves, unless forced."""
     def dr_promotion(self) -> list[Any]:
         """What the promotions of this deployment recorded (gameday.history.PromotionEvent)."""
     def dr_kafka_bootstrap(self) -> str:

@@ -173,13 +173,15 @@ class LabTarget:
 
         return status_lines(self.lab)
 
-    def dr_promote(self, say: Any) -> bool:
+    def dr_promote(self, say: Any, force: bool = False) -> bool:
         from gameday.lab.dr import plan
-        from gameday.lab.dr.promote import promote
+        from gameday.lab.dr.promote import guard_primary_down, promote
 
         if "dr" not in self.tiers():
             raise LabError("this lab has no DR region to promote", hint="start the lab with the dr tier (gameday lab up --tiers ...,dr)")
-        return promote(self.lab, plan.load(self.ctx.profile.get("dr.plan")), "operator", say)
+        steps = plan.load(self.ctx.profile.get("dr.plan"))
+        note = guard_primary_down(self.lab, force)
+        return promote(self.lab, steps, "operator", say, note=note)
 
     def dr_promotion(self) -> list[Any]:
         from gameday.lab.dr.status import promotion_events

@@ -4,17 +4,20 @@ status` and an auditor read the same account. A step that fails stops the promot
 what was done stays done, and the record says which step failed and why.
 
 One promotion per lab: a second (the promoter and an operator at once, or again after one
-finished) is refused."""
+finished) is refused. An operator's promotion is refused too while the primary region still
+serves (two regions taking writes at once), unless forced; a forced one says so in its record."""
 
 from __future__ import annotations
 
 import fcntl
 import time
+import urllib.request
 from typing import Callable
 
 from gameday.clients import redis as redis_client
 from gameday.errors import LabError
 from gameday.history import PromotionEvent, PromotionPhase, Recorder
+from gameday.lab import network
 from gameday.lab.dr.plan import OBJECTS, Action, Plan
 from gameday.lab.dr.status import promotion_events, promotion_file
 from gameday.lab.tiers import LabContext, api, dr
@@ -23,13 +26,64 @@ from gameday.lab.tiers.cassandra import DR_NODE, cassandra_node
 Say = Callable[[str], None]
 
 
+HEALTH_TIMEOUT_S = 1.0
+
+
 class AlreadyPromoted(LabError):
     pass
 
 
-def promote(lab, plan: Plan, by: str, say: Say, decision_wait_s: float = 0.0) -> bool:  # noqa: ANN001 - gameday.lab.supervisor.Lab
+class PrimaryServes(LabError):
+    pass
+
+
+def primary_health_urls(lab) -> dict[str, str]:  # noqa: ANN001
+    """The primary region's serving path, instance by instance: the /health URL of each API
+    instance behind the global entry point (what the promoter and the guard ask)."""
+    from gameday.lab.tiers.api import instance_names
+
+    st = lab.require_state()
+    specs = lab.specs_by_name(st)
+    urls = {}
+    for name, _az in instance_names(lab.context(st)):
+        spec = specs[name]
+        network.assert_routed_locally(st.topology, spec.address)
+        urls[name] = f"http://{spec.address}:{spec.port}/health"
+    return urls
+
+
+def answering(urls: dict[str, str], timeout_s: float = HEALTH_TIMEOUT_S, first_only: bool = False) -> list[str]:
+    """The instances whose /health answers 200 (stops at the first when `first_only`)."""
+    names = []
+    for name, url in urls.items():
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+                if resp.status == 200:
+                    names.append(name)
+                    if first_only:
+                        break
+        except OSError:
+            continue
+    return names
+
+
+def guard_primary_down(lab, force: bool) -> str:  # noqa: ANN001
+    """An operator's promotion while the primary region still serves would leave two regions
+    taking writes (split brain): refused unless forced. Returns what the record should say
+    ("" when the primary was down)."""
+    alive = answering(primary_health_urls(lab))
+    if not alive:
+        return ""
+    if not force:
+        raise PrimaryServes(f"the primary region still serves: {', '.join(alive)} answer /health; promoting now would run two regions at once",
+                            hint="promote when the primary is down (gameday dr status), or add --force to promote anyway (the record says it was forced)")
+    return f"forced while the primary still served ({', '.join(alive)} answered /health)"
+
+
+def promote(lab, plan: Plan, by: str, say: Say, decision_wait_s: float = 0.0, note: str = "") -> bool:  # noqa: ANN001 - gameday.lab.supervisor.Lab
     """Run every step of `plan`; True when all were done. Raises AlreadyPromoted when this
-    lab's region was promoted (or is being promoted) already."""
+    lab's region was promoted (or is being promoted) already. `note` goes into the
+    decision's record (a forced promotion)."""
     path = promotion_file(lab.home)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "a") as lock:
@@ -43,17 +97,17 @@ def promote(lab, plan: Plan, by: str, say: Say, decision_wait_s: float = 0.0) ->
                                   hint="one promotion per lab: `gameday lab down` and `lab up` for another drill")
         recorder = Recorder(path)
         try:
-            return _run(lab, plan, by, say, decision_wait_s, recorder)
+            return _run(lab, plan, by, say, decision_wait_s, recorder, note)
         finally:
             recorder.close()
 
 
-def _run(lab, plan: Plan, by: str, say: Say, decision_wait_s: float, rec: Recorder) -> bool:  # noqa: ANN001
+def _run(lab, plan: Plan, by: str, say: Say, decision_wait_s: float, rec: Recorder, note: str = "") -> bool:  # noqa: ANN001
     st = lab.require_state()
     ctx = lab.context(st)
     steps = ", ".join(map(str, plan.steps))
-    rec.add(PromotionEvent(t=time.time(), phase=PromotionPhase.DECIDED, by=by, decision_wait_s=decision_wait_s, plan=f"{plan.source}: {steps}"))
-    say(f"promoting the DR region ({by}): {steps}")
+    rec.add(PromotionEvent(t=time.time(), phase=PromotionPhase.DECIDED, by=by, decision_wait_s=decision_wait_s, plan=f"{plan.source}: {steps}", detail=note))
+    say(f"promoting the DR region ({by}{'; ' + note if note else ''}): {steps}")
     for step in plan.steps:
         began = time.time()
         rec.add(PromotionEvent(t=began, phase=PromotionPhase.STEP_STARTED, step=str(step), by=by))

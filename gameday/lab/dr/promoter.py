@@ -17,39 +17,25 @@ import argparse
 import signal
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from gameday.errors import LabError
 from gameday.history import PromotionEvent, PromotionPhase, Recorder
-from gameday.lab import network, state
+from gameday.lab import state
 from gameday.lab.dr import plan as dr_plan
-from gameday.lab.dr.promote import AlreadyPromoted, promote
+from gameday.lab.dr.promote import AlreadyPromoted, answering, primary_health_urls, promote
 from gameday.lab.dr.status import promotion_events, promotion_file
 
 NAME = "dr-promoter"
 POLL_S = 1.0
-TIMEOUT_S = 1.0
 
 
 def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} promoter: {message}", flush=True)
 
 
-def primary_answers(urls: list[str]) -> bool:
-    for url in urls:
-        try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
-                if resp.status == 200:
-                    return True
-        except OSError:
-            continue
-    return False
-
-
 def watch(home: Path) -> int:
     from gameday.lab.supervisor import Lab
-    from gameday.lab.tiers.api import instance_names
     from gameday.profile import Profile, with_defaults
 
     st = state.load(home)
@@ -58,14 +44,9 @@ def watch(home: Path) -> int:
         return 0
     profile = Profile(with_defaults(st.profile), "lab state")
     lab = Lab(profile, log)
-    ctx = lab.context(st)
     plan = dr_plan.load(profile.get("dr.plan"))
     wait_s = float(profile.get("dr.decision_wait_s"))
-    urls = []
-    for name, az in instance_names(ctx):
-        spec = lab.specs_by_name(st)[name]
-        network.assert_routed_locally(st.topology, spec.address)
-        urls.append(f"http://{spec.address}:{spec.port}/health")
+    urls = primary_health_urls(lab)
     log(f"watching the primary region's serving path ({len(urls)} API instances); promotes after {wait_s:g} s without an answer: {', '.join(map(str, plan.steps))}")
     down_since: float | None = None
     promotion_file(home).parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +60,7 @@ def watch(home: Path) -> int:
                 log("the region was promoted otherwise: stopping")
                 return 0
             checked = time.time()
-            if primary_answers(urls):
+            if answering(urls, first_only=True):
                 if down_since is not None:
                     rec.add(PromotionEvent(t=checked, phase=PromotionPhase.PRIMARY_BACK, by="promoter", detail=f"answered again after {checked - down_since:.1f} s"))
                     log(f"primary answers again after {checked - down_since:.1f} s: the wait starts over")
