@@ -112,6 +112,9 @@ def _lab(args) -> int:
             promoter = lab.helper("dr-promoter")
             if promoter is not None:
                 print(f"dr-promoter: pid {promoter.pid}, {'watching the primary region' if promoter.alive() else 'ended: see gameday dr status and logs/dr-promoter.log'}")
+            snapshotter = lab.helper("dr-snapshots")
+            if snapshotter is not None:
+                print(f"dr-snapshots: pid {snapshotter.pid}, {'snapshotting the index' if snapshotter.alive() else 'ended: see logs/dr-snapshots.log'}")
         return 0 if all(r.state == "healthy" for r in rows) else 1
     if args.lab_command == "partition":
         lab.partition_az(args.az, args.mode)

@@ -36,6 +36,7 @@ class Phases:
     decision_wait_s: float | None
     plan: str
     steps: tuple[tuple[str, float], ...]  # step, seconds it took
+    needs: tuple[str, ...] = ()  # the steps the region's serving path needs (from the decision's record)
 
     def describe(self) -> str:
         def at(x: float | None) -> str:
@@ -62,6 +63,7 @@ def phases(history: History, t0: float) -> Phases:
         detected=rel(down), decided=rel(decided), promoted=rel(promoted), failed_step=failed.step if failed else "", failure=failed.detail if failed else "",
         first_search=None if served is None else served.t - t0, served_by=served.instance if served else "", by=decided.by if decided else "",
         decision_wait_s=decided.decision_wait_s if decided else None, plan=decided.plan if decided else "", steps=steps,
+        needs=tuple(n.strip() for n in decided.needs.split(",") if n.strip()) if decided else (),
     )  # fmt: skip
 
 
@@ -81,7 +83,8 @@ def rto(history: History, slo: Slo) -> Outcome:
     plan_wait = _plan_wait()
     if ph.first_search is None:
         watched = searches[-1].t - t0
-        missing = [s for s in ("start api", "switch entry") if ph.plan and s not in ph.plan]
+        # A record from before the decision named its needs: the API and the switch.
+        missing = [s for s in (ph.needs or ("start api", "switch entry")) if ph.plan and s not in ph.plan]
         why = (f" The promotion plan ({ph.plan}) has no step {' or '.join(missing)}: nothing in the DR region could serve." if missing
                else f" The promotion failed at {ph.failed_step}." if ph.failed_step else " No promotion finished." if ph.promoted is None else "")  # fmt: skip
         finished = ph.promoted is not None or bool(ph.failed_step)

@@ -30,6 +30,7 @@ class PromotionEvent(Record):
     by: str = ""  # "promoter" (automated, after the decision wait) or "operator" (`gameday dr promote`)
     decision_wait_s: float = 0.0  # the wait the promoter applied (DECIDED)
     plan: str = ""  # the plan's file and its steps (DECIDED)
+    needs: str = ""  # the steps the region's serving path needs in this deployment (DECIDED)
     detail: str = ""
 
 

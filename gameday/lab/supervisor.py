@@ -143,6 +143,11 @@ class Lab:
         self._start_keeper(st)
         if "dr" in tiers:
             self._start_promoter(st)
+            if "search" in tiers:
+                from gameday.lab.dr import snapshots
+
+                tracked = self._start_helper(st, snapshots.NAME, "gameday.lab.dr.snapshots")
+                self.say(f"started the index snapshots (pid {tracked.pid}): every {self.profile.get('dr.snapshot_interval_s'):g} s to the DR object storage")
         st.ready_at = time.time()
         state.update(self.home, lambda now: setattr(now, "ready_at", st.ready_at))
         self.say(f"lab ready in {st.ready_at - started:.1f} s ({len(st.components)} processes, {topo.isolation.value})")

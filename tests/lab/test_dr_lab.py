@@ -1,12 +1,15 @@
-"""The region drill on real labs with the pilot-light DR region, both directions.
+"""The region drill on real labs with the pilot-light DR region, both directions. Both labs
+have the search index, so the region's API searches an index restored from a snapshot.
 
 - A healthy pilot light (MirrorMaker 2 unthrottled) keeps the RPO: every event acknowledged
   before the loss is in the region's supplier.raw; the promoter (decision wait shortened to
-  20 s for the test's time) promotes by the shipped plan and the entry point serves from the
-  region: dr.rto and dr.promote_after read unknown, not comparable with the plan's 5 minutes.
+  20 s for the test's time) promotes by the shipped plan, restores the index's newest
+  snapshot into the region's search node, and the entry point serves from the region:
+  dr.rto and dr.promote_after read unknown, not comparable with the plan's 5 minutes.
 - A pilot light built to miss the plan: the mirror throttled below the feed's rate
-  (dr.mirror_fetch_kb: 1) and a promotion plan without the API's start. dr.rpo fails with the
-  measured window, dr.rto fails naming the missing step.
+  (dr.mirror_fetch_kb: 1) and a promotion plan without the index's restore. dr.rpo fails
+  with the measured window, dr.rto fails naming the missing step (the region's API has no
+  index to search, so it never comes into service).
 
 The real-time run (the plan's 300 s wait) is a suite test (test_dr_realtime_lab.py).
 """
@@ -20,8 +23,9 @@ from tests.lab.labutil import drill, gameday, up
 
 pytestmark = pytest.mark.lab
 
-DR_TIERS = "redis,cassandra,api,metrics,kafka,ingest,dr"
-FAST = "dr:\n  decision_wait_s: 20\n"
+DR_TIERS = "redis,cassandra,search,api,metrics,kafka,ingest,dr"
+# No search warm-up: the region drill judges no latency (15 s less per lab up).
+FAST = "dr:\n  decision_wait_s: 20\nsearch:\n  warmup_s: 0\n"
 
 
 @pytest.fixture()
@@ -36,6 +40,7 @@ def pilot_light(tmp_path):
 def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(pilot_light, tmp_path):
     status = gameday("dr", "status")
     assert status.returncode == 0 and "0 records behind" in status.stdout and "link up" in status.stdout, status.stdout
+    assert "newest snapshot snap-" in status.stdout, status.stdout
     run = tmp_path / "run"
     code, v = drill("region-failover", run)
     assert v["dr.rpo"]["verdict"] == "pass" and v["dr.rpo"]["measured"] < 5, v["dr.rpo"]
@@ -46,6 +51,8 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     promotion = history.of(PromotionEvent)
     assert [e.phase for e in promotion if e.phase in (PromotionPhase.DECIDED, PromotionPhase.PROMOTED)] == [PromotionPhase.DECIDED, PromotionPhase.PROMOTED]
     assert all(e.by == "promoter" for e in promotion if e.phase is PromotionPhase.DECIDED)
+    restored = [e for e in promotion if e.phase is PromotionPhase.STEP_DONE and e.step == "restore index"]
+    assert restored and "restored from snap-" in restored[0].detail and "green" in restored[0].detail, promotion
     served = [s for s in history.of(EntrySearch) if s.ok and s.instance == "api-dr"]
     assert served, "no search answered from the DR region"
     after = gameday("dr", "status").stdout
@@ -57,24 +64,26 @@ dr:
   decision_wait_s: 20
   mirror_fetch_kb: 1
   plan: {plan}
+search:
+  warmup_s: 0
 """
 
 
 @pytest.fixture()
 def missed_pilot_light(tmp_path):
-    plan = tmp_path / "no-api.yaml"
-    plan.write_text("steps:\n  - promote: cache\n  - promote: store\n  - switch: entry\n")
-    profile = tmp_path / "throttled-mirror-no-api.yaml"
+    plan = tmp_path / "no-index.yaml"
+    plan.write_text("steps:\n  - promote: cache\n  - promote: store\n  - start: api\n  - switch: entry\n")
+    profile = tmp_path / "throttled-mirror-no-index.yaml"
     profile.write_text(MISS.format(plan=plan))
     up(DR_TIERS, profile)
     yield profile
     assert gameday("lab", "down").returncode == 0
 
 
-def test_a_throttled_mirror_misses_the_rpo_and_a_plan_without_the_api_misses_the_rto(missed_pilot_light, tmp_path):
+def test_a_throttled_mirror_misses_the_rpo_and_a_plan_without_the_index_misses_the_rto(missed_pilot_light, tmp_path):
     code, v = drill("region-failover", tmp_path / "run")
     assert code == 1
     rpo = v["dr.rpo"]
     assert rpo["verdict"] == "fail" and rpo["measured"] >= 5 and "missing from the DR region" in rpo["detail"], rpo
     rto = v["dr.rto"]
-    assert rto["verdict"] == "fail" and "has no step start api" in rto["detail"], rto
+    assert rto["verdict"] == "fail" and "has no step restore index" in rto["detail"], rto

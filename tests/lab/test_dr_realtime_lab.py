@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.suite]
 
 @pytest.fixture()
 def pilot_light():
-    up("redis,cassandra,api,metrics,kafka,ingest,dr")
+    up("redis,cassandra,search,api,metrics,kafka,ingest,dr")
     yield
     assert gameday("lab", "down").returncode == 0
 

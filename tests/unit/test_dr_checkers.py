@@ -24,10 +24,10 @@ def _loss():
             FaultEvent(t=T0, phase=FaultPhase.INJECTED, fault=Fault.REGION_LOSS.value, component="primary")]  # fmt: skip
 
 
-def _promotion(decided_after: float, wait: float, by: str = "promoter", plan: str = PLAN, fail_step: str = ""):
+def _promotion(decided_after: float, wait: float, by: str = "promoter", plan: str = PLAN, fail_step: str = "", needs: str = ""):
     d = T0 + decided_after
     out = [PromotionEvent(t=T0 + 1.2, phase=PromotionPhase.PRIMARY_DOWN, by=by, decision_wait_s=wait),
-           PromotionEvent(t=d, phase=PromotionPhase.DECIDED, by=by, decision_wait_s=wait, plan=plan)]  # fmt: skip
+           PromotionEvent(t=d, phase=PromotionPhase.DECIDED, by=by, decision_wait_s=wait, plan=plan, needs=needs)]  # fmt: skip
     if fail_step:
         return out + [PromotionEvent(t=d + 1, phase=PromotionPhase.STEP_STARTED, step=fail_step), PromotionEvent(t=d + 2, phase=PromotionPhase.FAILED, step=fail_step, detail="boom")]
     return out + [PromotionEvent(t=d + 1, phase=PromotionPhase.STEP_STARTED, step="start api"), PromotionEvent(t=d + 9, phase=PromotionPhase.STEP_DONE, step="start api"),
@@ -60,6 +60,14 @@ def test_rto_fails_when_a_finished_promotion_leaves_nothing_serving_even_with_a_
     plan = "p.yaml: promote cache, promote store, switch entry"
     o = _verdict(_loss() + _promotion(21.0, 20, plan=plan) + _searches(90, dr_from=None), "dr.rto")
     assert o.verdict is Verdict.FAIL and "has no step start api" in o.detail and "would not serve by waiting longer" in o.detail
+
+
+def test_rto_names_a_missing_index_restore_when_the_deployment_searches_an_index():
+    plan = "p.yaml: promote cache, promote store, start api, switch entry"
+    o = _verdict(_loss() + _promotion(21.0, 20, plan=plan, needs="restore index, start api, switch entry") + _searches(90, dr_from=None), "dr.rto")
+    assert o.verdict is Verdict.FAIL and "has no step restore index:" in o.detail
+    without_index = _verdict(_loss() + _promotion(21.0, 20, plan=plan, needs="start api, switch entry") + _searches(90, dr_from=None), "dr.rto")
+    assert "has no step" not in without_index.detail  # the plan had what this deployment needs
 
 
 def test_rto_of_a_shortened_wait_is_not_comparable():

@@ -70,10 +70,11 @@ def test_fake_primary_down_lets_the_promotion_go_on_with_nothing_to_note(monkeyp
 def test_fake_lab_forced_promotion_is_on_the_decisions_record(tmp_path, monkeypatch):
     ran = []
     monkeypatch.setitem(promote_mod.STEPS, (Action.START, "api"), lambda lab, st, ctx: ran.append("api") or "started")
-    lab = SimpleNamespace(home=tmp_path, require_state=lambda: None, context=lambda st: None)
+    lab = SimpleNamespace(home=tmp_path, require_state=lambda: None, context=lambda st: SimpleNamespace(tiers=("redis", "search", "dr")))
     plan = Plan("p.yaml", (Step(Action.START, "api"),))
     assert promote_mod.promote(lab, plan, "operator", lambda m: None, note="forced while the primary still served (api-a answered /health)")
     decided = [e for e in promotion_events(tmp_path) if e.phase is PromotionPhase.DECIDED]
     assert ran == ["api"] and decided[0].detail.startswith("forced while the primary")
+    assert decided[0].needs == "restore index, start api, switch entry"  # the lab searches an index
     with pytest.raises(promote_mod.AlreadyPromoted):
         promote_mod.promote(lab, plan, "operator", lambda m: None)

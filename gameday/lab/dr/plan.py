@@ -15,6 +15,7 @@ from gameday.errors import InputError
 
 class Action(str, enum.Enum):
     PROMOTE = "promote"
+    RESTORE = "restore"
     START = "start"
     SWITCH = "switch"
 
@@ -22,6 +23,7 @@ class Action(str, enum.Enum):
 # What each action can act on in the lab's DR region.
 OBJECTS: dict[Action, tuple[str, ...]] = {
     Action.PROMOTE: ("cache", "store"),
+    Action.RESTORE: ("index",),
     Action.START: ("api",),
     Action.SWITCH: ("entry",),
 }

@@ -27,6 +27,7 @@ Say = Callable[[str], None]
 
 
 HEALTH_TIMEOUT_S = 1.0
+API_START_S = 60.0
 
 
 class AlreadyPromoted(LabError):
@@ -106,7 +107,8 @@ def _run(lab, plan: Plan, by: str, say: Say, decision_wait_s: float, rec: Record
     st = lab.require_state()
     ctx = lab.context(st)
     steps = ", ".join(map(str, plan.steps))
-    rec.add(PromotionEvent(t=time.time(), phase=PromotionPhase.DECIDED, by=by, decision_wait_s=decision_wait_s, plan=f"{plan.source}: {steps}", detail=note))
+    rec.add(PromotionEvent(t=time.time(), phase=PromotionPhase.DECIDED, by=by, decision_wait_s=decision_wait_s, plan=f"{plan.source}: {steps}", detail=note,
+                           needs=", ".join(serving_needs(ctx.tiers))))
     say(f"promoting the DR region ({by}{'; ' + note if note else ''}): {steps}")
     for step in plan.steps:
         began = time.time()
@@ -123,6 +125,12 @@ def _run(lab, plan: Plan, by: str, say: Say, decision_wait_s: float, rec: Record
         say(f"  {step}: done in {time.time() - began:.1f} s ({detail})")
     rec.add(PromotionEvent(t=time.time(), phase=PromotionPhase.PROMOTED, by=by))
     return True
+
+
+def serving_needs(tiers: tuple[str, ...] | list[str]) -> list[str]:
+    """The steps without which the region cannot answer a search in this lab: its API, the
+    entry point's switch, and with a search tier (the API searches the index) the index."""
+    return (["restore index"] if "search" in tiers else []) + ["start api", "switch entry"]
 
 
 def _promote_cache(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
@@ -145,8 +153,20 @@ def _promote_store(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
     return f"{DR_NODE} answers CQL ({waited:.1f} s); reads at {ctx.profile.get('cassandra.read_consistency')} in datacenter {ctx.profile.get('dr.datacenter')}"
 
 
+def _restore_index(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
+    if "search" not in ctx.tiers:
+        return "nothing to restore: this lab has no search tier (the region's API lists flights from the store)"
+    from gameday.lab.dr import index
+
+    network.assert_routed_locally(ctx.topology, index.http_host(ctx))
+    healthy = lab.start_standby(index.NODE)
+    return f"{index.NODE} healthy in {healthy:.1f} s; " + index.restore(ctx)
+
+
 def _start_api(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
-    healthy = lab.start_standby(dr.API)
+    # It answers in seconds when what it needs is there; an API with nothing to search
+    # (no index restored) would hold the promotion for the whole start timeout.
+    healthy = lab.start_standby(dr.API, timeout_s=API_START_S)
     return f"{dr.API} healthy in {healthy:.1f} s"
 
 
@@ -160,6 +180,7 @@ def _switch_entry(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
 STEPS: dict[tuple[Action, str], Callable] = {
     (Action.PROMOTE, "cache"): _promote_cache,
     (Action.PROMOTE, "store"): _promote_store,
+    (Action.RESTORE, "index"): _restore_index,
     (Action.START, "api"): _start_api,
     (Action.SWITCH, "entry"): _switch_entry,
 }

@@ -73,6 +73,25 @@ def promotion_events(home: Path) -> list[PromotionEvent]:
     return out
 
 
+def _snapshot_line(ctx) -> str:  # noqa: ANN001 - LabContext
+    """The newest snapshot of the index in the object storage, asked of whichever cluster
+    answers (the primary's, or the region's once restored)."""
+    from gameday.lab.dr import index
+    from gameday.lab.tiers import search
+
+    errors = []
+    for node in [*search.urls(ctx), index.url(ctx)]:
+        try:
+            done = [s for s in index.snapshots(node) if s.complete]
+        except Exception as exc:  # a cluster down, or the repository not registered there
+            errors.append(f"{type(exc).__name__}")
+            continue
+        if not done:
+            return f"no complete snapshot in {index.repo_dir(ctx)}"
+        return f"newest snapshot {done[-1].name}, {time.time() - done[-1].end_s:.0f} s old ({len(done)} kept, every {ctx.profile.get('dr.snapshot_interval_s'):g} s)"
+    return "snapshots not listed: no search cluster answered (" + ", ".join(sorted(set(errors))) + ")"
+
+
 def status_lines(lab) -> list[str]:  # noqa: ANN001 - gameday.lab.supervisor.Lab
     """`gameday dr status`: the region's processes, how far its copy of the log is behind,
     its cache replica's link, and what the promotion did."""
@@ -103,6 +122,8 @@ def status_lines(lab) -> list[str]:  # noqa: ANN001 - gameday.lab.supervisor.Lab
         out.append(f"cache          {dr.CACHE}: " + (f"replica of {info.get('master_host')}, link {info.get('master_link_status')}" if role == "slave" else "primary (promoted)"))
     except redis.RedisError as exc:
         out.append(f"cache          {dr.CACHE}: {exc}")
+    if "search" in st.tiers:
+        out.append("index          " + _snapshot_line(ctx))
     events = promotion_events(lab.home)
     if not events:
         out.append(f"promotion      none yet (promoter: {ctx.profile.get('dr.promoter')}, decision wait {ctx.profile.get('dr.decision_wait_s'):g} s)")

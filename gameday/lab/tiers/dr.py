@@ -11,7 +11,9 @@ Always running, in the region's namespace (network.DR_AZ):
   Sentinels never elect it (they do repoint it at each new primary): the read-only shard;
 - the store node `cassandra-dr` (see tiers/cassandra.py), a datacenter of its own.
 
-Standby (ComponentSpec.standby): `dr-sentinel` and `api-dr`, started by the promotion.
+Standby (ComponentSpec.standby): `dr-sentinel` and `api-dr`, started by the promotion, and
+in a lab with the search tier `search-dr`, into which the promotion restores the index's
+newest snapshot (gameday.lab.dr.index).
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ def mirror_properties(ctx: LabContext) -> str:
         # Every record the region holds is acknowledged by it (one node: acks=all is acks=1).
         "dr.producer.acks": "all",
         "dr.producer.linger.ms": 0,
+        # Once the primary region is lost, Kafka 4's default (rebootstrap) had the source
+        # connector's admin client rebootstrap in a tight loop: 76,000 log lines and a busy
+        # core in the 40 s after a loss, on the region that is being promoted. "none" has the
+        # primary's clients retry their brokers at the reconnect backoff instead.
+        "primary.metadata.recovery.strategy": "none",
+        "primary.admin.metadata.recovery.strategy": "none",
+        "primary.consumer.metadata.recovery.strategy": "none",
     }
     if throttle_kb > 0:  # throttled: a few KB per partition, one fetch a second per broker
         props["primary.consumer.max.partition.fetch.bytes"] = int(throttle_kb * 1024)
@@ -142,12 +151,17 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     mconf = ctx.conf_dir(MIRROR)
     (mconf / "mm2.properties").write_text(mirror_properties(ctx))
     (mconf / "log4j2.properties").write_text(kafka._LOG4J2 + "logger.connect.name = org.apache.kafka.connect\nlogger.connect.level = WARN\n"
-                                             "logger.mirror.name = org.apache.kafka.connect.mirror\nlogger.mirror.level = WARN\n")
+                                             "logger.mirror.name = org.apache.kafka.connect.mirror\nlogger.mirror.level = WARN\n"
+                                             "logger.clients.name = org.apache.kafka.clients\nlogger.clients.level = WARN\n")
     argv = ["java", *kafka.jvm_opts(p.get("dr.mirror_heap_mb")), f"-Dlog4j2.configurationFile={mconf / 'log4j2.properties'}",
             "-cp", f"{mirror_jars}/*", MIRROR_MAIN, str(mconf / "mm2.properties"), "--clusters", "dr"]  # fmt: skip
     out.append(ComponentSpec(MIRROR, "dr", DR_AZ, argv, _mirror_health(ctx), addr, 0, role=Role.MIRROR))
     out.append(_cache_spec(ctx))
     out += standby_specs(ctx)
+    if "search" in ctx.tiers:
+        from gameday.lab.dr import index
+
+        out.append(index.node_spec(ctx))
     return out
 
 
@@ -189,6 +203,10 @@ def standby_specs(ctx: LabContext) -> list[ComponentSpec]:
         "--cassandra", addr, "--cassandra-port", str(p.get("cassandra.native_port")), "--keyspace", p.get("cassandra.keyspace"),
         "--consistency", p.get("cassandra.read_consistency"), "--ttl", str(p.get("redis.ttl_s")),
     ]  # fmt: skip
+    if "search" in ctx.tiers:  # the region's own index, restored by the promotion
+        from gameday.lab.dr import index
+
+        argv += ["--search", index.url(ctx), "--search-index", p.get("search.index")]
     api = ComponentSpec(API, "dr", DR_AZ, argv, http_check(f"http://{addr}:{port}/health"), addr, port, role=Role.API, standby=True)
     return [sentinel, api]
 
@@ -243,12 +261,26 @@ def ready(ctx: LabContext, say: Callable[[str], None], timeout_s: float = 120) -
             lag = log_lag(kafka.bootstrap_servers(ctx), bootstrap(ctx), kafka.TOPIC)
             if lag.behind == 0 or (throttled and lag.dr_end > 0):
                 say(f"DR region: {kafka.TOPIC} mirrored, {lag.describe()}{' (throttled: dr.mirror_fetch_kb)' if throttled else ''}; cache replica and store node up")
+                if "search" in ctx.tiers:
+                    _first_snapshot(ctx, say)
                 return
             last = f"{lag.behind} records behind"
         except Exception as exc:  # metadata settling on either side
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(1)
     raise LabError(f"the DR region's mirror of {kafka.TOPIC} did not catch up in {timeout_s:.0f} s: {last}", hint=f"see the {MIRROR} log")
+
+
+def _first_snapshot(ctx: LabContext, say: Callable[[str], None]) -> None:
+    """The index's first snapshot, so a promotion always has one to restore (the helper
+    dr-snapshots takes the next ones)."""
+    from gameday.lab.dr import index
+    from gameday.lab.tiers import search
+
+    node = search.urls(ctx)[0]
+    index.register(node, ctx, readonly=False)
+    snap, took = index.take(node, ctx.profile.get("search.index"), ctx.profile.get("dr.snapshots_kept"))
+    say(f"DR region: index snapshot {snap.name} in {took:.1f} s ({index.repo_dir(ctx)}); the next every {ctx.profile.get('dr.snapshot_interval_s'):g} s")
 
 
 def prepare(ctx: LabContext) -> None:

@@ -57,6 +57,12 @@ def node_name(az: str) -> str:
     return f"search-{az[-1]}"
 
 
+def objectstore(ctx: LabContext) -> Path:
+    """The index snapshots' repository, standing in for object storage (gameday.lab.dr.index):
+    one path every node of either region sees, writable by nobody."""
+    return node_root(ctx) / "objectstore" / "index-snapshots"
+
+
 def node_azs(ctx: LabContext) -> list[str]:
     return list(AZS[: ctx.profile.get("search.nodes")])
 
@@ -129,6 +135,8 @@ def render_config(ctx: LabContext, az: str, data: Path, logs: Path) -> str:
         "cluster.routing.allocation.disk.threshold_enabled": False,
         "action.auto_create_index": False,
         "cluster.publish.timeout": f"{p.get('search.publish_timeout_s')}s",
+        # Where snapshots may go (the DR region restores from there).
+        "path.repo": [str(objectstore(ctx))],
     }
     return "".join(f"{k}: {json.dumps(v)}\n" for k, v in config.items())
 
@@ -161,6 +169,10 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     p = ctx.profile
     home = distribution()
     log4j = home / "config" / "log4j2.properties"
+    repo = objectstore(ctx)
+    repo.mkdir(parents=True, exist_ok=True)
+    for path in (repo.parent, repo):
+        os.chown(path, NOBODY, NOBODY)
     out = []
     for az, url in zip(node_azs(ctx), urls(ctx)):
         name = node_name(az)

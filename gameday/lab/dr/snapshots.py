@@ -1,0 +1,81 @@
+"""The index snapshots' schedule: a helper of the lab (`lab down` ends it) that snapshots the
+primary's index to the object storage stand-in every `dr.snapshot_interval_s`, keeping the
+newest `dr.snapshots_kept`. A failed snapshot (the primary cluster down or busy) is logged
+and tried again at the next interval; once the region is promoted there is nothing to
+snapshot from, and the helper ends.
+
+    python -m gameday.lab.dr.snapshots --home LAB_HOME
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from gameday.errors import LabError
+from gameday.history import PromotionPhase
+from gameday.lab import network, state
+from gameday.lab.dr import index
+from gameday.lab.dr.status import promotion_events
+
+NAME = "dr-snapshots"
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} snapshots: {message}", flush=True)
+
+
+def run(home: Path) -> int:
+    from gameday.lab.supervisor import Lab
+    from gameday.lab.tiers import search
+    from gameday.profile import Profile, with_defaults
+
+    st = state.load(home)
+    if st is None:
+        log("no lab: stopping")
+        return 0
+    profile = Profile(with_defaults(st.profile), "lab state")
+    ctx = Lab(profile, log).context(st)
+    network.assert_routed_locally(st.topology, st.topology.host_address)
+    urls, name = search.urls(ctx), profile.get("search.index")
+    every, keep = float(profile.get("dr.snapshot_interval_s")), int(profile.get("dr.snapshots_kept"))
+    log(f"snapshotting {name} to {index.repo_dir(ctx)} every {every:g} s, keeping {keep}")
+    last = time.monotonic()
+    while True:
+        time.sleep(max(0.0, every - (time.monotonic() - last)))
+        last = time.monotonic()
+        if state.load(home) is None:
+            log("the lab is gone: stopping")
+            return 0
+        if any(e.phase is PromotionPhase.DECIDED for e in promotion_events(home)):
+            log("the region was promoted: stopping")
+            return 0
+        errors = []
+        for node in urls:  # any node of the primary cluster coordinates a snapshot
+            try:
+                snap, took = index.take(node, name, keep)
+                log(f"{snap.name}: {snap.shards_ok} shard(s) in {took:.1f} s")
+                break
+            except (OSError, LabError, ValueError) as exc:
+                errors.append(f"{node}: {type(exc).__name__}: {exc}"[:200])
+        else:
+            log("no snapshot this time: " + "; ".join(errors))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gameday.lab.dr.snapshots", description="snapshot the lab's index to the DR object storage on a schedule")
+    parser.add_argument("--home", required=True, type=Path, help="the lab's home (its state file)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        return run(args.home)
+    except LabError as exc:
+        log(f"stopped: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
