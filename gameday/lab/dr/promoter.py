@@ -13,15 +13,13 @@ too when the region was promoted otherwise (`gameday dr promote`).
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 import time
 from pathlib import Path
 
-from gameday.errors import LabError
 from gameday.history import PromotionEvent, PromotionPhase, Recorder
 from gameday.lab import state
+from gameday.lab.dr import helper
 from gameday.lab.dr import plan as dr_plan
 from gameday.lab.dr.promote import AlreadyPromoted, answering, primary_health_urls, promote
 from gameday.lab.dr.status import promotion_events, promotion_file
@@ -30,20 +28,15 @@ NAME = "dr-promoter"
 POLL_S = 1.0
 
 
-def log(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} promoter: {message}", flush=True)
+log = helper.logger("promoter")
 
 
 def watch(home: Path) -> int:
-    from gameday.lab.supervisor import Lab
-    from gameday.profile import Profile, with_defaults
-
-    st = state.load(home)
-    if st is None:
-        log("no lab: stopping")
+    found = helper.lab_of(home, log)
+    if found is None:
         return 0
-    profile = Profile(with_defaults(st.profile), "lab state")
-    lab = Lab(profile, log)
+    lab, _st = found
+    profile = lab.profile
     plan = dr_plan.load(profile.get("dr.plan"))
     wait_s = float(profile.get("dr.decision_wait_s"))
     urls = primary_health_urls(lab)
@@ -84,15 +77,7 @@ def watch(home: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gameday.lab.dr.promoter", description="promote the lab's DR region once the primary has been down for the decision wait")
-    parser.add_argument("--home", required=True, type=Path, help="the lab's home (its state file)")
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        return watch(args.home)
-    except LabError as exc:
-        log(f"stopped: {exc}")
-        return 2
+    return helper.main("python -m gameday.lab.dr.promoter", "promote the lab's DR region once the primary has been down for the decision wait", watch, log, argv)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ snapshot from, and the helper ends.
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -18,27 +16,23 @@ from pathlib import Path
 from gameday.errors import LabError
 from gameday.history import PromotionPhase
 from gameday.lab import network, state
-from gameday.lab.dr import index
+from gameday.lab.dr import helper, index
 from gameday.lab.dr.status import promotion_events
 
 NAME = "dr-snapshots"
 
 
-def log(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} snapshots: {message}", flush=True)
+log = helper.logger("snapshots")
 
 
 def run(home: Path) -> int:
-    from gameday.lab.supervisor import Lab
     from gameday.lab.tiers import search
-    from gameday.profile import Profile, with_defaults
 
-    st = state.load(home)
-    if st is None:
-        log("no lab: stopping")
+    found = helper.lab_of(home, log)
+    if found is None:
         return 0
-    profile = Profile(with_defaults(st.profile), "lab state")
-    ctx = Lab(profile, log).context(st)
+    lab, st = found
+    profile, ctx = lab.profile, lab.context(st)
     network.assert_routed_locally(st.topology, st.topology.host_address)
     urls, name = search.urls(ctx), profile.get("search.index")
     every, keep = float(profile.get("dr.snapshot_interval_s")), int(profile.get("dr.snapshots_kept"))
@@ -66,15 +60,7 @@ def run(home: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gameday.lab.dr.snapshots", description="snapshot the lab's index to the DR object storage on a schedule")
-    parser.add_argument("--home", required=True, type=Path, help="the lab's home (its state file)")
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        return run(args.home)
-    except LabError as exc:
-        log(f"stopped: {exc}")
-        return 2
+    return helper.main("python -m gameday.lab.dr.snapshots", "snapshot the lab's index to the DR object storage on a schedule", run, log, argv)
 
 
 if __name__ == "__main__":
