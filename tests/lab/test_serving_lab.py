@@ -29,6 +29,7 @@ import pytest
 
 from flightsearch import timetable
 from gameday.history import FaultPhase, History, StopTripped
+from gameday.lab.tiers import search as search_tier
 from gameday.profile import load_profile
 from gameday.target import resolve
 from tests.lab.labutil import REPO, drill, gameday, healthy_drill, passed, passed_or_only_slow, up, warn_if_failed
@@ -171,14 +172,17 @@ def set_replicas(profile, replicas: int) -> None:  # noqa: ANN001 - pathlib.Path
     target = resolve(profile=settings)
     url = next(iter(target.search_nodes().values()))
     index = settings.get("search.index")
-    body = json.dumps({"index": {"number_of_replicas": replicas}}).encode()
-    request = urllib.request.Request(f"{url}/{index}/_settings", data=body, method="PUT", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        assert json.loads(resp.read()).get("acknowledged"), f"{index}: replicas not set"
+    answer = search_tier.request("PUT", f"{url}/{index}/_settings", {"index": {"number_of_replicas": replicas}})
+    assert answer.get("acknowledged"), f"{index}: replicas not set: {answer}"
     health = get(f"{url}/_cluster/health/{index}?wait_for_status=green&wait_for_no_relocating_shards=true&timeout=90s")
     assert health["status"] == "green" and not health["timed_out"], health
     copies = target.search_copies()
     assert sum(copies.values()) == health["active_primary_shards"] * (1 + replicas), copies
+
+
+def reached_the_store_fault(code: int, v: dict) -> bool:
+    """What a store drill on the lab that misses the plan needs to judge anything: a fault."""
+    return v["store.write_availability"]["measured"] is not None
 
 
 # The lab that misses the plan: its search and API drills first, then its store drills, on
@@ -216,10 +220,7 @@ def test_store_node_loss_fails_with_one_replica(missed_lab, tmp_path):
     steady state did not hold before the fault measured nothing of the store, and runs once
     more (a CI run of 2026-12-01: the index's single copy, fresh, answered 35-44 of the
     first 100 searches/s and the drill stopped before the kill; see set_replicas)."""
-    def reached_the_fault(code: int, v: dict) -> bool:
-        return v["store.write_availability"]["measured"] is not None
-
-    code, v, _ = healthy_drill(lambda out: drill("store-node-loss", out), tmp_path / "run", expected=reached_the_fault)
+    code, v, _ = healthy_drill(lambda out: drill("store-node-loss", out), tmp_path / "run", expected=reached_the_store_fault)
     assert code == 1
     writes = v["store.write_availability"]
     assert writes["verdict"] == "fail" and writes["measured"] >= 10 and "Unavailable" in writes["detail"], writes
@@ -239,10 +240,7 @@ def test_a_stop_condition_halts_the_store_drill_and_the_rollback_still_runs(miss
     the drill above does."""
     path = with_stop_conditions(tmp_path, "store-node-loss", [{"name": "searches-failing", "measure": "api.error_rate", "above": 0.05, "for_s": 5}])
 
-    def reached_the_fault(code: int, v: dict) -> bool:
-        return v["store.write_availability"]["measured"] is not None
-
-    code, v, run = healthy_drill(lambda out: drill(str(path), out), tmp_path / "run", expected=reached_the_fault)
+    code, v, run = healthy_drill(lambda out: drill(str(path), out), tmp_path / "run", expected=reached_the_store_fault)
     summary = json.loads((run / "verdicts.json").read_text())
     assert (code, summary["status"]) == (1, "halted"), summary["reason"]
     assert "searches-failing" in summary["reason"] and "rollbacks ran" in summary["reason"]
