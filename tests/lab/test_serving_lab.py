@@ -174,7 +174,8 @@ def set_replicas(profile, replicas: int) -> None:  # noqa: ANN001 - pathlib.Path
     index = settings.get("search.index")
     answer = search_tier.request("PUT", f"{url}/{index}/_settings", {"index": {"number_of_replicas": replicas}})
     assert answer.get("acknowledged"), f"{index}: replicas not set: {answer}"
-    health = get(f"{url}/_cluster/health/{index}?wait_for_status=green&wait_for_no_relocating_shards=true&timeout=90s")
+    # The client waits longer than the cluster's own 90 s wait (get()'s 5 s would not).
+    health = search_tier.get_json(f"{url}/_cluster/health/{index}?wait_for_status=green&wait_for_no_relocating_shards=true&timeout=90s", timeout_s=100)
     assert health["status"] == "green" and not health["timed_out"], health
     copies = target.search_copies()
     assert sum(copies.values()) == health["active_primary_shards"] * (1 + replicas), copies
@@ -189,6 +190,7 @@ def reached_the_store_fault(code: int, v: dict) -> bool:
 # JVMs warmed as the plan lab's are when its store drill runs (a fresh lab's first drill at
 # 100 searches/s meets an index that answers about 60/s from one client here).
 
+
 def test_search_node_loss_fails_without_replicas(missed_lab, tmp_path):
     """The node holding the only copy dies: red until it is back, and searches whose
     listing was not cached fail."""
@@ -196,7 +198,7 @@ def test_search_node_loss_fails_without_replicas(missed_lab, tmp_path):
     try:
         code, v = drill("search-node-loss", tmp_path / "run")
     finally:
-        set_replicas(missed_lab, 1)
+        set_replicas(missed_lab, load_profile(missed_lab).get("search.replicas"))  # the plan's, as it started
     assert code == 1
     red = v["search.green_on_az_failure"]
     assert red["verdict"] == "fail" and red["measured"] >= 10, red  # the node stays gone ~20 s
