@@ -45,14 +45,31 @@ def wait_for_promotion(timeout_s: float = 0, configuration: dict | None = None) 
     return {"phase": "none", "timed_out_after_s": timeout_s}
 
 
+def missing_steps(events: list[Any]) -> list[str]:
+    """The steps the region's serving path needs that the promotion's plan left out (from
+    the decision's record), once the promotion has ended: nothing will serve then."""
+    decided = next((e for e in events if e.phase is PromotionPhase.DECIDED), None)
+    ended = any(e.phase in (PromotionPhase.PROMOTED, PromotionPhase.FAILED) for e in events)
+    if decided is None or not ended:
+        return []
+    steps = decided.plan.rsplit(": ", 1)[-1].split(", ")
+    return [n.strip() for n in decided.needs.split(",") if n.strip() and n.strip() not in steps]
+
+
 def wait_for_region_search(timeout_s: float = 120, configuration: dict | None = None) -> dict[str, Any]:
     """Blocks until the global entry point answers a search with flights from an API
-    instance outside the primary region's AZs; bounded."""
+    instance outside the primary region's AZs; bounded. Gives up at once when the promotion
+    ended with a plan that leaves out a step the serving path needs (waiting longer would
+    only add to the drill's time: dr.rto names the step either way)."""
     target = resolve(configuration)
     outside = lambda name: target.az_of(name) not in target.azs()  # noqa: E731
+    since = _lost_at[-1] if _lost_at else time.time()
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
+        missing = missing_steps([e for e in target.dr_promotion() if e.t >= since])
+        if missing:
+            return {"served_by": "", "plan_lacks": ", ".join(missing)}
         try:
             with urllib.request.urlopen(f"{target.lb_url()}/health", timeout=2) as resp:
                 instance = resp.headers.get("X-Gameday-Instance", "") or json.loads(resp.read() or b"{}").get("instance", "")

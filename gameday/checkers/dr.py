@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, Verdict, fail_at_least, judge
 from gameday.faults import Fault
-from gameday.history import EntrySearch, FaultPhase, History, PromotionEvent, PromotionPhase, RegionAudit
+from gameday.history import EntrySearch, FaultPhase, History, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit
 from gameday.spec import Slo, catalog
 
 
@@ -128,17 +128,56 @@ def promote_after(history: History, slo: Slo) -> Outcome:
     return judge(slo, ph.decided, detail)
 
 
-@checker("dr.rpo")
-def rpo(history: History, slo: Slo) -> Outcome:
+@dataclass(frozen=True)
+class RpoPart:
+    """One copy of the data in the DR region, judged: its loss window (None: not measured)."""
+
+    window_s: float | None
+    detail: str
+
+
+def _log_part(history: History, slo: Slo) -> RpoPart:
     audits = history.of(RegionAudit)
     if not audits:
-        return judge(slo, None, "No region audit in the history.")
+        return RpoPart(None, "Log: no region audit in the history.")
     a = audits[-1]
     if a.error or a.acknowledged < 0 or a.missing_in_log < 0:
-        return judge(slo, None, f"The region audit did not finish: {a.error or 'counts unmeasured'}")
+        return RpoPart(None, f"Log: the region audit did not finish: {a.error or 'counts unmeasured'}.")
     if a.acknowledged < slo.evidence.min_events:
-        return judge(slo, None, f"Only {a.acknowledged} acknowledged events before the loss; at least {slo.evidence.min_events} are needed.")
+        return RpoPart(None, f"Log: only {a.acknowledged} acknowledged events before the loss; at least {slo.evidence.min_events} are needed.")
     fresh = a.lost_at - a.newest_ack_before_loss
     sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
-    return judge(slo, a.window_s, f"{a.acknowledged} events acknowledged to suppliers before the loss (the last {fresh:.2f} s before it): {a.missing_in_log} missing from the DR region's supplier.raw, "
-                                  f"the oldest acknowledged {a.window_s:.2f} s before the loss.{sample} Store and raw events lake: not yet judged (no DR stream job).")  # fmt: skip
+    return RpoPart(a.window_s, f"Log: {a.acknowledged} events acknowledged to suppliers before the loss (the last {fresh:.2f} s before it), {a.missing_in_log} missing from the DR region's supplier.raw, "
+                               f"the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}")  # fmt: skip
+
+
+def _store_part(history: History, slo: Slo) -> RpoPart:
+    audits = history.of(RegionStoreAudit)
+    if not audits:
+        return RpoPart(None, "Store: no store audit in the history.")
+    a = audits[-1]
+    if a.error or a.acknowledged < 0 or a.missing < 0:
+        return RpoPart(None, f"Store: the audit did not finish: {a.error or 'counts unmeasured'}.")
+    if a.acknowledged < slo.evidence.min_events:
+        return RpoPart(None, f"Store: only {a.acknowledged} writes acknowledged before the loss; at least {slo.evidence.min_events} are needed.")
+    sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
+    said = (f"Store: {a.acknowledged} writes acknowledged in the primary region before the loss, {a.missing} missing from {a.node} at {a.consistency}, "
+            f"the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}")  # fmt: skip
+    if a.failed:  # an unread key may be missing: a measured miss stands, a pass cannot
+        return RpoPart(a.window_s if a.missing else None, f"{said} {a.failed} could not be read.")
+    return RpoPart(a.window_s, said)
+
+
+@checker("dr.rpo")
+def rpo(history: History, slo: Slo) -> Outcome:
+    """The worst loss window over the region's copies of the data: the log and the store (the
+    raw events lake is not in the region drill's lab). A copy not measured leaves the verdict
+    unknown, unless a measured one already misses the plan."""
+    parts = [_log_part(history, slo), _store_part(history, slo)]
+    detail = " ".join(p.detail for p in parts) + " Raw events lake: not judged (no stream job in the region drill's lab)."
+    measured = [p.window_s for p in parts if p.window_s is not None]
+    worst = max(measured, default=None)
+    if len(measured) < len(parts):
+        missed = judge(slo, worst, detail) if worst is not None else None
+        return missed if missed is not None and missed.verdict is Verdict.FAIL else judge(slo, None, detail)
+    return judge(slo, worst, detail)

@@ -125,7 +125,7 @@ class Session:
             self.stream_monitor = stream_watch.StreamMonitor(self.target, self.profile, self.run_dir, canary)
             self.stream_monitor.start()
             say(f"streaming monitor started (pid {self.stream_monitor.tracked.pid}){' with the freshness canary' if canary else ''}")
-        if store_client.wanted(self.drill.slos):
+        if store_client.wanted(self.drill.slos) or (region.wanted(self.drill.tiers) and region.writes_store(self.drill.slos)):
             self.store_writer = store_client.writer(self.recorder, self.target, self.profile).start()
             say(f"store writer: {self.store_writer.rate:g} price updates/s at {self.store_writer.consistency}")
         extra = (["streaming"] if self.stream_monitor else []) + ([self.store_writer.name] if self.store_writer else [])
@@ -189,8 +189,11 @@ class Session:
         for sampler in self.samplers:
             sampler.stop()
         self.samplers = []
+        # A region drill reads its writes back from the DR region itself (region.measure).
+        reads_back = self.store_writer is not None and store_client.wanted(self.drill.slos)
         if self.store_writer is not None:
             self.store_writer.stop()
+            self.store_writer = None
         cutoff = time.time()
         if self.stream_monitor is not None:
             self.recorder.extend(self.stream_monitor.stop())
@@ -200,8 +203,7 @@ class Session:
         self.mark(MONITORS_STOPPED, "; ".join(x for x in (f"host cpu pressure {pressure}" if pressure else "", usage) if x))
         if usage:
             self.say(f"over the run: {usage}")
-        if self.store_writer is not None:
-            self.store_writer = None
+        if reads_back:
             try:
                 self.recorder.extend(store_client.read_back_run(self.recorder.path, self.target, self.profile, self.say))
             except KeyboardInterrupt:
@@ -219,7 +221,7 @@ class Session:
                 self.say("audit interrupted: its SLOs will read unknown")
         if region.MEASURED & set(self.drill.slos):
             try:
-                self.recorder.extend(region.measure(self.target, self.recorder.path, self.run_dir, self.started_at or cutoff, self.say, audit="dr.rpo" in self.drill.slos))
+                self.recorder.extend(region.measure(self.target, self.profile, self.recorder.path, self.run_dir, self.started_at or cutoff, self.say, audit="dr.rpo" in self.drill.slos))
             except KeyboardInterrupt:
                 self.say("region audit interrupted: its SLOs will read unknown")
         self.recorder.close()

@@ -62,3 +62,23 @@ class RegionAudit(Record):
     missing_sample: tuple[str, ...] = ()
     waited_s: float = 0.0
     error: str = ""
+
+
+@dataclass(frozen=True)
+class RegionStoreAudit(Record):
+    """Every store write acknowledged in the primary region (at its write consistency)
+    before the region's loss, read back through the DR region's store node at the level its
+    API reads: the global replica's share of the RPO. `window_s`: how long before the loss
+    the oldest missing write was acknowledged (0 when none is missing). Reads that failed
+    are counted apart (not a measurement of those keys). `error` set = no measurement."""
+
+    kind: ClassVar[str] = "dr.region_store_audit"
+    lost_at: float
+    node: str = ""
+    consistency: str = ""
+    acknowledged: int = -1
+    missing: int = -1
+    failed: int = 0
+    window_s: float = -1.0
+    missing_sample: tuple[str, ...] = ()
+    error: str = ""

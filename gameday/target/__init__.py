@@ -154,6 +154,8 @@ class Target(Protocol):
         """What the promotions of this deployment recorded (gameday.history.PromotionEvent)."""
     def dr_kafka_bootstrap(self) -> str:
         """The DR region's Kafka (its copy of the log)."""
+    def dr_store_node(self) -> dict[str, Address]:
+        """The DR region's store node (the global replica's datacenter): name -> (host, port)."""
     def failed_away_from(self) -> list[str]:
         """Dead components of a region the platform failed over from (DR promoted): a drill
         leaves them down, as restarting them would bring back a second primary."""

@@ -194,6 +194,12 @@ class LabTarget:
         self._routed(dr_tier.address(self.ctx))
         return dr_tier.bootstrap(self.ctx)
 
+    def dr_store_node(self) -> dict[str, Address]:
+        from gameday.lab.tiers import dr as dr_tier
+
+        host = self._routed(dr_tier.address(self.ctx))
+        return {store_tier.DR_NODE: (host, self.ctx.profile.get("cassandra.native_port"))}
+
     def failed_away_from(self) -> list[str]:
         from gameday.history import PromotionPhase
 

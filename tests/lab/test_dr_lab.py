@@ -16,9 +16,14 @@ The real-time run (the plan's 300 s wait) is a suite test (test_dr_realtime_lab.
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 
 from gameday.history import EntrySearch, History, PromotionEvent, PromotionPhase
+from gameday.lab.dr.status import promotion_events
+from gameday.target import Role, resolve
 from tests.lab.labutil import drill, gameday, up
 
 pytestmark = pytest.mark.lab
@@ -44,9 +49,11 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     status = gameday("dr", "status")
     assert status.returncode == 0 and "0 records behind" in status.stdout and "link up" in status.stdout, status.stdout
     assert "newest snapshot snap-" in status.stdout, status.stdout
+    blip_the_primary(frozen_s=8)
     run = tmp_path / "run"
     code, v = drill("region-failover", run)
     assert v["dr.rpo"]["verdict"] == "pass" and v["dr.rpo"]["measured"] < 5, v["dr.rpo"]
+    assert "missing from the DR region's supplier.raw" in v["dr.rpo"]["detail"] and "missing from cassandra-dr" in v["dr.rpo"]["detail"], v["dr.rpo"]
     for slo in ("dr.rto", "dr.promote_after"):  # a 20 s wait is not the plan's 300 s
         assert v[slo]["verdict"] == "unknown" and ("not comparable" in v[slo]["detail"].lower() or "shortened" in v[slo]["detail"]), v[slo]
     assert code == 2
@@ -60,6 +67,30 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     assert served, "no search answered from the DR region"
     after = gameday("dr", "status").stdout
     assert "primary (promoted)" in after and "promoted" in after, after
+
+
+def blip_the_primary(frozen_s: float) -> None:
+    """Every API instance of the primary region frozen for less than the decision wait (20 s),
+    then resumed: the promoter sees the primary go down and come back, and must not promote."""
+    target = resolve()
+    names = [n for n in target.components(Role.API) if target.az_of(n) in target.azs()]
+    assert len(names) >= 3, names
+    home, before = target.lab.home, len(promotion_events(target.lab.home))
+    try:
+        for name in names:
+            assert gameday("lab", "freeze", name).returncode == 0
+        time.sleep(frozen_s)
+    finally:
+        for name in names:
+            gameday("lab", "resume", name)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and PromotionPhase.PRIMARY_BACK not in [e.phase for e in promotion_events(home)[before:]]:
+        time.sleep(1)
+    seen = promotion_events(home)[before:]
+    print(f"\nthe primary frozen {frozen_s:g} s: the promoter recorded {', '.join(f'{e.phase.value} ({e.detail})' for e in seen)}", file=sys.stderr)
+    assert [e.phase for e in seen] == [PromotionPhase.PRIMARY_DOWN, PromotionPhase.PRIMARY_BACK], seen
+    status = gameday("dr", "status")
+    assert status.returncode == 0 and "(promoted)" not in status.stdout and f" {PromotionPhase.DECIDED.value} " not in status.stdout, status.stdout
 
 
 MISS = """\

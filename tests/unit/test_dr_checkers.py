@@ -7,7 +7,8 @@ from __future__ import annotations
 from gameday.checkers import run_checkers
 from gameday.checkers.verdicts import Verdict
 from gameday.faults import Fault
-from gameday.history import EntrySearch, FaultEvent, FaultPhase, History, Inventory, PromotionEvent, PromotionPhase, RegionAudit
+from gameday.history import EntrySearch, FaultEvent, FaultPhase, History, Inventory, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit, StoreReadBack, StoreWrite
+from gameday.monitors.region import store_audit
 from gameday.monitors.region_audit import window
 
 T0 = 1_000_000.0
@@ -103,9 +104,14 @@ def _audit(missing: int, window_s: float, acknowledged: int = 500, error: str = 
                        missing_sample=("sup-01-000042",) if missing else (), error=error)  # fmt: skip
 
 
+def _store(missing: int, window_s: float, acknowledged: int = 400, failed: int = 0, error: str = ""):
+    return RegionStoreAudit(t=T0 + 501, lost_at=T0, node="cassandra-dr", consistency="LOCAL_ONE", acknowledged=acknowledged, missing=missing, failed=failed,
+                            window_s=window_s, missing_sample=("gameday-write-x-000007",) if missing else (), error=error)  # fmt: skip
+
+
 def test_rpo_passes_under_five_seconds_and_fails_over():
-    ok = _verdict(_loss() + [_audit(3, 0.8)], "dr.rpo")
-    assert ok.verdict is Verdict.PASS and "3 missing" in ok.detail
+    ok = _verdict(_loss() + [_audit(3, 0.8), _store(0, 0.0)], "dr.rpo")
+    assert ok.verdict is Verdict.PASS and "3 missing" in ok.detail and "0 missing from cassandra-dr" in ok.detail
     bad = _verdict(_loss() + [_audit(180, 14.6)], "dr.rpo")
     assert bad.verdict is Verdict.FAIL and bad.measured == 14.6
 
@@ -116,7 +122,49 @@ def test_rpo_without_a_finished_audit_or_enough_events_is_unknown():
     assert _verdict(_loss(), "dr.rpo").verdict is Verdict.UNKNOWN
 
 
+def test_rpo_is_the_worse_of_the_log_and_the_store():
+    worse = _verdict(_loss() + [_audit(3, 0.8), _store(12, 7.25)], "dr.rpo")
+    assert worse.verdict is Verdict.FAIL and worse.measured == 7.25 and "12 missing from cassandra-dr" in worse.detail
+    assert _verdict(_loss() + [_audit(3, 4.2), _store(1, 0.4)], "dr.rpo").measured == 4.2
+
+
+def test_rpo_with_a_copy_unmeasured_is_unknown_unless_a_measured_one_already_misses():
+    for store in ([], [_store(0, 0.0, error="NoHostAvailable: x")], [_store(0, 0.0, acknowledged=30)], [_store(0, 0.0, failed=4)]):
+        out = _verdict(_loss() + [_audit(0, 0.0)] + store, "dr.rpo")
+        assert out.verdict is Verdict.UNKNOWN, (store, out)
+    log_missed = _verdict(_loss() + [_audit(180, 14.6)], "dr.rpo")
+    assert log_missed.verdict is Verdict.FAIL and log_missed.measured == 14.6 and "no store audit" in log_missed.detail
+    store_missed = _verdict(_loss() + [_store(9, 6.0, failed=2)], "dr.rpo")
+    assert store_missed.verdict is Verdict.FAIL and store_missed.measured == 6.0 and "2 could not be read" in store_missed.detail
+
+
+def test_the_store_audit_judges_only_writes_acknowledged_before_the_loss():
+    def w(key: str, began: float, latency_ms: float, ok: bool = True):
+        return StoreWrite(t=began, key=key, value=1, ok=ok, latency_ms=latency_ms, consistency="LOCAL_QUORUM")
+
+    writes = [w("old", T0 - 9.0, 5), w("mid", T0 - 2.0, 500), w("late", T0 - 0.05, 80), w("failed", T0 - 3.0, 2000, ok=False), w("after", T0 + 1, 3)]
+    read = StoreReadBack(t=T0 + 400, node="cassandra-dr", consistency="LOCAL_ONE", checked=3, missing=("mid", "late", "after"), failed=("old",))
+    a = store_audit(writes, read, T0)
+    # "late" was acknowledged 30 ms after the loss began: not acknowledged before it
+    assert (a.acknowledged, a.missing, a.failed, a.window_s) == (2, 1, 1, 1.5) and a.missing_sample == ("mid",)
+    crashed = store_audit(writes, StoreReadBack(t=T0 + 400, node="cassandra-dr", consistency="LOCAL_ONE", checked=0, error="NoHostAvailable"), T0)
+    assert crashed.error and crashed.missing == -1
+
+
 def test_the_window_is_the_age_of_the_oldest_missing_acknowledgement_at_the_loss():
     acked = {("s", 1): T0 - 9.0, ("s", 2): T0 - 3.5, ("s", 3): T0 - 0.2}
     assert window(acked, {("s", 2), ("s", 3)}, T0) == 3.5
     assert window(acked, set(), T0) == 0.0
+
+
+def test_the_region_search_wait_gives_up_only_when_an_ended_promotion_left_out_a_needed_step():
+    from probes.dr import missing_steps
+
+    needs = "restore index, start api, switch entry"
+    decided = lambda plan: PromotionEvent(t=T0 + 21, phase=PromotionPhase.DECIDED, by="promoter", plan=plan, needs=needs)  # noqa: E731
+    done = PromotionEvent(t=T0 + 22, phase=PromotionPhase.PROMOTED, by="promoter")
+    without_index = decided("/tmp/no-index.yaml: promote cache, promote store, start api, switch entry")
+    assert missing_steps([without_index, done]) == ["restore index"]
+    assert missing_steps([without_index]) == []  # still promoting: keep waiting
+    assert missing_steps([decided(PLAN.replace("start api", "restore index, start api")), done]) == []
+    assert missing_steps([done]) == []
