@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 
 from gameday.faults import Fault, fault_output
-from gameday.history import FaultPhase, PromotionPhase
+from gameday.history import FaultPhase, PromotionPhase, plan_lacks
 from gameday.target import Role, resolve
 
 _lost_at: list[float] = []
@@ -52,8 +52,7 @@ def missing_steps(events: list[Any]) -> list[str]:
     ended = any(e.phase in (PromotionPhase.PROMOTED, PromotionPhase.FAILED) for e in events)
     if decided is None or not ended:
         return []
-    steps = decided.plan.rsplit(": ", 1)[-1].split(", ")
-    return [n.strip() for n in decided.needs.split(",") if n.strip() and n.strip() not in steps]
+    return plan_lacks(decided.plan, [n.strip() for n in decided.needs.split(",") if n.strip()])
 
 
 def wait_for_region_search(timeout_s: float = 120, configuration: dict | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, Verdict, fail_at_least, judge
 from gameday.faults import Fault
-from gameday.history import EntrySearch, FaultPhase, History, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit
+from gameday.history import EntrySearch, FaultPhase, History, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit, plan_lacks
 from gameday.spec import Slo, catalog
 
 
@@ -84,7 +84,7 @@ def rto(history: History, slo: Slo) -> Outcome:
     if ph.first_search is None:
         watched = searches[-1].t - t0
         # A record from before the decision named its needs: the API and the switch.
-        missing = [s for s in (ph.needs or ("start api", "switch entry")) if ph.plan and s not in ph.plan]
+        missing = plan_lacks(ph.plan, ph.needs or ("start api", "switch entry")) if ph.plan else []
         why = (f" The promotion plan ({ph.plan}) has no step {' or '.join(missing)}: nothing in the DR region could serve." if missing
                else f" The promotion failed at {ph.failed_step}." if ph.failed_step else " No promotion finished." if ph.promoted is None else "")  # fmt: skip
         finished = ph.promoted is not None or bool(ph.failed_step)

@@ -34,6 +34,12 @@ class PromotionEvent(Record):
     detail: str = ""
 
 
+def plan_lacks(plan: str, needs: tuple[str, ...] | list[str]) -> list[str]:
+    """The steps of `needs` a decision's plan ("SOURCE: step, step, ...") leaves out."""
+    steps = plan.rsplit(": ", 1)[-1].split(", ")
+    return [n for n in needs if n not in steps]
+
+
 @dataclass(frozen=True)
 class EntrySearch(Record):
     """One search through the global entry point during a region drill: whether it answered

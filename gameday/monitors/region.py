@@ -65,9 +65,9 @@ def entry_sampler(recorder: Recorder, target: Target, profile: Profile, interval
     return Sampler("entry-search", interval_s, sample)
 
 
-def region_lost_at(history_path: Path) -> float | None:
+def region_lost_at(history: History) -> float | None:
     """The instant the run lost the primary region, from its history (None: it did not)."""
-    lost = [f.t for f in History.read(history_path).faults() if f.fault == Fault.REGION_LOSS.value and f.phase is FaultPhase.INJECTED]
+    lost = [f.t for f in history.faults() if f.fault == Fault.REGION_LOSS.value and f.phase is FaultPhase.INJECTED]
     return min(lost) if lost else None
 
 
@@ -101,10 +101,10 @@ def store_audit(writes: list[StoreWrite], read: StoreReadBack, lost_at: float) -
     )  # fmt: skip
 
 
-def audit_store(target: Target, profile: Profile, history_path: Path, lost_at: float, say: Callable[[str], None]) -> RegionStoreAudit:
+def audit_store(target: Target, profile: Profile, history: History, lost_at: float, say: Callable[[str], None]) -> RegionStoreAudit:
     from gameday.monitors.store import read_back
 
-    writes = History.read(history_path).of(StoreWrite)
+    writes = history.of(StoreWrite)
     acked = acked_before(writes, lost_at)
     node = target.dr_store_node()
     level = profile.get("cassandra.read_consistency")  # what the region's API reads at
@@ -124,11 +124,12 @@ def audit_store(target: Target, profile: Profile, history_path: Path, lost_at: f
 def measure(target: Target, profile: Profile, history_path: Path, run_dir: Path, since: float, say: Callable[[str], None], audit: bool) -> list[Record]:
     """The promotion's records since the run began, and (`audit`) the region audits."""
     out: list[Record] = [e for e in target.dr_promotion() if e.t >= since]
-    lost_at = region_lost_at(history_path)
+    history = History.read(history_path)
+    lost_at = region_lost_at(history)
     if not audit or lost_at is None:
         return out
     try:
-        out.append(audit_store(target, profile, history_path, lost_at, say))
+        out.append(audit_store(target, profile, history, lost_at, say))
     except Exception as exc:  # a crashed audit is no measurement: dr.rpo reads unknown
         out.append(RegionStoreAudit(t=time.time(), lost_at=lost_at, error=f"{type(exc).__name__}: {exc}"[:500]))
     path, log = run_dir / "region-audit.jsonl", run_dir / "region-audit.log"
