@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gameday.checkers import checker
 from gameday.checkers.verdicts import Outcome, Verdict, fail_at_least, judge
 from gameday.faults import Fault
-from gameday.history import EntrySearch, FaultPhase, History, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit, plan_lacks
+from gameday.history import EntrySearch, FaultPhase, History, PromotionEvent, PromotionPhase, RegionAudit, RegionLakeAudit, RegionStoreAudit, plan_lacks
 from gameday.spec import Slo, catalog
 
 
@@ -168,13 +168,30 @@ def _store_part(history: History, slo: Slo) -> RpoPart:
     return RpoPart(a.window_s, said)
 
 
+def _lake_part(history: History, slo: Slo) -> RpoPart | None:
+    """None: the lab ran no stream job, so the region keeps no lake to judge."""
+    audits = history.of(RegionLakeAudit)
+    if not audits:
+        return None
+    a = audits[-1]
+    if a.error or a.acknowledged < 0 or a.missing < 0:
+        return RpoPart(None, f"Raw events lake: the audit did not finish: {a.error or 'counts unmeasured'}.")
+    if a.acknowledged < slo.evidence.min_events:
+        return RpoPart(None, f"Raw events lake: only {a.acknowledged} acknowledged events before the loss; at least {slo.evidence.min_events} are needed.")
+    sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
+    twice = f" {a.twice} of them are there twice (replayed from translated offsets)." if a.twice else ""
+    return RpoPart(a.window_s, f"Raw events lake (the audit trail): {a.missing} of the {a.acknowledged} missing from the DR region's lake ({a.files} files, "
+                               f"after waiting {a.waited_s:.0f} s for the resumed job's commits), the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}{twice}")  # fmt: skip
+
+
 @checker("dr.rpo")
 def rpo(history: History, slo: Slo) -> Outcome:
-    """The worst loss window over the region's copies of the data: the log and the store (the
-    raw events lake is not in the region drill's lab). A copy not measured leaves the verdict
+    """The worst loss window over the region's copies of the data: the log, the store and (a
+    lab with the stream job) the raw events lake. A copy not measured leaves the verdict
     unknown, unless a measured one already misses the plan."""
-    parts = [_log_part(history, slo), _store_part(history, slo)]
-    detail = " ".join(p.detail for p in parts) + " Raw events lake: not judged (no stream job in the region drill's lab)."
+    lake = _lake_part(history, slo)
+    parts = [_log_part(history, slo), _store_part(history, slo)] + ([lake] if lake else [])
+    detail = " ".join(p.detail for p in parts) + ("" if lake else " Raw events lake: not judged (the lab ran no stream job, so the region keeps no lake).")
     measured = [p.window_s for p in parts if p.window_s is not None]
     worst = max(measured, default=None)
     if len(measured) < len(parts):

@@ -4,7 +4,7 @@ Everything is re-exported here, so `from gameday.history import History, FaultEv
 is the one import a stage needs.
 """
 
-from gameday.history.dr import EntrySearch, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit, plan_lacks
+from gameday.history.dr import EntrySearch, PromotionEvent, PromotionPhase, RegionAudit, RegionLakeAudit, RegionStoreAudit, plan_lacks
 from gameday.history.events import *  # noqa: F401,F403
 from gameday.history.events import ActivityEvent, FaultEvent, FaultPhase, Marker, StopTripped
 from gameday.history.record import RECORD_TYPES, Record, from_json, to_json
@@ -46,5 +46,5 @@ __all__ = [
     "BalancerSample", "CacheCounters", "CapacityMeasured", "CanaryPath", "CanarySample", "FlinkFailure", "FlinkSample", "IngestSecond", "IntegrityAudit", "Inventory", "KafkaClusterSample",
     "KafkaOffsetsSample", "KafkaPartitionSample", "KafkaTopicConfig", "LeaderClaim", "LeaderReadBack", "LeaderWrite", "LoadSecond", "RedisRoleSample", "SearchHealthSample", "SentinelSample",
     "ServerLatency", "StorePathLatency", "StoreReadBack", "StoreWrite", "StreamDelivery", "StreamLagSecond", "WriteSample",
-    "EntrySearch", "PromotionEvent", "PromotionPhase", "RegionAudit", "RegionStoreAudit", "plan_lacks",
+    "EntrySearch", "PromotionEvent", "PromotionPhase", "RegionAudit", "RegionLakeAudit", "RegionStoreAudit", "plan_lacks",
 ]  # fmt: skip

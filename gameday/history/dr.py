@@ -88,3 +88,24 @@ class RegionStoreAudit(Record):
     window_s: float = -1.0
     missing_sample: tuple[str, ...] = ()
     error: str = ""
+
+
+@dataclass(frozen=True)
+class RegionLakeAudit(Record):
+    """Every event acknowledged to a supplier before the region's loss, against the DR
+    region's raw events lake (committed files: the primary's, replicated, and what the job
+    resumed there wrote): the audit trail's share of the RPO. `window_s`: how long before
+    the loss the oldest missing one was acknowledged (0 when none is missing); `twice`: how
+    many of them the region's lake holds more than once (the resumed job replays from
+    translated offsets). `error` set = no measurement."""
+
+    kind: ClassVar[str] = "dr.region_lake_audit"
+    lost_at: float
+    acknowledged: int = -1
+    missing: int = -1
+    window_s: float = -1.0
+    twice: int = 0
+    files: int = 0
+    missing_sample: tuple[str, ...] = ()
+    waited_s: float = 0.0
+    error: str = ""

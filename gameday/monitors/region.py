@@ -18,7 +18,7 @@ from typing import Callable
 from flightsearch import timetable
 from gameday import procs
 from gameday.faults import Fault
-from gameday.history import EntrySearch, FaultPhase, History, Record, Recorder, RegionStoreAudit, StoreReadBack, StoreWrite
+from gameday.history import EntrySearch, FaultPhase, History, Record, Recorder, RegionLakeAudit, RegionStoreAudit, StoreReadBack, StoreWrite
 from gameday.monitors import Sampler
 from gameday.monitors.stream_watch import read_records
 from gameday.profile import Profile
@@ -135,12 +135,18 @@ def measure(target: Target, profile: Profile, history_path: Path, run_dir: Path,
     path, log = run_dir / "region-audit.jsonl", run_dir / "region-audit.log"
     argv = [sys.executable, "-m", "gameday.monitors.region_audit", "--out", str(path), "--bootstrap", target.dr_kafka_bootstrap(),
             "--ack-dir", str(target.ingest_ack_dir()), "--lost-at", f"{lost_at:.3f}"]  # fmt: skip
-    say("auditing every event acknowledged before the loss against the DR region's copy of supplier.raw")
+    lake, lake_wait = target.dr_lake_dir(), float(profile.get("dr.lake_wait_s"))
+    if lake is not None:
+        argv += ["--lake", str(lake), "--lake-wait", f"{lake_wait:g}"]
+    say("auditing every event acknowledged before the loss against the DR region's copy of supplier.raw" + (" and its raw events lake" if lake else ""))
     tracked = procs.spawn("region-audit", argv, log, tier="monitor")
     target.track_helper(tracked)
     try:
-        if not tracked.wait_gone(300):
+        if not tracked.wait_gone(300 + (lake_wait if lake else 0)):
             tracked.end(2)
     finally:
         target.forget_helper(tracked.name)
-    return out + read_records(path)
+    found = read_records(path)
+    if lake is not None and not any(isinstance(r, RegionLakeAudit) for r in found):  # the audit died before its lake record
+        found.append(RegionLakeAudit(t=time.time(), lost_at=lost_at, error=f"the region audit recorded no lake audit (see {log})"))
+    return out + found

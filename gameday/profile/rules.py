@@ -50,6 +50,7 @@ POSITIVE = {
     "flink.checkpoint_interval_s", "ingest.rate_per_supplier", "ingest.fsync_ms",
     "search.heap_mb", "search.refresh_interval_s", "search.publish_timeout_s", "lab.restart.backoff_s", "lab.restart.max_backoff_s", "load.store_writes_per_s",
     "dr.kafka_heap_mb", "dr.mirror_heap_mb", "dr.cassandra_heap_mb", "dr.decision_wait_s",
+    "dr.sync_interval_s", "dr.jobmanager_heap_mb", "dr.taskmanager_process_mb", "dr.lake_wait_s",
 }
 PERCENT = {"host.settle_pressure_pct"}
 # Cassandra's levels for one datacenter (the driver's ConsistencyLevel names).

@@ -54,6 +54,11 @@ class Role(str, enum.Enum):
     DR_CACHE = "dr-cache"
     DR_SENTINEL = "dr-sentinel"
     DR_STORE = "dr-store"
+    DR_JOBMANAGER = "dr-jobmanager"  # idle until a promotion resumes the stream job there
+    DR_TASKMANAGER = "dr-taskmanager"
+    # Object storage's cross-region replication (lake, checkpoints): a process of the
+    # primary region, which stops with it.
+    REGION_SYNC = "region-sync"
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,8 @@ class Target(Protocol):
         """The DR region's Kafka (its copy of the log)."""
     def dr_store_node(self) -> dict[str, Address]:
         """The DR region's store node (the global replica's datacenter): name -> (host, port)."""
+    def dr_lake_dir(self) -> Path | None:
+        """The DR region's copy of the raw events lake (None: no stream job to keep one)."""
     def failed_away_from(self) -> list[str]:
         """Dead components of a region the platform failed over from (DR promoted): a drill
         leaves them down, as restarting them would bring back a second primary."""

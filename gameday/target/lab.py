@@ -200,6 +200,11 @@ class LabTarget:
         host = self._routed(dr_tier.address(self.ctx))
         return {store_tier.DR_NODE: (host, self.ctx.profile.get("cassandra.native_port"))}
 
+    def dr_lake_dir(self) -> Path | None:
+        from gameday.lab.dr import stream as dr_stream
+
+        return dr_stream.lake_dir(self.ctx) if "stream" in self.tiers() and "dr" in self.tiers() else None
+
     def failed_away_from(self) -> list[str]:
         from gameday.history import PromotionPhase
 

@@ -11,10 +11,10 @@ from gameday.lab.dr.plan import Action, Step
 from gameday.lab.dr.promote import KNOWN, STEPS
 
 
-def test_the_shipped_plan_promotes_cache_and_store_restores_the_index_starts_the_api_and_switches_the_entry():
+def test_the_shipped_plan_promotes_cache_and_store_restores_the_index_starts_the_api_switches_the_entry_then_resumes_the_stream():
     shipped = plan.load()
     assert shipped.steps == (Step(Action.PROMOTE, "cache"), Step(Action.PROMOTE, "store"), Step(Action.RESTORE, "index"), Step(Action.START, "api"),
-                             Step(Action.SWITCH, "entry"))  # fmt: skip
+                             Step(Action.SWITCH, "entry"), Step(Action.RESUME, "stream"))  # fmt: skip
 
 
 def test_every_step_a_plan_may_name_has_its_code():

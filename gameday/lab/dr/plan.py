@@ -18,6 +18,7 @@ class Action(str, enum.Enum):
     RESTORE = "restore"
     START = "start"
     SWITCH = "switch"
+    RESUME = "resume"
 
 
 # What each action can act on in the lab's DR region.
@@ -26,6 +27,7 @@ OBJECTS: dict[Action, tuple[str, ...]] = {
     Action.RESTORE: ("index",),
     Action.START: ("api",),
     Action.SWITCH: ("entry",),
+    Action.RESUME: ("stream",),
 }
 
 

@@ -177,12 +177,19 @@ def _switch_entry(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
     return f"the global entry point ({api.lb_url(ctx)}) sends clients to {dr.API}"
 
 
+def _resume_stream(lab, st, ctx: LabContext) -> str:  # noqa: ANN001
+    from gameday.lab.dr import stream
+
+    return stream.resume(lab, st, ctx)
+
+
 STEPS: dict[tuple[Action, str], Callable] = {
     (Action.PROMOTE, "cache"): _promote_cache,
     (Action.PROMOTE, "store"): _promote_store,
     (Action.RESTORE, "index"): _restore_index,
     (Action.START, "api"): _start_api,
     (Action.SWITCH, "entry"): _switch_entry,
+    (Action.RESUME, "stream"): _resume_stream,
 }
 # Every step a plan may name has its code (tests/unit/test_dr_plan.py holds them equal).
 KNOWN = {(a, w) for a, objects in OBJECTS.items() for w in objects}

@@ -124,6 +124,8 @@ def status_lines(lab) -> list[str]:  # noqa: ANN001 - gameday.lab.supervisor.Lab
         out.append(f"cache          {dr.CACHE}: {exc}")
     if "search" in st.tiers:
         out.append("index          " + _snapshot_line(ctx))
+    if "stream" in st.tiers:
+        out += _stream_lines(ctx)
     events = promotion_events(lab.home)
     if not events:
         out.append(f"promotion      none yet (promoter: {ctx.profile.get('dr.promoter')}, decision wait {ctx.profile.get('dr.decision_wait_s'):g} s)")
@@ -131,3 +133,19 @@ def status_lines(lab) -> list[str]:  # noqa: ANN001 - gameday.lab.supervisor.Lab
         clock = time.strftime("%H:%M:%S", time.localtime(e.t))
         out.append(f"promotion      {clock} {e.phase.value} {e.step} {e.by} {e.detail}".rstrip())
     return out
+
+
+def _stream_lines(ctx) -> list[str]:  # noqa: ANN001 - LabContext
+    """The replicated lake and checkpoints, and what the region's JobManager runs."""
+    from gameday.lab.dr import stream, sync
+
+    st = sync.read_status(stream.storage(ctx))
+    if st is None:
+        lines = ["lake           not replicated yet (no region-sync pass)"]
+    else:
+        age = time.time() - st["t"]
+        lines = [f"lake           {st.get('lake_files', 0)} files in the region, last replicated {age:.0f} s ago" + (f" ({st['error']})" if st.get("error") else ""),
+                 f"checkpoints    newest replicated: {st.get('newest_checkpoint') or 'none'}, {st.get('savepoints', 0)} savepoint(s)"]  # fmt: skip
+    job = stream.running_job(stream.rest_url(ctx))
+    lines.append(f"stream job     {'running on ' + stream.JOBMANAGER + ' (' + job['jid'] + ')' if job else 'not running in the region (its JobManager idles)'}")
+    return lines

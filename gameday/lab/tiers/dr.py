@@ -14,6 +14,10 @@ Always running, in the region's namespace (network.DR_AZ):
 Standby (ComponentSpec.standby): `dr-sentinel` and `api-dr`, started by the promotion, and
 in a lab with the search tier `search-dr`, into which the promotion restores the index's
 newest snapshot (gameday.lab.dr.index).
+
+In a lab with the stream tier (gameday.lab.dr.stream): `region-sync` (the lake's and the
+job's checkpoints' cross-region replication, a process of the primary region), the idle
+`dr-flink-jm`, and the standby `dr-flink-tm` on which the promotion resumes the job.
 """
 
 from __future__ import annotations
@@ -81,6 +85,12 @@ def _kafka_properties(ctx: LabContext, data_dir) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
+def stream_group() -> str:
+    from gameday.lab.tiers.stream import JOB_GROUP
+
+    return JOB_GROUP.replace(".", "\\\\.")
+
+
 def mirror_properties(ctx: LabContext) -> str:
     """MirrorMaker 2's configuration: one flow, primary -> dr."""
     p = ctx.profile
@@ -103,11 +113,16 @@ def mirror_properties(ctx: LabContext) -> str:
         "config.storage.replication.factor": 1,
         "offset.storage.replication.factor": 1,
         "status.storage.replication.factor": 1,
-        # The stream job keeps its own offsets in its checkpoints: no consumer groups to
-        # translate (the checkpoint connector runs with no task; disabling it outright is
-        # refused as an invalid connector configuration, logged at every start).
-        "groups.exclude": ".*",
-        "sync.group.offsets.enabled": "false",
+        # The stream job's consumer group (the offsets it commits at each checkpoint),
+        # translated into the region's own offsets: the mirror's offsets differ from the
+        # primary's, and a job resumed there starts from these (gameday.lab.dr.stream). An
+        # offset sync at least every 10 records per partition bounds what it replays.
+        "groups": stream_group(),
+        "sync.group.offsets.enabled": "true",
+        "sync.group.offsets.interval.seconds": 5,
+        "emit.checkpoints.interval.seconds": 5,
+        "refresh.groups.interval.seconds": 10,
+        "offset.lag.max": 10,
         "emit.heartbeats.enabled": "false",
         "sync.topic.acls.enabled": "false",
         "refresh.topics.interval.seconds": 10,
@@ -158,6 +173,10 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     out.append(ComponentSpec(MIRROR, "dr", DR_AZ, argv, _mirror_health(ctx), addr, 0, role=Role.MIRROR))
     out.append(_cache_spec(ctx))
     out += standby_specs(ctx)
+    if "stream" in ctx.tiers:  # the lake's and the job's replicated copies, an idle JobManager
+        from gameday.lab.dr import stream
+
+        out += stream.specs(ctx)
     if "search" in ctx.tiers:
         from gameday.lab.dr import index
 
@@ -285,7 +304,7 @@ def _first_snapshot(ctx: LabContext, say: Callable[[str], None]) -> None:
 
 def prepare(ctx: LabContext) -> None:
     """A new lab's region starts empty, with no promotion recorded."""
-    for name in (KAFKA, MIRROR, CACHE, SENTINEL):
+    for name in (KAFKA, MIRROR, CACHE, SENTINEL, "dr-storage", "dr-flink-jm", "dr-flink-tm"):
         shutil.rmtree(ctx.home / "data" / name, ignore_errors=True)
     shutil.rmtree(ctx.home / "conf" / KAFKA, ignore_errors=True)
     shutil.rmtree(ctx.home / "dr", ignore_errors=True)

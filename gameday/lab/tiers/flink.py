@@ -292,16 +292,17 @@ def connector_jars() -> list[Path]:
     return sorted(jars.glob("*.jar"))
 
 
-def client_command(ctx: LabContext, job_py: Path, *, detached: bool = True) -> tuple[list[str], dict[str, str]]:
+def client_command(ctx: LabContext, job_py: Path, *, detached: bool = True, conf_dir: Path | None = None) -> tuple[list[str], dict[str, str]]:
     """argv and environment that submit a PyFlink job to the HA cluster (the client finds
-    the leading JobManager through ZooKeeper, with a JobManager's config)."""
+    the leading JobManager through ZooKeeper, with a JobManager's config), or to the cluster
+    whose config is in `conf_dir` (the DR region's)."""
     pyflink = ensure_flink()
     argv = ["bash", str(pyflink / "bin" / "flink"), "run", *(["-d"] if detached else []), "-py", str(job_py)]
     for jar in connector_jars():
         argv += ["-j", str(jar)]
     log_dir = ctx.data_dir("flink-client")
     env = {
-        "FLINK_CONF_DIR": str(ctx.conf_dir(jobmanager_name(AZS[0]))),
+        "FLINK_CONF_DIR": str(conf_dir or ctx.conf_dir(jobmanager_name(AZS[0]))),
         "FLINK_LOG_DIR": str(log_dir),
         "PYFLINK_CLIENT_EXECUTABLE": str(venv_dir() / "bin" / "python"),
     }

@@ -38,6 +38,9 @@ from gameday.lab.tiers.zookeeper import quorum
 from gameday.target import Role
 
 JOB_NAME = "gameday-price-stream"
+# The consumer group the job commits its offsets to at each checkpoint: MirrorMaker 2
+# translates them for the DR region (tiers/dr.py), where a resumed job starts from them.
+JOB_GROUP = "gameday-stream"
 JOB_PY = Path(flightsearch.jobs.__file__).with_name("price_stream.py")
 APPLIER = "stream-apply"
 APPLIER_AZ = AZS[1]
@@ -133,15 +136,18 @@ def job_env(ctx: LabContext) -> dict[str, str]:
         "GAMEDAY_KAFKA": bootstrap_servers(ctx),
         "GAMEDAY_ARCHIVE": archive_dir(ctx).as_uri(),
         "GAMEDAY_JOB_NAME": JOB_NAME,
+        "GAMEDAY_JOB_GROUP": JOB_GROUP,
         "GAMEDAY_PARALLELISM": str(len(AZS)),
         "GAMEDAY_DELIVERY": delivery(ctx).sink_guarantee,
     }  # fmt: skip
 
 
-def submit(ctx: LabContext, say: Callable[[str], None]) -> float:
-    """Submit the job (detached); return the seconds `flink run` took."""
-    argv, env = flink.client_command(ctx, JOB_PY)
+def submit(ctx: LabContext, say: Callable[[str], None], conf_dir: Path | None = None, settings: dict[str, str] | None = None) -> float:
+    """Submit the job (detached); return the seconds `flink run` took. `conf_dir` and
+    `settings`: another cluster's config and the job's settings there (the DR region's)."""
+    argv, env = flink.client_command(ctx, JOB_PY, conf_dir=conf_dir)
     env.update(job_env(ctx))
+    env.update(settings or {})
     env.update(ctx.scratch_env("flink-client"))
     began = time.monotonic()
     proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)

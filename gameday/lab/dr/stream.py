@@ -1,0 +1,221 @@
+"""The streaming side of the pilot light (a lab with the stream tier and the dr tier):
+
+- `region-sync` (gameday.lab.dr.sync), in the primary region: the lake's committed files and
+  the job's checkpoints and savepoints, copied to the region's object storage;
+- `dr-flink-jm`: an idle JobManager in the region (no ZooKeeper there: one JobManager, no
+  HA), started with the pilot light; `dr-flink-tm`: its TaskManager, standby;
+- the promotion's `resume: stream` (`resume`): starts the TaskManager and submits the job
+  there, reading the region's mirror of supplier.raw and writing the region's lake and its
+  own prices.normalized.
+
+Where the resumed job starts: from the job's consumer group offsets that MirrorMaker 2
+translated into the mirror's offsets (tiers/dr.py), not from the replicated checkpoint. The
+checkpoint's source state holds the primary cluster's offsets; the mirror numbers its records
+itself, so those offsets would address other records there (or none). A translated offset
+is never past the job's committed position: the region replays a few records (at most about
+`offset.lag.max` per partition) rather than skip any, and the lake may hold those twice.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from flightsearch import OUTPUT_TOPIC, RAW_TOPIC
+from gameday.errors import LabError
+from gameday.lab import network
+from gameday.lab.components import ComponentSpec
+from gameday.lab.network import AZS, DR_AZ
+from gameday.lab.tiers import LabContext, flink
+from gameday.lab.tiers import stream as stream_tier
+from gameday.target import Role
+
+JOBMANAGER = "dr-flink-jm"
+TASKMANAGER = "dr-flink-tm"
+SYNC_AZ = AZS[0]
+JOB_START_S = 180.0
+
+
+def storage(ctx: LabContext) -> Path:
+    """The region's object storage stand-in: the lake's and Flink's replicated copies, and
+    the resumed job's own checkpoints."""
+    return ctx.data_dir("dr-storage")
+
+
+def lake_dir(ctx: LabContext) -> Path:
+    return storage(ctx) / "lake" / RAW_TOPIC
+
+
+def replicated_flink(ctx: LabContext) -> Path:
+    return storage(ctx) / "flink"
+
+
+def own_flink(ctx: LabContext) -> Path:
+    return storage(ctx) / "flink-dr"
+
+
+def _config(ctx: LabContext, role: str, resource_id: str = "") -> dict[str, Any]:
+    p = ctx.profile
+    conf = flink.render_config(ctx, DR_AZ, role, resource_id)
+    for key in [k for k in conf if k.startswith("high-availability")]:
+        del conf[key]
+    own = own_flink(ctx)
+    conf.update({
+        "high-availability.type": "NONE",
+        "execution.checkpointing.dir": (own / "checkpoints").as_uri(),
+        "execution.checkpointing.savepoint-dir": (own / "savepoints").as_uri(),
+        "jobmanager.memory.heap.size": f"{p.get('dr.jobmanager_heap_mb')}m",
+        "taskmanager.memory.process.size": f"{p.get('dr.taskmanager_process_mb')}m",
+        "taskmanager.numberOfTaskSlots": len(AZS),
+    })  # fmt: skip
+    return conf
+
+
+def rest_url(ctx: LabContext) -> str:
+    return f"http://{ctx.topology.address(DR_AZ)}:{ctx.profile.get('flink.rest_port')}"
+
+
+def _jm_health(url: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        try:
+            flink.rest_get(f"{url}/overview", 1.0)
+        except (OSError, ValueError) as exc:
+            return f"{JOBMANAGER} REST {url}: {exc}"
+        return None
+
+    return check
+
+
+def _tm_health(url: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        try:
+            tms = flink.rest_get(f"{url}/taskmanagers", 1.0).get("taskmanagers", [])
+        except (OSError, ValueError) as exc:
+            return f"{JOBMANAGER} REST {url}: {exc}"
+        return None if any(tm.get("id") == TASKMANAGER for tm in tms) else f"{TASKMANAGER} is not registered with {JOBMANAGER}"
+
+    return check
+
+
+def _sync_health(status: Path, every_s: float) -> Callable[[], str | None]:
+    from gameday.lab.dr import sync
+
+    def check() -> str | None:
+        st = sync.read_status(status)
+        if st is None:
+            return f"{sync.NAME}: no status yet"
+        age = time.time() - st["t"]
+        if age > 3 * every_s + 5:
+            return f"{sync.NAME}: last pass {age:.0f} s ago"
+        return f"{sync.NAME}: {st['error']}" if st.get("error") else None
+
+    return check
+
+
+def specs(ctx: LabContext) -> list[ComponentSpec]:
+    """The region-sync (in the primary region), the idle JobManager and the standby TaskManager."""
+    import sys
+
+    from gameday.lab.dr import sync
+
+    p = ctx.profile
+    pyflink = flink.ensure_flink()
+    for d in (lake_dir(ctx), replicated_flink(ctx), own_flink(ctx)):
+        d.mkdir(parents=True, exist_ok=True)
+    every = float(p.get("dr.sync_interval_s"))
+    argv = [sys.executable, "-m", "gameday.lab.dr.sync", "--lake", str(stream_tier.archive_dir(ctx)), str(lake_dir(ctx)),
+            "--flink", str(flink.storage_dirs(ctx)["checkpoints"].parent), str(replicated_flink(ctx)),
+            "--every", f"{every:g}", "--status", str(storage(ctx))]  # fmt: skip
+    out = [ComponentSpec(sync.NAME, "dr", SYNC_AZ, argv, _sync_health(storage(ctx), every), ctx.topology.address(SYNC_AZ), 0, role=Role.REGION_SYNC)]
+    url, addr, rest = rest_url(ctx), ctx.topology.address(DR_AZ), p.get("flink.rest_port")
+    conf = flink._conf_dir(ctx, JOBMANAGER, pyflink, _config(ctx, "jobmanager"))
+    out.append(ComponentSpec(JOBMANAGER, "dr", DR_AZ, ["bash", str(pyflink / "bin" / "jobmanager.sh"), "start-foreground"], _jm_health(url), addr, rest,
+                             env=flink._env(ctx, JOBMANAGER, conf), role=Role.DR_JOBMANAGER))  # fmt: skip
+    conf = flink._conf_dir(ctx, TASKMANAGER, pyflink, _config(ctx, "taskmanager", TASKMANAGER))
+    out.append(ComponentSpec(TASKMANAGER, "dr", DR_AZ, ["bash", str(pyflink / "bin" / "taskmanager.sh"), "start-foreground"], _tm_health(url), addr, 0,
+                             env=flink._env(ctx, TASKMANAGER, conf), role=Role.DR_TASKMANAGER, standby=True))  # fmt: skip
+    return out
+
+
+# --- the promotion's step -----------------------------------------------------------------
+
+
+def translated_offsets(bootstrap: str, group: str, topic: str, timeout_s: float = 10) -> dict[int, int]:
+    """The group's committed offsets in the region (MirrorMaker 2's translation): partition ->
+    offset; empty when it translated none."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    from gameday.clients.kafka import admin
+
+    futures = admin(bootstrap).list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=timeout_s)
+    result = futures[group].result(timeout=timeout_s)
+    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.topic == topic and tp.offset >= 0}
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 30) -> bool:
+    """Create `topic` in the region (one replica) unless it is there; True when created."""
+    from confluent_kafka.admin import NewTopic
+
+    from gameday.clients.kafka import admin
+
+    client = admin(bootstrap, 3000)
+    if topic in client.list_topics(timeout=timeout_s).topics:
+        return False
+    client.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)], request_timeout=timeout_s)[topic].result(timeout=timeout_s)
+    return True
+
+
+def replay_counts(translated: dict[int, int], ends: dict[int, int]) -> str:
+    """'p0 120/130, p1 ...': where each partition resumes, of the mirror's end."""
+    return ", ".join(f"p{p} {translated.get(p, 0)}/{end}" for p, end in sorted(ends.items()))
+
+
+def job_settings(ctx: LabContext) -> dict[str, str]:
+    from gameday.lab.tiers import dr
+
+    return {
+        "GAMEDAY_KAFKA": dr.bootstrap(ctx),
+        "GAMEDAY_ARCHIVE": lake_dir(ctx).as_uri(),
+        "GAMEDAY_PARALLELISM": str(len(AZS)),
+    }
+
+
+def running_job(url: str) -> dict[str, Any] | None:
+    """The stream job on the region's JobManager when all its tasks run, else None."""
+    try:
+        jobs = [j for j in flink.rest_get(f"{url}/jobs/overview").get("jobs", []) if j.get("name") == stream_tier.JOB_NAME and j.get("state") == "RUNNING"]
+        if not jobs:
+            return None
+        detail = flink.rest_get(f"{url}/jobs/{jobs[0]['jid']}")
+    except (OSError, ValueError):
+        return None
+    return detail if all(v.get("status") == "RUNNING" for v in detail.get("vertices", [])) else None
+
+
+def resume(lab, st, ctx: LabContext) -> str:  # noqa: ANN001 - the promotion's step
+    if "stream" not in ctx.tiers:
+        return "nothing to resume: this lab has no stream tier"
+    from gameday.lab.dr import sync
+    from gameday.lab.dr.status import end_offsets
+    from gameday.lab.tiers import dr
+
+    network.assert_routed_locally(ctx.topology, dr.address(ctx))
+    boot = dr.bootstrap(ctx)
+    translated = translated_offsets(boot, stream_tier.JOB_GROUP, RAW_TOPIC)
+    ends = end_offsets(boot, RAW_TOPIC)
+    created = ensure_topic(boot, OUTPUT_TOPIC, ctx.profile.get("kafka.partitions"))
+    tm_s = lab.start_standby(TASKMANAGER, timeout_s=120)
+    submit_s = stream_tier.submit(ctx, lambda _m: None, conf_dir=ctx.conf_dir(JOBMANAGER), settings=job_settings(ctx))
+    url, began = rest_url(ctx), time.monotonic()
+    while (job := running_job(url)) is None:
+        if time.monotonic() - began > JOB_START_S:
+            raise LabError(f"the stream job did not run on {JOBMANAGER} within {JOB_START_S:.0f} s of its submission", hint=f"see logs/{JOBMANAGER}.log")
+        time.sleep(1)
+    replay = sum(max(0, end - translated.get(p, 0)) for p, end in ends.items())
+    start = (f"from the offsets MirrorMaker 2 translated for {stream_tier.JOB_GROUP} ({replay_counts(translated, ends)}: {replay} records to read)"
+             if translated else f"from the mirror's earliest records: MirrorMaker 2 had translated no offset for {stream_tier.JOB_GROUP} ({replay} records)")  # fmt: skip
+    newest = (sync.read_status(storage(ctx)) or {}).get("newest_checkpoint") or "none"
+    return (f"{TASKMANAGER} registered in {tm_s:.1f} s; job {job['jid']} submitted in {submit_s:.1f} s and running on {JOBMANAGER}, {start}; "
+            f"{'created ' + OUTPUT_TOPIC + ' there; ' if created else ''}the newest replicated checkpoint ({newest}) is not restored: "
+            "its source offsets are the primary cluster's")  # fmt: skip
