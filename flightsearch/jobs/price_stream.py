@@ -14,8 +14,9 @@ no Python UDFs, so every record stays in the JVM and no Python worker runs per s
 Runs in Flink's own virtualenv: it must not import gameday. Settings come from the
 environment the lab sets (GAMEDAY_KAFKA, GAMEDAY_ARCHIVE, GAMEDAY_PARALLELISM,
 GAMEDAY_DELIVERY; the profile's `stream.delivery`).
-The source reads the group's committed offsets (earliest on first start), and a restart
-from a checkpoint or savepoint resumes from the offsets in that snapshot.
+The source reads the group's committed offsets (earliest on first start), or the offsets
+GAMEDAY_START_OFFSETS names (a job resumed in the DR region), and a restart from a
+checkpoint or savepoint resumes from the offsets in that snapshot.
 """
 
 import os
@@ -34,6 +35,12 @@ if DELIVERY not in ("exactly-once", "at-least-once"):
 # outlast a restore (the broker aborts an open transaction after it).
 TRANSACTIONS = (f",\n  'sink.transactional-id-prefix' = '{NAME}',\n  'properties.transaction.timeout.ms' = '900000'"
                 if DELIVERY == "exactly-once" else "")
+
+# GAMEDAY_START_OFFSETS ("partition:0,offset:42;partition:1,offset:7"): where a job resumed
+# in the DR region starts (gameday.lab.dr.stream works it out); otherwise the group's offsets.
+START = os.environ.get("GAMEDAY_START_OFFSETS", "")
+STARTUP = (f"'scan.startup.mode' = 'specific-offsets',\n  'scan.startup.specific-offsets' = '{START}'" if START
+           else "'scan.startup.mode' = 'group-offsets'")
 
 # request.timeout.ms on the sink: a cancelled writer aborts its transaction only once its
 # in-flight produce requests end, and to a broker cut off in an AZ partition they end at the
@@ -69,7 +76,7 @@ CREATE TABLE supplier_raw (
   'connector' = 'kafka', 'topic' = 'supplier.raw',
   'properties.bootstrap.servers' = '{KAFKA}',
   'properties.group.id' = '{GROUP}',
-  'scan.startup.mode' = 'group-offsets',
+  {STARTUP},
   'properties.auto.offset.reset' = 'earliest',
   'properties.source.reader.close.timeout' = '5000',
   'properties.request.timeout.ms' = '10000',{CONNECT}

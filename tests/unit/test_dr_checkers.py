@@ -7,9 +7,9 @@ from __future__ import annotations
 from gameday.checkers import run_checkers
 from gameday.checkers.verdicts import Verdict
 from gameday.faults import Fault
-from gameday.history import EntrySearch, FaultEvent, FaultPhase, History, Inventory, PromotionEvent, PromotionPhase, RegionAudit, RegionStoreAudit, StoreReadBack, StoreWrite
+from gameday.history import EntrySearch, FaultEvent, FaultPhase, History, Inventory, PromotionEvent, PromotionPhase, RegionAudit, RegionLakeAudit, RegionStoreAudit, StoreReadBack, StoreWrite
 from gameday.monitors.region import store_audit
-from gameday.monitors.region_audit import window
+from gameday.monitors.region_audit import lake_audit, window
 
 T0 = 1_000_000.0
 PLAN = "promotion.yaml: promote cache, promote store, start api, switch entry"
@@ -136,6 +136,33 @@ def test_rpo_with_a_copy_unmeasured_is_unknown_unless_a_measured_one_already_mis
     assert log_missed.verdict is Verdict.FAIL and log_missed.measured == 14.6 and "no store audit" in log_missed.detail
     store_missed = _verdict(_loss() + [_store(9, 6.0, failed=2)], "dr.rpo")
     assert store_missed.verdict is Verdict.FAIL and store_missed.measured == 6.0 and "2 could not be read" in store_missed.detail
+
+
+def _lake(missing: int, window_s: float, acknowledged: int = 500, twice: int = 0, error: str = ""):
+    return RegionLakeAudit(t=T0 + 620, lost_at=T0, acknowledged=acknowledged, missing=missing, window_s=window_s, twice=twice, files=40, waited_s=35,
+                           missing_sample=("sup-02-000100",) if missing else (), error=error)  # fmt: skip
+
+
+def test_rpo_without_a_stream_job_says_the_lake_is_not_judged_and_judges_log_and_store():
+    out = _verdict(_loss() + [_audit(0, 0.0), _store(0, 0.0)], "dr.rpo")
+    assert out.verdict is Verdict.PASS and "Raw events lake: not judged" in out.detail
+
+
+def test_rpo_with_a_stream_job_judges_the_lake_too():
+    ok = _verdict(_loss() + [_audit(0, 0.0), _store(0, 0.0), _lake(0, 0.0, twice=12)], "dr.rpo")
+    assert ok.verdict is Verdict.PASS and "0 of the 500 missing from the DR region's lake" in ok.detail and "12 of them are there twice" in ok.detail
+    missed = _verdict(_loss() + [_audit(0, 0.0), _store(0, 0.0), _lake(60, 31.5)], "dr.rpo")
+    assert missed.verdict is Verdict.FAIL and missed.measured == 31.5 and "sup-02-000100" in missed.detail
+    crashed = _verdict(_loss() + [_audit(0, 0.0), _store(0, 0.0), _lake(0, 0.0, error="the region audit recorded no lake audit")], "dr.rpo")
+    assert crashed.verdict is Verdict.UNKNOWN and "did not finish" in crashed.detail
+    assert _verdict(_loss() + [_audit(0, 0.0), _store(0, 0.0), _lake(0, 0.0, acknowledged=10)], "dr.rpo").verdict is Verdict.UNKNOWN
+
+
+def test_the_lake_audit_counts_the_missing_the_repeated_and_the_oldest_missing_acknowledgement():
+    acked = {("s", 1): T0 - 40.0, ("s", 2): T0 - 12.5, ("s", 3): T0 - 0.5}
+    a = lake_audit(acked, {("s", 1): 2, ("s", 3): 1, ("t", 9): 1}, T0, files=3, waited_s=7.0)
+    assert (a.acknowledged, a.missing, a.window_s, a.twice, a.files, a.missing_sample) == (3, 1, 12.5, 1, 3, ("s-000002",))
+    assert lake_audit(acked, {}, T0, 0, 0.0).window_s == 40.0
 
 
 def test_the_store_audit_judges_only_writes_acknowledged_before_the_loss():

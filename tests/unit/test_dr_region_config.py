@@ -44,3 +44,20 @@ def test_the_mirror_keeps_the_topic_name_and_is_slowed_only_when_asked(tmp_path)
     slowed = dr_tier.mirror_properties(_ctx(tmp_path, mirror_fetch_kb=1))
     assert "primary.consumer.max.partition.fetch.bytes = 1024" in slowed and "primary.consumer.fetch.min.bytes = 1048576" in slowed
     assert "primary.consumer.fetch.max.wait.ms = 1000" in slowed
+
+
+def test_the_mirror_translates_the_stream_jobs_group_into_the_regions_offsets(tmp_path):
+    props = dr_tier.mirror_properties(_ctx(tmp_path))
+    assert "groups = gameday-stream" in props and "sync.group.offsets.enabled = true" in props
+    assert "groups.exclude" not in props  # the job's group is the one the region resumes from
+
+
+def test_the_regions_jobmanager_idles_without_ha_and_keeps_its_own_checkpoints(tmp_path):
+    from gameday.lab.dr import stream
+
+    ctx = LabContext(load_profile(), TOPO, tmp_path, ("kafka", "zookeeper", "flink", "stream", "dr"))
+    conf = stream._config(ctx, "jobmanager")
+    assert conf["high-availability.type"] == "NONE" and not [k for k in conf if k.startswith("high-availability.zookeeper")]
+    assert conf["rest.address"] == TOPO.address(DR_AZ) and conf["execution.checkpointing.dir"].endswith("/dr-storage/flink-dr/checkpoints")
+    tm = stream._config(ctx, "taskmanager", stream.TASKMANAGER)
+    assert tm["taskmanager.resource-id"] == stream.TASKMANAGER and tm["jobmanager.rpc.address"] == TOPO.address(DR_AZ)

@@ -8,12 +8,18 @@
   there, reading the region's mirror of supplier.raw and writing the region's lake and its
   own prices.normalized.
 
-Where the resumed job starts: from the job's consumer group offsets that MirrorMaker 2
-translated into the mirror's offsets (tiers/dr.py), not from the replicated checkpoint. The
-checkpoint's source state holds the primary cluster's offsets; the mirror numbers its records
-itself, so those offsets would address other records there (or none). A translated offset
-is never past the job's committed position: the region replays a few records (at most about
-`offset.lag.max` per partition) rather than skip any, and the lake may hold those twice.
+Where the resumed job starts, per partition of the region's mirror: where the region's
+lake ends, translated into the mirror's offsets. The lake's records carry the primary's
+(partition, offset); the first offset the replicated lake lacks is mapped through the offset
+syncs MirrorMaker 2 keeps in the region (`mm2-offset-syncs.primary.internal`: upstream ->
+downstream pairs, at least every `offset.lag.max` records), the way MirrorMaker 2 translates:
+at the sync's downstream offset when it names that very record, one past it otherwise, so a
+few records may be read twice but none skipped. Not from the job's checkpoint: its source
+state holds the primary cluster's offsets, which address other records in the mirror (or
+none). Not from the consumer group's offsets MirrorMaker 2 translated either (recorded for
+comparison): the job commits them at a checkpoint while its lake keeps the last 10-15 s in
+a part file that commits at the next one, so starting there skipped that band of the lake
+(389 events acknowledged 11-22 s before the loss, in a run of 2026-12-03).
 """
 
 from __future__ import annotations
@@ -166,11 +172,6 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float =
     return True
 
 
-def replay_counts(translated: dict[int, int], ends: dict[int, int]) -> str:
-    """'p0 120/130, p1 ...': where each partition resumes, of the mirror's end."""
-    return ", ".join(f"p{p} {translated.get(p, 0)}/{end}" for p, end in sorted(ends.items()))
-
-
 def job_settings(ctx: LabContext) -> dict[str, str]:
     from gameday.lab.tiers import dr
 
@@ -193,6 +194,86 @@ def running_job(url: str) -> dict[str, Any] | None:
     return detail if all(v.get("status") == "RUNNING" for v in detail.get("vertices", [])) else None
 
 
+def lake_ends(lake: Path) -> dict[int, int]:
+    """Per primary partition, the first offset the region's lake lacks (its first hole, or
+    one past its last record): the lake is whole below it."""
+    import json
+
+    from gameday.lab.dr.sync import committed_files
+
+    seen: dict[int, set[int]] = {}
+    for rel in committed_files(lake):
+        for line in (lake / rel).read_text().splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(e.get("kafka_partition"), int) and isinstance(e.get("kafka_offset"), int):
+                seen.setdefault(e["kafka_partition"], set()).add(e["kafka_offset"])
+    out = {}
+    for p, offsets in seen.items():
+        o = min(offsets)
+        while o in offsets:
+            o += 1
+        out[p] = o
+    return out
+
+
+def to_mirror(syncs: list[tuple[int, int]], upstream: int) -> int:
+    """The mirror's offset from which every record at or after primary offset `upstream` is
+    read: the newest (upstream, downstream) sync at or below it gives its downstream offset
+    when it names that record, one past it otherwise; no sync below it: the mirror's start."""
+    below = [(u, d) for u, d in syncs if u <= upstream]
+    if not below:
+        return 0
+    u, d = max(below)
+    return d if u == upstream else d + 1
+
+
+def offset_syncs(bootstrap: str, topic: str, timeout_s: float = 20) -> dict[int, list[tuple[int, int]]]:
+    """MirrorMaker 2's offset syncs for `topic` in the region: partition -> [(upstream,
+    downstream)]. Its records are a STRING topic and an INT32 partition (key), two INT64
+    offsets (value), as Kafka's OffsetSync writes them."""
+    import struct
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from gameday.clients.kafka import _QUIET
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "gameday-dr-resume", "enable.auto.commit": False, "logger": _QUIET})
+    try:
+        md = consumer.list_topics(timeout=timeout_s)
+        names = [t for t in md.topics if t.startswith("mm2-offset-syncs.") and t.endswith(".internal")]
+        if not names:
+            return {}
+        parts = list(md.topics[names[0]].partitions)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(names[0], p), timeout=timeout_s)[1] for p in parts}
+        consumer.assign([TopicPartition(names[0], p, 0) for p in parts if ends[p] > 0])
+        out: dict[int, list[tuple[int, int]]] = {}
+        pending, deadline = {p for p in parts if ends[p] > 0}, time.monotonic() + timeout_s
+        while pending and time.monotonic() < deadline:
+            m = consumer.poll(1.0)
+            if m is None or m.error():
+                continue
+            key, value = m.key(), m.value()
+            n = struct.unpack(">h", key[:2])[0]
+            if key[2 : 2 + n].decode() == topic:
+                partition = struct.unpack(">i", key[2 + n : 6 + n])[0]
+                out.setdefault(partition, []).append(struct.unpack(">qq", value[:16]))
+            if m.offset() + 1 >= ends[m.partition()]:
+                pending.discard(m.partition())
+        if pending:
+            raise LabError(f"could not read MirrorMaker 2's offset syncs ({names[0]}) to their end in {timeout_s:.0f} s")
+        return out
+    finally:
+        consumer.close()
+
+
+def start_offsets(partitions: list[int], lake_end: dict[int, int], syncs: dict[int, list[tuple[int, int]]]) -> dict[int, int]:
+    """Where the resumed job reads each partition of the mirror from (pure)."""
+    return {p: to_mirror(syncs.get(p, []), lake_end[p]) if p in lake_end else 0 for p in partitions}
+
+
 def resume(lab, st, ctx: LabContext) -> str:  # noqa: ANN001 - the promotion's step
     if "stream" not in ctx.tiers:
         return "nothing to resume: this lab has no stream tier"
@@ -202,20 +283,23 @@ def resume(lab, st, ctx: LabContext) -> str:  # noqa: ANN001 - the promotion's s
 
     network.assert_routed_locally(ctx.topology, dr.address(ctx))
     boot = dr.bootstrap(ctx)
-    translated = translated_offsets(boot, stream_tier.JOB_GROUP, RAW_TOPIC)
     ends = end_offsets(boot, RAW_TOPIC)
+    lake_end = lake_ends(lake_dir(ctx))
+    start = start_offsets(sorted(ends), lake_end, offset_syncs(boot, RAW_TOPIC))
+    group = translated_offsets(boot, stream_tier.JOB_GROUP, RAW_TOPIC)
     created = ensure_topic(boot, OUTPUT_TOPIC, ctx.profile.get("kafka.partitions"))
     tm_s = lab.start_standby(TASKMANAGER, timeout_s=120)
-    submit_s = stream_tier.submit(ctx, lambda _m: None, conf_dir=ctx.conf_dir(JOBMANAGER), settings=job_settings(ctx))
+    settings = {**job_settings(ctx), "GAMEDAY_START_OFFSETS": ";".join(f"partition:{p},offset:{o}" for p, o in sorted(start.items()))}
+    submit_s = stream_tier.submit(ctx, lambda _m: None, conf_dir=ctx.conf_dir(JOBMANAGER), settings=settings)
     url, began = rest_url(ctx), time.monotonic()
     while (job := running_job(url)) is None:
         if time.monotonic() - began > JOB_START_S:
             raise LabError(f"the stream job did not run on {JOBMANAGER} within {JOB_START_S:.0f} s of its submission", hint=f"see logs/{JOBMANAGER}.log")
         time.sleep(1)
-    replay = sum(max(0, end - translated.get(p, 0)) for p, end in ends.items())
-    start = (f"from the offsets MirrorMaker 2 translated for {stream_tier.JOB_GROUP} ({replay_counts(translated, ends)}: {replay} records to read)"
-             if translated else f"from the mirror's earliest records: MirrorMaker 2 had translated no offset for {stream_tier.JOB_GROUP} ({replay} records)")  # fmt: skip
+    replay = sum(max(0, end - start.get(p, 0)) for p, end in ends.items())
+    where = ", ".join(f"p{p} {start[p]}/{ends[p]}" + (f" (group {group[p]})" if p in group else "") for p in sorted(ends))
     newest = (sync.read_status(storage(ctx)) or {}).get("newest_checkpoint") or "none"
-    return (f"{TASKMANAGER} registered in {tm_s:.1f} s; job {job['jid']} submitted in {submit_s:.1f} s and running on {JOBMANAGER}, {start}; "
+    return (f"{TASKMANAGER} registered in {tm_s:.1f} s; job {job['jid']} submitted in {submit_s:.1f} s and running on {JOBMANAGER}, "
+            f"reading the mirror from where the region's lake ends ({where}: {replay} records to read; the lake held {len(lake_end)} partitions); "
             f"{'created ' + OUTPUT_TOPIC + ' there; ' if created else ''}the newest replicated checkpoint ({newest}) is not restored: "
             "its source offsets are the primary cluster's")  # fmt: skip

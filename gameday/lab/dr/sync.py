@@ -85,12 +85,23 @@ def _checkpoint_number(rel: Path) -> int:
     return int(rel.name.split("-", 1)[1]) if rel.name.startswith("chk-") and rel.name[4:].isdigit() else -1
 
 
+def _newest(snapshots: list[Path], kept: int) -> list[Path]:
+    """Every savepoint, and the newest `kept` checkpoints of each job (older ones would be
+    pruned again at once)."""
+    by_job: dict[Path, list[Path]] = {}
+    for rel in snapshots:
+        if rel.name.startswith("chk-"):
+            by_job.setdefault(rel.parent, []).append(rel)
+    newest = {rel for chks in by_job.values() for rel in sorted(chks, key=_checkpoint_number)[-kept:]}
+    return [rel for rel in snapshots if not rel.name.startswith("chk-") or rel in newest]
+
+
 def sync_snapshots(src: Path, dst: Path, kept: int = KEPT) -> int:
     """Copy each complete snapshot `dst` lacks (and the job's shared state files it may
     reference), `_metadata` last; keep the newest `kept` checkpoints per job. The number of
     snapshots copied."""
     copied = 0
-    for rel in complete_snapshots(src):
+    for rel in _newest(complete_snapshots(src), kept):
         if (dst / rel / METADATA).exists():
             continue
         for shared in ("shared", "taskowned"):  # incremental checkpoints' files, beside chk-N
