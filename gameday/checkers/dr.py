@@ -179,7 +179,7 @@ def _lake_part(history: History, slo: Slo) -> RpoPart | None:
     if a.acknowledged < slo.evidence.min_events:
         return RpoPart(None, f"Raw events lake: only {a.acknowledged} acknowledged events before the loss; at least {slo.evidence.min_events} are needed.")
     sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
-    twice = f" {a.twice} of them are there twice (replayed from translated offsets)." if a.twice else ""
+    twice = f" {a.twice} of them are there twice (read again by the job resumed in the region)." if a.twice else ""
     return RpoPart(a.window_s, f"Raw events lake (the audit trail): {a.missing} of the {a.acknowledged} missing from the DR region's lake ({a.files} files, "
                                f"after waiting {a.waited_s:.0f} s for the resumed job's commits), the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}{twice}")  # fmt: skip
 

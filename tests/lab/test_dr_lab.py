@@ -1,11 +1,14 @@
 """The region drill on real labs with the pilot-light DR region, both directions. Both labs
 have the search index, so the region's API searches an index restored from a snapshot.
 
-- A healthy pilot light (MirrorMaker 2 unthrottled) keeps the RPO: every event acknowledged
-  before the loss is in the region's supplier.raw; the promoter (decision wait shortened to
-  20 s for the test's time) promotes by the shipped plan, restores the index's newest
-  snapshot into the region's search node, and the entry point serves from the region:
-  dr.rto and dr.promote_after read unknown, not comparable with the plan's 5 minutes.
+- A healthy pilot light (MirrorMaker 2 unthrottled), on the whole platform (the stream job
+  too): keeps the RPO: every event acknowledged before the loss is in the region's
+  supplier.raw and its raw events lake, every acknowledged store write in its store node; the
+  promoter (decision wait shortened to 20 s for the test's time) promotes by the shipped
+  plan, restores the index's newest snapshot into the region's search node, resumes the
+  stream job on the region's idle JobManager from where the replicated lake ends, and the
+  entry point serves from the region: dr.rto and dr.promote_after read unknown, not
+  comparable with the plan's 5 minutes.
 - A pilot light built to miss the plan: the mirror throttled below the feed's rate
   (dr.mirror_fetch_kb: 1) and a promotion plan without the index's restore. dr.rpo fails
   with the measured window, dr.rto fails naming the missing step (the region's API has no
@@ -29,6 +32,9 @@ from tests.lab.labutil import drill, gameday, up
 pytestmark = pytest.mark.lab
 
 DR_TIERS = "redis,cassandra,search,api,metrics,kafka,ingest,dr"
+# The healthy pilot light on the whole platform: the stream job's lake and checkpoints are
+# replicated, and the promotion resumes the job in the region.
+WHOLE_TIERS = "redis,cassandra,search,api,metrics,kafka,zookeeper,flink,ingest,stream,dr"
 # The region drill judges no latency and no timetable size: no warm-ups, and a third of the
 # timetable (the index's snapshot, its restore and the store's seed in both regions are
 # its size), for test time.
@@ -40,7 +46,7 @@ FAST = "dr:\n  decision_wait_s: 20\n" + SMALL
 def pilot_light(tmp_path):
     profile = tmp_path / "fast-decision.yaml"
     profile.write_text(FAST)
-    up(DR_TIERS, profile, missing_the_plan=False)
+    up(WHOLE_TIERS, profile, missing_the_plan=False)
     yield profile
     assert gameday("lab", "down").returncode == 0
 
@@ -49,11 +55,14 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     status = caught_up()
     assert status.returncode == 0 and "0 records behind" in status.stdout and "link up" in status.stdout, status.stdout
     assert "newest snapshot snap-" in status.stdout, status.stdout
+    assert "stream job     not running in the region (its JobManager idles)" in status.stdout, status.stdout
+    assert "newest replicated: none" not in status.stdout and "lake           0 files" not in status.stdout, status.stdout
     blip_the_primary(frozen_s=8)
     run = tmp_path / "run"
     code, v = drill("region-failover", run)
     assert v["dr.rpo"]["verdict"] == "pass" and v["dr.rpo"]["measured"] < 5, v["dr.rpo"]
     assert "missing from the DR region's supplier.raw" in v["dr.rpo"]["detail"] and "missing from cassandra-dr" in v["dr.rpo"]["detail"], v["dr.rpo"]
+    assert "missing from the DR region's lake" in v["dr.rpo"]["detail"], v["dr.rpo"]
     for slo in ("dr.rto", "dr.promote_after"):  # a 20 s wait is not the plan's 300 s
         assert v[slo]["verdict"] == "unknown" and ("not comparable" in v[slo]["detail"].lower() or "shortened" in v[slo]["detail"]), v[slo]
     assert code == 2
@@ -63,10 +72,12 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     assert all(e.by == "promoter" for e in promotion if e.phase is PromotionPhase.DECIDED)
     restored = [e for e in promotion if e.phase is PromotionPhase.STEP_DONE and e.step == "restore index"]
     assert restored and "restored from snap-" in restored[0].detail and "green" in restored[0].detail, promotion
+    resumed = [e for e in promotion if e.phase is PromotionPhase.STEP_DONE and e.step == "resume stream"]
+    assert resumed and "running on dr-flink-jm, reading the mirror from where the region's lake ends" in resumed[0].detail, promotion
     served = [s for s in history.of(EntrySearch) if s.ok and s.instance == "api-dr"]
     assert served, "no search answered from the DR region"
     after = gameday("dr", "status").stdout
-    assert "primary (promoted)" in after and "promoted" in after, after
+    assert "primary (promoted)" in after and "promoted" in after and "stream job     running on dr-flink-jm" in after, after
 
 
 def caught_up(within_s: float = 15):  # noqa: ANN201 - the last `gameday dr status`

@@ -67,3 +67,28 @@ def test_a_pass_reports_what_the_region_holds_and_its_status_is_written_atomical
     st = sync.read_status(tmp_path / "status")
     assert st["lake_files"] == 1 and st["error"] == "" and not list((tmp_path / "status").glob(".*"))
     assert sync.read_status(tmp_path / "nowhere") is None
+
+
+# --- where a job resumed in the region starts (gameday.lab.dr.stream) -------------------------
+
+
+def test_the_lake_is_whole_below_its_first_hole_per_partition(tmp_path):
+    from gameday.lab.dr.stream import lake_ends
+
+    rows = [(0, o) for o in (0, 1, 2, 3, 5)] + [(1, o) for o in (7, 8, 9)]
+    _file(tmp_path / "part-a-0-0", "".join(f'{{"kafka_partition": {p}, "kafka_offset": {o}}}\n' for p, o in rows[:4]))
+    _file(tmp_path / "part-a-0-1", "".join(f'{{"kafka_partition": {p}, "kafka_offset": {o}}}\n' for p, o in rows[4:]) + "not json\n")
+    _file(tmp_path / ".part-a-0-2.inprogress", '{"kafka_partition": 0, "kafka_offset": 4}\n')  # not committed: not the region's
+    assert lake_ends(tmp_path) == {0: 4, 1: 10}
+    assert lake_ends(tmp_path / "none") == {}
+
+
+def test_a_primary_offset_maps_to_the_mirror_as_mirrormaker_translates_never_past_it():
+    from gameday.lab.dr.stream import start_offsets, to_mirror
+
+    syncs = [(0, 0), (11, 9), (22, 20)]  # the mirror lost two records before upstream 11
+    assert to_mirror(syncs, 22) == 20  # the sync names the record
+    assert to_mirror(syncs, 30) == 21  # past a sync: one past its downstream (re-reads 21..27)
+    assert to_mirror(syncs, 5) == 1 and to_mirror([], 5) == 0 and to_mirror([(10, 10)], 5) == 0
+    # a partition the lake holds nothing of is read from the mirror's start
+    assert start_offsets([0, 1, 2], {0: 30, 1: 11}, {0: syncs, 1: syncs}) == {0: 21, 1: 9, 2: 0}
