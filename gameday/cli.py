@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--profile", type=Path, help="a profile whose lab.home names the lab (default: the default home)")
 
     dr = sub.add_parser("dr", help="the pilot-light DR region: its state, and promoting it by hand").add_subparsers(dest="dr_command", required=True)
-    dr_status = dr.add_parser("status", help="the region's processes, how far its log is behind, its cache replica, the promotion's record")
+    dr_status = dr.add_parser("status", help="the region's processes, how far its log is behind, its cache replica, its index snapshot, lake and checkpoints, the promotion's record")
     dr_promote = dr.add_parser("promote", help="run the DR promotion plan now, as an operator (dr.plan; once per lab)")
     dr_promote.add_argument("--force", action="store_true", help="promote even while the primary region still serves (refused otherwise: two regions would take writes)")
     for cmd in (dr_status, dr_promote):
