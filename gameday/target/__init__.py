@@ -56,6 +56,7 @@ class Role(str, enum.Enum):
     DR_STORE = "dr-store"
     DR_JOBMANAGER = "dr-jobmanager"  # idle until a promotion resumes the stream job there
     DR_TASKMANAGER = "dr-taskmanager"
+    DR_APPLIER = "dr-applier"
     # Object storage's cross-region replication (lake, checkpoints): a process of the
     # primary region, which stops with it.
     REGION_SYNC = "region-sync"

@@ -6,7 +6,10 @@
   HA), started with the pilot light; `dr-flink-tm`: its TaskManager, standby;
 - the promotion's `resume: stream` (`resume`): starts the TaskManager and submits the job
   there, reading the region's mirror of supplier.raw and writing the region's lake and its
-  own prices.normalized.
+  own prices.normalized, then starts `stream-apply-dr`, the price applier of the region (its
+  store node, its promoted cache through its Sentinel, its restored index). The applier's
+  writes are idempotent (the store's write time and the index document's version are the
+  supplier's timestamp), so what the region reads again is not applied twice.
 
 Where the resumed job starts, per partition of the region's mirror: where the region's
 lake ends, translated into the mirror's offsets. The lake's records carry the primary's
@@ -39,6 +42,7 @@ from gameday.target import Role
 
 JOBMANAGER = "dr-flink-jm"
 TASKMANAGER = "dr-flink-tm"
+APPLIER = "stream-apply-dr"
 SYNC_AZ = AZS[0]
 JOB_START_S = 180.0
 
@@ -141,7 +145,23 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     conf = flink._conf_dir(ctx, TASKMANAGER, pyflink, _config(ctx, "taskmanager", TASKMANAGER))
     out.append(ComponentSpec(TASKMANAGER, "dr", DR_AZ, ["bash", str(pyflink / "bin" / "taskmanager.sh"), "start-foreground"], _tm_health(url), addr, 0,
                              env=flink._env(ctx, TASKMANAGER, conf), role=Role.DR_TASKMANAGER, standby=True))  # fmt: skip
+    out.append(_applier_spec(ctx))
     return out
+
+
+def _applier_spec(ctx: LabContext) -> ComponentSpec:
+    from gameday.lab.tiers import dr
+
+    p, addr = ctx.profile, ctx.topology.address(DR_AZ)
+    search = []
+    if "search" in ctx.tiers:
+        from gameday.lab.dr import index
+
+        search = [index.url(ctx)]
+    out = ctx.data_dir(APPLIER)
+    argv = stream_tier.applier_argv(ctx, name=APPLIER, bootstrap=dr.bootstrap(ctx), sentinels=[f"{addr}:{p.get('redis.sentinel.port')}"], stores=[addr], out=out,
+                                    search_urls=search)  # fmt: skip
+    return ComponentSpec(APPLIER, "dr", DR_AZ, argv, stream_tier.applier_health(out, APPLIER), addr, 0, role=Role.DR_APPLIER, standby=True)
 
 
 # --- the promotion's step -----------------------------------------------------------------
@@ -296,10 +316,12 @@ def resume(lab, st, ctx: LabContext) -> str:  # noqa: ANN001 - the promotion's s
         if time.monotonic() - began > JOB_START_S:
             raise LabError(f"the stream job did not run on {JOBMANAGER} within {JOB_START_S:.0f} s of its submission", hint=f"see logs/{JOBMANAGER}.log")
         time.sleep(1)
+    applier_s = lab.start_standby(APPLIER, timeout_s=60)
     replay = sum(max(0, end - start.get(p, 0)) for p, end in ends.items())
     where = ", ".join(f"p{p} {start[p]}/{ends[p]}" + (f" (group {group[p]})" if p in group else "") for p in sorted(ends))
     newest = (sync.read_status(storage(ctx)) or {}).get("newest_checkpoint") or "none"
     return (f"{TASKMANAGER} registered in {tm_s:.1f} s; job {job['jid']} submitted in {submit_s:.1f} s and running on {JOBMANAGER}, "
             f"reading the mirror from where the region's lake ends ({where}: {replay} records to read; the lake held {len(lake_end)} partitions); "
             f"{'created ' + OUTPUT_TOPIC + ' there; ' if created else ''}the newest replicated checkpoint ({newest}) is not restored: "
-            "its source offsets are the primary cluster's")  # fmt: skip
+            f"its source offsets are the primary cluster's; {APPLIER} applies its output to the region's store, cache{' and index' if 'search' in ctx.tiers else ''} "
+            f"(healthy in {applier_s:.1f} s)")  # fmt: skip

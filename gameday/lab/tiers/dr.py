@@ -304,7 +304,7 @@ def _first_snapshot(ctx: LabContext, say: Callable[[str], None]) -> None:
 
 def prepare(ctx: LabContext) -> None:
     """A new lab's region starts empty, with no promotion recorded."""
-    for name in (KAFKA, MIRROR, CACHE, SENTINEL, "dr-storage", "dr-flink-jm", "dr-flink-tm"):
+    for name in (KAFKA, MIRROR, CACHE, SENTINEL, "dr-storage", "dr-flink-jm", "dr-flink-tm", "stream-apply-dr"):
         shutil.rmtree(ctx.home / "data" / name, ignore_errors=True)
     shutil.rmtree(ctx.home / "conf" / KAFKA, ignore_errors=True)
     shutil.rmtree(ctx.home / "dr", ignore_errors=True)

@@ -55,15 +55,15 @@ def status_dir(ctx: LabContext) -> Path:
     return ctx.home / "data" / "stream"
 
 
-def _health(out: Path) -> Callable[[], str | None]:
+def applier_health(out: Path, name: str = APPLIER) -> Callable[[], str | None]:
     from flightsearch.statusfile import read_status
 
     def check() -> str | None:
-        status = read_status(out, APPLIER)
+        status = read_status(out, name)
         if status is None:
-            return f"{APPLIER}: no status file yet"
+            return f"{name}: no status file yet"
         if time.time() - status["t"] > STALE_S:
-            return f"{APPLIER}: status is {time.time() - status['t']:.0f} s old"
+            return f"{name}: status is {time.time() - status['t']:.0f} s old"
         return None
 
     return check
@@ -81,21 +81,18 @@ def timetable_args(ctx: LabContext) -> list[str]:
             "--timetable-days", str(t["days"]), "--timetable-start", str(t["start"])]  # fmt: skip
 
 
-def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[ComponentSpec]:
-    """`search_urls`: the search index's nodes, when the lab has one (the applier then keeps
-    the flights' seats in it current; without, it writes the store and the cache only)."""
-    p, topo = ctx.profile, ctx.topology
-    out = status_dir(ctx)
-    out.mkdir(parents=True, exist_ok=True)
-    archive_dir(ctx).mkdir(parents=True, exist_ok=True)
+def applier_argv(ctx: LabContext, *, name: str, bootstrap: str, sentinels: list[str], stores: list[str], out: Path, search_urls: list[str]) -> list[str]:
+    """The price applier's command line: the primary's, or the DR region's (its own Kafka,
+    Sentinel, store node and index)."""
+    p = ctx.profile
     argv = [
         sys.executable, "-m", "flightsearch.stream_apply",
-        "--name", APPLIER,
-        "--bootstrap", bootstrap_servers(ctx),
+        "--name", name,
+        "--bootstrap", bootstrap,
         "--topic", OUTPUT_TOPIC,
-        "--sentinels", ",".join(f"{topo.address(az)}:{p.get('redis.sentinel.port')}" for az in AZS),
+        "--sentinels", ",".join(sentinels),
         "--service", p.get("redis.sentinel.service"),
-        "--cassandra", ",".join(store_addresses(ctx)),
+        "--cassandra", ",".join(stores),
         "--cassandra-port", str(p.get("cassandra.native_port")),
         "--keyspace", p.get("cassandra.keyspace"),
         "--consistency", p.get("cassandra.write_consistency"),
@@ -104,7 +101,19 @@ def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[Compone
     ]  # fmt: skip
     if search_urls:
         argv += ["--search", ",".join(search_urls), "--search-index", p.get("search.index"), *timetable_args(ctx)]
-    return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, _health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]
+    return argv
+
+
+def specs(ctx: LabContext, search_urls: list[str] | None = None) -> list[ComponentSpec]:
+    """`search_urls`: the search index's nodes, when the lab has one (the applier then keeps
+    the flights' seats in it current; without, it writes the store and the cache only)."""
+    p, topo = ctx.profile, ctx.topology
+    out = status_dir(ctx)
+    out.mkdir(parents=True, exist_ok=True)
+    archive_dir(ctx).mkdir(parents=True, exist_ok=True)
+    argv = applier_argv(ctx, name=APPLIER, bootstrap=bootstrap_servers(ctx), sentinels=[f"{topo.address(az)}:{p.get('redis.sentinel.port')}" for az in AZS],
+                        stores=store_addresses(ctx), out=out, search_urls=search_urls or [])  # fmt: skip
+    return [ComponentSpec(APPLIER, "stream", APPLIER_AZ, argv, applier_health(out), topo.address(APPLIER_AZ), 0, role=Role.APPLIER)]
 
 
 def prepare(ctx: LabContext) -> None:
