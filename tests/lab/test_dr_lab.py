@@ -28,7 +28,7 @@ import pytest
 from gameday.history import EntrySearch, History, PromotionEvent, PromotionPhase
 from gameday.lab.dr.status import promotion_events
 from gameday.target import Role, resolve
-from tests.lab.labutil import drill, gameday, up
+from tests.lab.labutil import drill, gameday, healthy_drill, up
 
 pytestmark = pytest.mark.lab
 
@@ -57,8 +57,7 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     assert status.returncode == 0 and "0 records behind" in status.stdout and "link up" in status.stdout, status.stdout
     assert "stream job     not running in the region (its JobManager idles)" in status.stdout, status.stdout
     blip_the_primary(frozen_s=8)
-    run = tmp_path / "run"
-    code, v = drill("region-failover", run)
+    code, v, run = region_drill(tmp_path / "run")
     assert v["dr.rpo"]["verdict"] == "pass" and v["dr.rpo"]["measured"] < 5, v["dr.rpo"]
     assert "missing from the DR region's supplier.raw" in v["dr.rpo"]["detail"] and "missing from cassandra-dr" in v["dr.rpo"]["detail"], v["dr.rpo"]
     assert "missing from the DR region's lake" in v["dr.rpo"]["detail"], v["dr.rpo"]
@@ -77,6 +76,14 @@ def test_a_healthy_pilot_light_keeps_the_rpo_and_serves_after_the_promoter_acts(
     assert "primary (promoted)" in after and "promoted" in after and "stream job     running on dr-flink-jm" in after, after
     # what region-sync had replicated before the loss (the first checkpoint comes 30 s after lab up)
     assert "newest replicated: none" not in after and "lake           0 files" not in after, after
+
+
+def region_drill(out):  # noqa: ANN001, ANN201 - (exit code, verdicts, run directory)
+    """The region drill, once more on the same lab when it lost no region: the search load's
+    steady-state check failed before the fault (a run of 2026-12-03 on a host 99 % busy: p50
+    1.6 s), which says nothing about the region's failover. The first attempt's verdicts go
+    to the warnings summary; a region lost is judged as it came."""
+    return healthy_drill(lambda d: drill("region-failover", d), out, expected=lambda _code, v: "lost no region" not in v["dr.rto"]["detail"])
 
 
 def caught_up(within_s: float = 15):  # noqa: ANN201 - the last `gameday dr status`
@@ -137,8 +144,7 @@ def missed_pilot_light(tmp_path):
 def test_a_throttled_mirror_misses_the_rpo_and_a_plan_without_the_api_misses_the_rto(missed_pilot_light, tmp_path):
     status = gameday("dr", "status")
     assert "newest snapshot snap-" in status.stdout, status.stdout
-    run = tmp_path / "run"
-    code, v = drill("region-failover", run)
+    code, v, run = region_drill(tmp_path / "run")
     assert code == 1
     rpo = v["dr.rpo"]
     assert rpo["verdict"] == "fail" and rpo["measured"] >= 5 and "missing from the DR region" in rpo["detail"], rpo
