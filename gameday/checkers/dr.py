@@ -136,19 +136,29 @@ class RpoPart:
     detail: str
 
 
+def _unmeasured(copy: str, error: str, acknowledged: int, missing: int, slo: Slo, what: str = "acknowledged events") -> RpoPart | None:
+    """The copy's audit measured nothing: it crashed, or too little was acknowledged to judge."""
+    if error or acknowledged < 0 or missing < 0:
+        return RpoPart(None, f"{copy}: the audit did not finish: {error or 'counts unmeasured'}.")
+    if acknowledged < slo.evidence.min_events:
+        return RpoPart(None, f"{copy}: only {acknowledged} {what} before the loss; at least {slo.evidence.min_events} are needed.")
+    return None
+
+
+def _oldest(sample: tuple[str, ...]) -> str:
+    return f" Oldest missing: {', '.join(sample[:5])}." if sample else ""
+
+
 def _log_part(history: History, slo: Slo) -> RpoPart:
     audits = history.of(RegionAudit)
     if not audits:
         return RpoPart(None, "Log: no region audit in the history.")
     a = audits[-1]
-    if a.error or a.acknowledged < 0 or a.missing_in_log < 0:
-        return RpoPart(None, f"Log: the region audit did not finish: {a.error or 'counts unmeasured'}.")
-    if a.acknowledged < slo.evidence.min_events:
-        return RpoPart(None, f"Log: only {a.acknowledged} acknowledged events before the loss; at least {slo.evidence.min_events} are needed.")
+    if (none := _unmeasured("Log", a.error, a.acknowledged, a.missing_in_log, slo)) is not None:
+        return none
     fresh = a.lost_at - a.newest_ack_before_loss
-    sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
     return RpoPart(a.window_s, f"Log: {a.acknowledged} events acknowledged to suppliers before the loss (the last {fresh:.2f} s before it), {a.missing_in_log} missing from the DR region's supplier.raw, "
-                               f"the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}")  # fmt: skip
+                               f"the oldest acknowledged {a.window_s:.2f} s before the loss.{_oldest(a.missing_sample)}")  # fmt: skip
 
 
 def _store_part(history: History, slo: Slo) -> RpoPart:
@@ -156,13 +166,10 @@ def _store_part(history: History, slo: Slo) -> RpoPart:
     if not audits:
         return RpoPart(None, "Store: no store audit in the history.")
     a = audits[-1]
-    if a.error or a.acknowledged < 0 or a.missing < 0:
-        return RpoPart(None, f"Store: the audit did not finish: {a.error or 'counts unmeasured'}.")
-    if a.acknowledged < slo.evidence.min_events:
-        return RpoPart(None, f"Store: only {a.acknowledged} writes acknowledged before the loss; at least {slo.evidence.min_events} are needed.")
-    sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
+    if (none := _unmeasured("Store", a.error, a.acknowledged, a.missing, slo, "writes acknowledged")) is not None:
+        return none
     said = (f"Store: {a.acknowledged} writes acknowledged in the primary region before the loss, {a.missing} missing from {a.node} at {a.consistency}, "
-            f"the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}")  # fmt: skip
+            f"the oldest acknowledged {a.window_s:.2f} s before the loss.{_oldest(a.missing_sample)}")  # fmt: skip
     if a.failed:  # an unread key may be missing: a measured miss stands, a pass cannot
         return RpoPart(a.window_s if a.missing else None, f"{said} {a.failed} could not be read.")
     return RpoPart(a.window_s, said)
@@ -174,14 +181,12 @@ def _lake_part(history: History, slo: Slo) -> RpoPart | None:
     if not audits:
         return None
     a = audits[-1]
-    if a.error or a.acknowledged < 0 or a.missing < 0:
-        return RpoPart(None, f"Raw events lake: the audit did not finish: {a.error or 'counts unmeasured'}.")
-    if a.acknowledged < slo.evidence.min_events:
-        return RpoPart(None, f"Raw events lake: only {a.acknowledged} acknowledged events before the loss; at least {slo.evidence.min_events} are needed.")
-    sample = f" Oldest missing: {', '.join(a.missing_sample[:5])}." if a.missing_sample else ""
+    if (none := _unmeasured("Raw events lake", a.error, a.acknowledged, a.missing, slo)) is not None:
+        return none
     twice = f" {a.twice} of them are there twice (read again by the job resumed in the region)." if a.twice else ""
     return RpoPart(a.window_s, f"Raw events lake (the audit trail): {a.missing} of the {a.acknowledged} missing from the DR region's lake ({a.files} files, "
-                               f"after waiting {a.waited_s:.0f} s for the resumed job's commits), the oldest acknowledged {a.window_s:.2f} s before the loss.{sample}{twice}")  # fmt: skip
+                               f"after waiting {a.waited_s:.0f} s for the resumed job's commits), the oldest acknowledged {a.window_s:.2f} s before the loss."
+                               f"{_oldest(a.missing_sample)}{twice}")  # fmt: skip
 
 
 @checker("dr.rpo")

@@ -96,8 +96,8 @@ class RegionLakeAudit(Record):
     region's raw events lake (committed files: the primary's, replicated, and what the job
     resumed there wrote): the audit trail's share of the RPO. `window_s`: how long before
     the loss the oldest missing one was acknowledged (0 when none is missing); `twice`: how
-    many of them the region's lake holds more than once (the resumed job replays from
-    translated offsets). `error` set = no measurement."""
+    many of them the region's lake holds more than once (the resumed job reads a few records
+    again rather than skip any). `error` set = no measurement."""
 
     kind: ClassVar[str] = "dr.region_lake_audit"
     lost_at: float
