@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate", type=float, help="search requests/s (overrides the experiment's load.rate)")
     run.add_argument("--shape", choices=["steady", "surge", "step"], help="load shape (overrides the experiment's load.shape); surge = 10x the rate")
     run.add_argument("--processes", type=int, help="load generator processes (Locust master/worker when > 1)")
+    run.add_argument("--operator", default="", help="who runs the drill, for the record (default: $GAMEDAY_OPERATOR, else the login name)")
+    run.add_argument("--sign-key", default="", help="Ed25519 private key that signs the run's manifest (default: $GAMEDAY_SIGNING_KEY; unset: unsigned)")
 
     cap = sub.add_parser("capacity", help="find the highest rate that keeps p95 <= 40 ms and errors within budget (step-up load, no faults)")
     cap.add_argument("--start", type=float, default=250, help="first step, req/s (default 250)")
@@ -74,8 +77,18 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="re-run the checkers on a saved run directory")
     check.add_argument("run_dir", type=Path)
-    report = sub.add_parser("report", help="re-render a run directory's reports and manifest")
+    report = sub.add_parser("report", help="re-render a run directory's reports and seal it again (refused when its files no longer match its seal)")
     report.add_argument("run_dir", type=Path)
+    report.add_argument("--reseal", action="store_true", help="seal a record whose files changed since it was sealed; its seal history says so")
+    report.add_argument("--sign-key", default="", help="Ed25519 private key to sign with (default: $GAMEDAY_SIGNING_KEY)")
+    report.add_argument("--operator", default="", help="who reseals it, for the record (default: $GAMEDAY_OPERATOR, else the login name)")
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing runs")
+    keygen.add_argument("--out", type=Path, default=Path("~/.config/gameday").expanduser(), help="directory for the key pair (default ~/.config/gameday)")
+    keygen.add_argument("--name", default="gameday-signing", help="file name stem: NAME.pem (private, mode 0600) and NAME.pub")
+    keygen.add_argument("--force", action="store_true", help="replace an existing key pair")
+    verify = sub.add_parser("verify", help="check a run directory against its manifest and signature: exit 0 intact, 1 changed (each file named), 2 cannot check")
+    verify.add_argument("run_dir", type=Path)
+    verify.add_argument("--pubkey", type=Path, help="the signer's public key (default: $GAMEDAY_SIGNING_PUBKEY); without one the signature is checked against the key the record names")
     val = sub.add_parser("validate", help="validate an experiment file without running it")
     val.add_argument("experiment", type=Path)
     return p
@@ -177,7 +190,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "run":
         from gameday.drill.runner import RunRequest, run
 
-        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes))
+        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes, operator=args.operator, sign_key=args.sign_key))
         print_summary(summary)
         run_dir = args.out or Path("runs") / summary.run_id
         print(f"report: {run_dir / 'report.html'}")
@@ -198,12 +211,48 @@ def _main(argv: list[str] | None) -> int:
         print("verdicts match the saved ones" if same else "verdicts DIFFER from the saved verdicts.json")
         return fresh.exit_code
     if args.command == "report":
-        from gameday.drill.runner import finish
+        from gameday.drill.runner import rerender
+        from gameday.evidence import signing
 
-        finish(args.run_dir, RunSummary.read(args.run_dir / "verdicts.json"))
-        print(f"rendered {args.run_dir / 'report.html'}")
+        key = signing.configured_key(args.sign_key)
+        entry = rerender(args.run_dir, key, args.reseal, args.operator)
+        if entry and entry["action"] == "resealed":
+            print(f"RESEALED by {entry['operator']} ({len(entry['problems'])} files had changed: see seal-history.jsonl and the report)", file=sys.stderr)
+        print(f"rendered {args.run_dir / 'report.html'}" + (f", signed with key {signing.key_fingerprint(key)}" if key else ", unsigned"))
         return 0
+    if args.command == "keygen":
+        from gameday.evidence import signing
+
+        private, public, fp = signing.keygen(args.out, args.name, args.force)
+        print(f"private key {private} (keep it secret), public key {public}, fingerprint {fp}")
+        print(f"sign runs with it: export {signing.KEY_ENV}={private}; auditors check them with: gameday verify RUN_DIR --pubkey {public}")
+        return 0
+    if args.command == "verify":
+        return _verify(args)
     return 2
+
+
+def _verify(args) -> int:
+    from gameday.evidence import seal, signing
+
+    pubkey_path = args.pubkey or (Path(os.environ[signing.PUBKEY_ENV]) if os.environ.get(signing.PUBKEY_ENV) else None)
+    public = signing.load_public(pubkey_path) if pubkey_path else None
+    result = seal.verify(args.run_dir, public)
+    for problem in result.problems:
+        print(f"{args.run_dir}: {problem}")
+    if not result.intact:
+        print(f"NOT INTACT: {len(result.problems)} problem(s) in {args.run_dir}", file=sys.stderr)
+        return 1
+    if result.signature is None:
+        how = "not signed: the manifest proves the files are as listed, not who listed them"
+    elif result.authenticated:
+        how = f"{result.signature.detail}, the key given"
+    else:
+        how = f"{result.signature.detail} (the key the record names: compare its fingerprint, or give --pubkey)"
+    history = seal.seal_history(args.run_dir)
+    resealed = [h for h in history if h.get("action") == "resealed"]
+    print(f"intact: {result.files} files match the manifest; {how}" + (f"; RESEALED {len(resealed)} time(s) after the run (seal-history.jsonl)" if resealed else ""))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,11 +24,13 @@ from gameday.drill.experiment import Experiment, load_experiment
 from gameday.drill.judge import judge_run
 from gameday.drill.summary import RunSummary
 from gameday.errors import InputError, TargetError
+from gameday.evidence import provenance, seal, signing
 from gameday.history import PROFILE_APPLIED, History
 from gameday.load.run import MAX_PROCESSES
 from gameday.load.shapes import ShapeKind, make_shape
 from gameday.profile import Profile, flatten, load_profile
 from gameday.profile.live import plan_changes
+from gameday.reports import manifest
 from gameday.reports.evidence import save_prometheus_view
 from gameday.spec import catalog
 from gameday.target import PROFILE_KEY, TARGET_KEY, Target, resolve
@@ -46,6 +48,8 @@ class RunRequest:
     rate: float | None = None
     shape: str | None = None
     processes: int | None = None
+    operator: str = ""  # who runs it (provenance.json); "" = GAMEDAY_OPERATOR or the login name
+    sign_key: str = ""  # the Ed25519 key sealing the run; "" = GAMEDAY_SIGNING_KEY (unset: unsigned)
 
 
 def in_finalizer(frame: FrameType | None) -> bool:
@@ -95,6 +99,7 @@ class Prepared:
     profile: Profile
     target: Target
     changes: dict[str, Any]
+    sign_key: Any = None  # an Ed25519PrivateKey, or None (not signed)
 
 
 # The AZ drills' override of the AZ they lose or cut off (their configuration key reads it).
@@ -104,6 +109,7 @@ AZ_KEY, AZ_ENV = "gameday_az", "GAMEDAY_AZ"
 def prepare(req: RunRequest) -> Prepared:
     """Everything that can be wrong with the input or the target, checked before anything starts."""
     exp = load_experiment(req.experiment)
+    key = signing.configured_key(req.sign_key)  # a bad key is refused before anything starts
     drives_own_load = exp.drill.rate == 0  # e.g. the capacity drill: its method runs the load
     if drives_own_load and (req.rate is not None or req.shape is not None):
         raise InputError("--rate/--shape: this drill drives its own load (its load.rate is 0)")
@@ -134,7 +140,7 @@ def prepare(req: RunRequest) -> Prepared:
     unhealthy = target.unhealthy(exp.drill.tiers)
     if unhealthy:
         raise TargetError(f"the {target.name} target is not healthy: {'; '.join(unhealthy)}", hint="gameday lab status; or gameday lab down && gameday lab up")
-    return Prepared(exp, profile, target, changes)
+    return Prepared(exp, profile, target, changes, key)
 
 
 def run(req: RunRequest) -> RunSummary:
@@ -152,6 +158,8 @@ def run(req: RunRequest) -> RunSummary:
     sessions.current = session
     profile_file = run_dir / "profile.yaml"  # the run's profile, for the probes and as evidence
     profile_file.write_text(yaml.safe_dump(prep.profile.data, sort_keys=False))
+    prov = provenance.record(run_dir, profile_file, req.operator)
+    say(f"operator {prov.operator} on {prov.host}, code {prov.code_version}" + (f", sealed with key {signing.key_fingerprint(prep.sign_key)}" if prep.sign_key else ", unsigned (no signing key)"))
     journal: dict = {}
     lab_values = flatten(target.settings())
     original = {k: lab_values[k] for k in changes}  # what puts the live settings back
@@ -175,7 +183,7 @@ def run(req: RunRequest) -> RunSummary:
     prometheus = target.prometheus_url()
     if prometheus:
         say(save_prometheus_view(prometheus, started, ended, run_dir / "prometheus.json"))
-    finish(run_dir, summary)
+    finish(run_dir, summary, prep.sign_key)
     return summary
 
 
@@ -244,14 +252,33 @@ def _collect(exp: Experiment, run_dir: Path, logs: list[Path], offsets: dict[Pat
             (out / log.name).write_bytes(fh.read()[-2_000_000:])
 
 
-def finish(run_dir: Path, summary: RunSummary) -> None:
-    """verdicts.json, the reports, then the manifest over everything."""
-    from gameday.reports.manifest import write_manifest
+def finish(run_dir: Path, summary: RunSummary, key: Any = None) -> None:
+    """verdicts.json, the reports, then the manifest over everything, signed with `key`."""
     from gameday.reports.render import render_run
 
     summary.write(run_dir / "verdicts.json")
     render_run(run_dir)
-    write_manifest(run_dir)
+    seal.seal(run_dir, key)
+
+
+def rerender(run_dir: Path, key: Any = None, reseal: bool = False, operator: str = "") -> dict | None:
+    """`gameday report`: render a saved run's reports again and seal it. Changed evidence is
+    never blessed silently: a record that no longer matches its manifest (or signature) is
+    refused unless `reseal`, and a signed record is re-signed only with a key (or resealed
+    unsigned). Every re-seal of a sealed record is appended to its seal history, which is
+    sealed with the rest. Returns that entry (None: the record had no seal yet)."""
+    summary = RunSummary.read(run_dir / "verdicts.json")  # refuses what is not a run directory
+    sealed = (run_dir / manifest.MANIFEST).exists() or (run_dir / manifest.SIGNATURE).exists()
+    problems = seal.verify(run_dir).problems if sealed else []
+    if problems and not reseal:
+        raise InputError(f"{run_dir} no longer matches its seal: " + "; ".join(map(str, problems[:10])) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""),
+                         hint="gameday report does not re-bless changed evidence: `gameday verify` names what changed; --reseal seals it anyway, and the record then says so")  # fmt: skip
+    if (run_dir / manifest.SIGNATURE).exists() and key is None and not reseal:
+        raise InputError(f"{run_dir} is signed: rendering it again rewrites its reports, and its signature with them",
+                         hint=f"give the signing key (--sign-key or {signing.KEY_ENV}), or --reseal to seal it unsigned (the record says so)")  # fmt: skip
+    entry = seal.record_reseal(run_dir, provenance.operator(operator), problems, signed=key is not None) if sealed else None
+    finish(run_dir, summary, key)
+    return entry
 
 
 def recheck(run_dir: Path) -> RunSummary:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 MANIFEST = "manifest.sha256"
+SIGNATURE = MANIFEST + ".sig"
 _CHUNK = 1 << 20
 
 
@@ -25,13 +26,14 @@ def sha256_file(path: Path) -> str:
 
 
 def run_files(run_dir: Path) -> list[str]:
-    """Every file under run_dir (recursively), as sorted POSIX relative paths, minus the manifest."""
+    """Every file under run_dir (recursively), as sorted POSIX relative paths, minus the
+    manifest and its signature (gameday.evidence.signing: detached, over the manifest)."""
     found = []
     for path in run_dir.rglob("*"):
         # is_file() follows symlinks, as sha256sum does when it reads them.
         if path.is_file():
             rel = path.relative_to(run_dir).as_posix()
-            if rel != MANIFEST:
+            if rel not in (MANIFEST, SIGNATURE):
                 found.append(rel)
     return sorted(found)
 

@@ -20,6 +20,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from gameday.checkers.verdicts import Verdict
 from gameday.drill.summary import RunSummary
+from gameday.evidence.provenance import Provenance
+from gameday.evidence.seal import seal_history
 from gameday.history import ActivityEvent, FaultEvent, History, Marker, StopTripped
 from gameday.reports import manifest
 from gameday.reports.coverage import coverage
@@ -245,6 +247,11 @@ def context(run_dir: Path) -> dict[str, Any]:
     ts = series(history, start=summary.started_at, end=summary.ended_at)
     activities = _activities(journal)
     evidence, has_manifest = _evidence(run_dir, warnings)
+    history_of_seals = seal_history(run_dir)
+    for h in history_of_seals:
+        if h.get("action") == "resealed":
+            warnings.append(f"RESEALED on {utc(h['t'])} by {h.get('operator')}: {len(h.get('problems', []))} file(s) no longer matched the manifest the run was sealed with "
+                            f"({'; '.join(h.get('problems', [])[:5])}). The evidence below is as resealed, not as the run left it.")  # fmt: skip
     runbook = run_dir / "runbook.md"
     counts = {v.value: sum(1 for o in summary.verdicts if o.verdict is v) for v in Verdict}
     return {
@@ -268,6 +275,8 @@ def context(run_dir: Path) -> dict[str, Any]:
         "runbook": runbook.read_text(errors="replace") if runbook.exists() else None,
         "evidence": evidence,
         "has_manifest": has_manifest,
+        "provenance": Provenance.read(run_dir),
+        "seal_history": history_of_seals,
         "warnings": warnings,
         "generated_at": utc(datetime.now(timezone.utc).timestamp()),
     }
