@@ -9,6 +9,7 @@ command, so a non-default home is exercised end to end.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,9 +96,19 @@ def test_drill_fails_with_sentinel_default_down_after(lab, home, tmp_path):
         + "host:\n  settle_max_wait_s: 0\n"
     )
     run_dir = tmp_path / "slow"
-    proc = gameday("run", str(EXPERIMENT), "--profile", str(profile), "--out", str(run_dir))
+    assert gameday("keygen", "--out", str(tmp_path / "keys")).returncode == 0
+    key, pub = tmp_path / "keys" / "gameday-signing.pem", tmp_path / "keys" / "gameday-signing.pub"
+    proc = gameday("run", str(EXPERIMENT), "--profile", str(profile), "--out", str(run_dir), "--sign-key", str(key), "--operator", "lab test")
     v = verdicts(run_dir)
     assert proc.returncode == 1, v["reason"]
+    # The failing run's record is signed; turning its verdict into a pass is caught, naming the file.
+    assert '"operator": "lab test"' in (run_dir / "provenance.json").read_text()
+    assert gameday("verify", str(run_dir), "--pubkey", str(pub)).returncode == 0
+    forged = tmp_path / "forged"
+    shutil.copytree(run_dir, forged)
+    (forged / "verdicts.json").write_text((forged / "verdicts.json").read_text().replace('"verdict": "fail"', '"verdict": "pass"'))
+    tampered = gameday("verify", str(forged), "--pubkey", str(pub))
+    assert tampered.returncode == 1 and "changed: verdicts.json" in tampered.stdout, tampered.stdout
     assert len(list(run_dir.glob("load-*.jsonl"))) == 2, "load.processes: 2 gives two generator processes"
     history = (run_dir / "history.jsonl").read_text()
     assert '"name":"host.settled"' not in history and '"name":"host.busy"' not in history, "host.settle_max_wait_s: 0 skips the wait"
