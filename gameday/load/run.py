@@ -120,12 +120,29 @@ class LoadRun:
             return
         self.cpu = self.generator_cpu()
         self.stopped_at = time.time()
+        workers = self._workers()
         if t.alive():
             t.signal(signal.SIGTERM)
             if not t.wait_gone(15):
                 t.end(2)
+        # The workers Locust forked (--processes) outlived their master and were still
+        # writing their load files when the run was sealed (a signed run of 2026-12-03 failed
+        # `gameday verify`: both load-*.jsonl changed): they end before the run goes on.
+        _, left = psutil.wait_procs(workers, timeout=10)
+        for p in left:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(left, timeout=5)
         if self.target is not None:
             self.target.forget_helper(t.name)
+
+    def _workers(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.tracked.pid).children(recursive=True) if self.tracked and self.tracked.alive() else []
+        except psutil.Error:
+            return []
 
     def records(self) -> list[LoadSecond]:
         out: list[LoadSecond] = []
