@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check a run directory against its manifest and signature: exit 0 intact, 1 changed (each file named), 2 cannot check")
     verify.add_argument("run_dir", type=Path)
     verify.add_argument("--pubkey", type=Path, help="the signer's public key (default: $GAMEDAY_SIGNING_PUBKEY); without one the signature is checked against the key the record names")
+    trend = sub.add_parser("trend", help="successive drills side by side: each SLO's value per run, regressions flagged (exit 1 when any)")
+    trend.add_argument("run_dirs", type=Path, nargs="+", help="run directories (ordered by when they started)")
+    trend.add_argument("--out", type=Path, help="also write an HTML page with a plot per SLO")
+    trend.add_argument("--regression-pct", type=float, default=30.0, help="flag a value this much worse than the previous drill's (default 30)")
     val = sub.add_parser("validate", help="validate an experiment file without running it")
     val.add_argument("experiment", type=Path)
     return p
@@ -229,6 +233,20 @@ def _main(argv: list[str] | None) -> int:
         return 0
     if args.command == "verify":
         return _verify(args)
+    if args.command == "trend":
+        from gameday.errors import InputError
+        from gameday.reports import trend
+
+        if len(args.run_dirs) < 2 or args.regression_pct <= 0:
+            raise InputError("trend: give at least two run directories and a --regression-pct above 0")
+        runs = trend.load(args.run_dirs)
+        found = trend.trends(runs, args.regression_pct)
+        print(trend.text(found))
+        if args.out:
+            print(f"trend page: {trend.write_html(found, runs, args.out, args.regression_pct)}")
+        flagged = sum(len(t.regressions) for t in found)
+        print(f"{flagged} regression(s) over {len(runs)} drills" if flagged else f"no regression over {len(runs)} drills (threshold {args.regression_pct:g} %)")
+        return 1 if flagged else 0
     return 2
 
 
