@@ -29,6 +29,9 @@ class ComponentSpec:
     host_network: bool = False
     # Not started at `lab up`: the DR region's serving path, started by its promotion.
     standby: bool = False
+    # Started again this many times when it exits while starting at `lab up` (a Cassandra
+    # node that found its seed not yet up to gossip with).
+    start_retries: int = 0
 
 
 def http_check(url: str, timeout_s: float = 1.0) -> HealthCheck:

@@ -266,11 +266,19 @@ class Lab:
         return tracked
 
     def _await(self, st: LabState, spec: ComponentSpec, timeout: float) -> None:
-        tracked = st.components[spec.name]
-        try:
-            waited = wait_healthy(spec, timeout, tracked.alive)
-        except (TimeoutError, RuntimeError) as exc:
-            raise LabError(str(exc), hint=f"see {tracked.log}") from None
+        for attempt in range(spec.start_retries + 1):
+            tracked = st.components[spec.name]
+            try:
+                waited = wait_healthy(spec, timeout, tracked.alive)
+                break
+            except RuntimeError as exc:  # it exited while starting
+                if attempt < spec.start_retries:
+                    self.say(f"{spec.name} exited while starting: starting it again ({attempt + 1} of {spec.start_retries}; see {tracked.log})")
+                    self._start(st, spec)
+                    continue
+                raise LabError(str(exc), hint=f"see {tracked.log}") from None
+            except TimeoutError as exc:
+                raise LabError(str(exc), hint=f"see {tracked.log}") from None
         self.say(f"{spec.name} healthy after {waited:.1f} s")
 
     def _seed(self, ctx: LabContext) -> None:

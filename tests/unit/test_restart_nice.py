@@ -51,3 +51,33 @@ def test_fake_restart_is_niced_while_it_starts_and_not_after(tmp_path, monkeypat
 def test_fake_restart_that_times_out_is_not_left_niced(tmp_path, monkeypatch):
     started, reniced = restart_with_fakes(tmp_path, monkeypatch, healthy=False)
     assert started == [10] and reniced == [(4242, 0)]
+
+
+@pytest.mark.parametrize("retries, exits, outcome", [(1, 1, "healthy"), (1, 2, "exited"), (0, 1, "exited")])
+def test_fake_component_that_exits_while_starting_is_started_again_as_often_as_its_spec_allows(tmp_path, monkeypatch, retries, exits, outcome):
+    """A Cassandra node that found no seed to gossip with exits while starting; its spec
+    allows one more start (the process and the health wait are fakes)."""
+    from types import SimpleNamespace
+
+    from gameday.lab import supervisor
+
+    lab = Lab(load_profile(overrides={"lab": {"home": str(tmp_path / "home")}}))
+    st = SimpleNamespace(components={"cassandra-b": SimpleNamespace(alive=lambda: False, log="cassandra-b.log")})
+    starts, waits = [], []
+
+    def fake_wait(spec, timeout, alive):  # noqa: ANN001, ANN202
+        waits.append(spec.name)
+        if len(waits) <= exits:
+            raise RuntimeError(f"{spec.name} exited while starting")
+        return 3.0
+
+    monkeypatch.setattr(supervisor, "wait_healthy", fake_wait)
+    monkeypatch.setattr(lab, "_start", lambda st_, spec, *a, **k: starts.append(spec.name))
+    spec = ComponentSpec("cassandra-b", "cassandra", "az-b", ["true"], health=None, start_retries=retries)  # type: ignore[arg-type]
+    if outcome == "healthy":
+        lab._await(st, spec, 10)  # type: ignore[arg-type]
+        assert starts == ["cassandra-b"] and len(waits) == 2
+    else:
+        with pytest.raises(LabError, match="exited while starting"):
+            lab._await(st, spec, 10)  # type: ignore[arg-type]
+        assert len(starts) == retries
