@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shape", choices=["steady", "surge", "step"], help="load shape (overrides the experiment's load.shape); surge = 10x the rate")
     run.add_argument("--processes", type=int, help="load generator processes (Locust master/worker when > 1)")
     run.add_argument("--operator", default="", help="who runs the drill, for the record (default: $GAMEDAY_OPERATOR, else the login name)")
+    run.add_argument("--approver", default="", help="who approved the drill, for the report's audit dossier")
     run.add_argument("--sign-key", default="", help="Ed25519 private key that signs the run's manifest (default: $GAMEDAY_SIGNING_KEY; unset: unsigned)")
 
     cap = sub.add_parser("capacity", help="find the highest rate that keeps p95 <= 40 ms and errors within budget (step-up load, no faults)")
@@ -194,7 +195,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "run":
         from gameday.drill.runner import RunRequest, run
 
-        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes, operator=args.operator, sign_key=args.sign_key))
+        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes, operator=args.operator, approver=args.approver, sign_key=args.sign_key))
         print_summary(summary)
         run_dir = args.out or Path("runs") / summary.run_id
         print(f"report: {run_dir / 'report.html'}")

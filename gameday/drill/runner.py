@@ -49,6 +49,7 @@ class RunRequest:
     shape: str | None = None
     processes: int | None = None
     operator: str = ""  # who runs it (provenance.json); "" = GAMEDAY_OPERATOR or the login name
+    approver: str = ""  # who approved the drill, for the dossier's sign-off
     sign_key: str = ""  # the Ed25519 key sealing the run; "" = GAMEDAY_SIGNING_KEY (unset: unsigned)
 
 
@@ -158,7 +159,7 @@ def run(req: RunRequest) -> RunSummary:
     sessions.current = session
     profile_file = run_dir / "profile.yaml"  # the run's profile, for the probes and as evidence
     profile_file.write_text(yaml.safe_dump(prep.profile.data, sort_keys=False))
-    prov = provenance.record(run_dir, profile_file, req.operator)
+    prov = provenance.record(run_dir, profile_file, req.operator, req.approver)
     say(f"operator {prov.operator} on {prov.host}, code {prov.code_version}" + (f", sealed with key {signing.key_fingerprint(prep.sign_key)}" if prep.sign_key else ", unsigned (no signing key)"))
     journal: dict = {}
     lab_values = flatten(target.settings())

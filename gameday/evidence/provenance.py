@@ -2,7 +2,8 @@
 (`provenance.json`): the code's version (the git commit of the checkout, marked dirty when
 it has uncommitted changes, or the installed package's version), the SHA-256 of the spec
 catalog the verdicts were judged against and of the run's profile, the host, and the
-operator (`--operator`, GAMEDAY_OPERATOR, or the login name)."""
+operator (`--operator`, GAMEDAY_OPERATOR, or the login name) and who approved the drill
+(`--approver`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Provenance:
     host: str
     operator: str
     recorded_at: float
+    approver: str = ""  # who approved the drill (--approver), for the dossier's sign-off
 
     def write(self, run_dir: Path) -> Path:
         path = run_dir / FILE
@@ -74,9 +76,9 @@ def operator(given: str = "") -> str:
         return f"uid {os.getuid()}"
 
 
-def record(run_dir: Path, profile_file: Path, given_operator: str = "") -> Provenance:
+def record(run_dir: Path, profile_file: Path, given_operator: str = "", approver: str = "") -> Provenance:
     """Write the run's provenance (its profile file written already)."""
     prov = Provenance(code_version=code_version(), catalog_sha256=catalog_sha256(), profile_sha256=hashlib.sha256(profile_file.read_bytes()).hexdigest(),
-                      host=socket.getfqdn(), operator=operator(given_operator), recorded_at=time.time())  # fmt: skip
+                      host=socket.getfqdn(), operator=operator(given_operator), recorded_at=time.time(), approver=approver.strip())  # fmt: skip
     prov.write(run_dir)
     return prov

@@ -23,7 +23,7 @@ from gameday.drill.summary import RunSummary
 from gameday.evidence.provenance import Provenance
 from gameday.evidence.seal import seal_history
 from gameday.history import ActivityEvent, FaultEvent, History, Marker, StopTripped
-from gameday.reports import manifest
+from gameday.reports import dossier, manifest
 from gameday.reports.coverage import coverage
 from gameday.reports.junit import write_junit
 from gameday.reports.plot import build_plot
@@ -276,6 +276,8 @@ def context(run_dir: Path) -> dict[str, Any]:
         "evidence": evidence,
         "has_manifest": has_manifest,
         "provenance": Provenance.read(run_dir),
+        "dossier": dossier.build(summary, Provenance.read(run_dir), str(experiment.get("title") or summary.run_id),
+                                 "faults injected: " + ", ".join(a["name"] for a in activities if a["section"] == "method" and a["type"] == "action") if activities else ""),
         "seal_history": history_of_seals,
         "warnings": warnings,
         "generated_at": utc(datetime.now(timezone.utc).timestamp()),
