@@ -248,6 +248,7 @@ def context(run_dir: Path) -> dict[str, Any]:
     activities = _activities(journal)
     evidence, has_manifest = _evidence(run_dir, warnings)
     history_of_seals = seal_history(run_dir)
+    prov = Provenance.read(run_dir)
     for h in history_of_seals:
         if h.get("action") == "resealed":
             warnings.append(f"RESEALED on {utc(h['t'])} by {h.get('operator')}: {len(h.get('problems', []))} file(s) no longer matched the manifest the run was sealed with "
@@ -275,8 +276,8 @@ def context(run_dir: Path) -> dict[str, Any]:
         "runbook": runbook.read_text(errors="replace") if runbook.exists() else None,
         "evidence": evidence,
         "has_manifest": has_manifest,
-        "provenance": Provenance.read(run_dir),
-        "dossier": dossier.build(summary, Provenance.read(run_dir), str(experiment.get("title") or summary.run_id),
+        "provenance": prov,
+        "dossier": dossier.build(summary, prov, str(experiment.get("title") or summary.run_id),
                                  "faults injected: " + ", ".join(a["name"] for a in activities if a["section"] == "method" and a["type"] == "action") if activities else ""),
         "seal_history": history_of_seals,
         "warnings": warnings,

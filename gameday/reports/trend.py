@@ -116,9 +116,7 @@ def write_html(trends_: list[Trend], runs: list[RunSummary], out: Path, pct: flo
 
 def _plot(t: Trend, width: int = 520, height: int = 120) -> dict:
     """Polyline points and the threshold's y for a small SVG of one SLO over the runs."""
-    from gameday.spec import catalog as cat
-
-    threshold = cat().slos[t.slo].threshold
+    threshold = catalog().slos[t.slo].threshold
     values = [p.measured for p in t.points if p.measured is not None] + [threshold]
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0

@@ -23,6 +23,7 @@ never sees half a file. After each pass it writes `status-region-sync.json` (ato
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -148,8 +149,6 @@ def status_file(directory: Path) -> Path:
 
 
 def write_status(directory: Path, done: SyncPass | None, error: str = "") -> None:
-    import json
-
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".status-{NAME}.tmp"
     tmp.write_text(json.dumps({**(asdict(done) if done else {"t": time.time()}), "error": error}))
@@ -157,8 +156,6 @@ def write_status(directory: Path, done: SyncPass | None, error: str = "") -> Non
 
 
 def read_status(directory: Path) -> dict | None:
-    import json
-
     try:
         return json.loads(status_file(directory).read_text())
     except (OSError, ValueError):
