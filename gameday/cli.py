@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shape", choices=["steady", "surge", "step"], help="load shape (overrides the experiment's load.shape); surge = 10x the rate")
     run.add_argument("--processes", type=int, help="load generator processes (Locust master/worker when > 1)")
     run.add_argument("--operator", default="", help="who runs the drill, for the record (default: $GAMEDAY_OPERATOR, else the login name)")
+    run.add_argument("--pdf", action="store_true", help="also print the report as report.pdf (about 6 s)")
     run.add_argument("--approver", default="", help="who approved the drill, for the report's audit dossier")
     run.add_argument("--sign-key", default="", help="Ed25519 private key that signs the run's manifest (default: $GAMEDAY_SIGNING_KEY; unset: unsigned)")
 
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("run_dir", type=Path)
     report = sub.add_parser("report", help="re-render a run directory's reports and seal it again (refused when its files no longer match its seal)")
     report.add_argument("run_dir", type=Path)
+    report.add_argument("--pdf", action="store_true", help="also print report.pdf (kept up to date once a run has one)")
     report.add_argument("--reseal", action="store_true", help="seal a record whose files changed since it was sealed; its seal history says so")
     report.add_argument("--sign-key", default="", help="Ed25519 private key to sign with (default: $GAMEDAY_SIGNING_KEY)")
     report.add_argument("--operator", default="", help="who reseals it, for the record (default: $GAMEDAY_OPERATOR, else the login name)")
@@ -195,7 +197,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "run":
         from gameday.drill.runner import RunRequest, run
 
-        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes, operator=args.operator, approver=args.approver, sign_key=args.sign_key))
+        summary = run(RunRequest(args.experiment, args.profile, args.out, args.rate, args.shape, args.processes, operator=args.operator, approver=args.approver, sign_key=args.sign_key, pdf=args.pdf))
         print_summary(summary)
         run_dir = args.out or Path("runs") / summary.run_id
         print(f"report: {run_dir / 'report.html'}")
@@ -220,7 +222,7 @@ def _main(argv: list[str] | None) -> int:
         from gameday.evidence import signing
 
         key = signing.configured_key(args.sign_key)
-        entry = rerender(args.run_dir, key, args.reseal, args.operator)
+        entry = rerender(args.run_dir, key, args.reseal, args.operator, args.pdf)
         if entry and entry["action"] == "resealed":
             print(f"RESEALED by {entry['operator']} ({len(entry['problems'])} files had changed: see seal-history.jsonl and the report)", file=sys.stderr)
         print(f"rendered {args.run_dir / 'report.html'}" + (f", signed with key {signing.key_fingerprint(key)}" if key else ", unsigned"))

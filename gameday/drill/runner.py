@@ -51,6 +51,7 @@ class RunRequest:
     operator: str = ""  # who runs it (provenance.json); "" = GAMEDAY_OPERATOR or the login name
     approver: str = ""  # who approved the drill, for the dossier's sign-off
     sign_key: str = ""  # the Ed25519 key sealing the run; "" = GAMEDAY_SIGNING_KEY (unset: unsigned)
+    pdf: bool = False  # also print report.pdf
 
 
 def in_finalizer(frame: FrameType | None) -> bool:
@@ -184,7 +185,7 @@ def run(req: RunRequest) -> RunSummary:
     prometheus = target.prometheus_url()
     if prometheus:
         say(save_prometheus_view(prometheus, started, ended, run_dir / "prometheus.json"))
-    finish(run_dir, summary, prep.sign_key)
+    finish(run_dir, summary, prep.sign_key, pdf=req.pdf)
     return summary
 
 
@@ -253,16 +254,21 @@ def _collect(exp: Experiment, run_dir: Path, logs: list[Path], offsets: dict[Pat
             (out / log.name).write_bytes(fh.read()[-2_000_000:])
 
 
-def finish(run_dir: Path, summary: RunSummary, key: Any = None) -> None:
-    """verdicts.json, the reports, then the manifest over everything, signed with `key`."""
+def finish(run_dir: Path, summary: RunSummary, key: Any = None, pdf: bool = False) -> None:
+    """verdicts.json, the reports (and the PDF when asked), then the manifest over
+    everything, signed with `key`."""
     from gameday.reports.render import render_run
 
     summary.write(run_dir / "verdicts.json")
     render_run(run_dir)
+    if pdf:
+        from gameday.reports.pdf import write_pdf
+
+        write_pdf(run_dir)
     seal.seal(run_dir, key)
 
 
-def rerender(run_dir: Path, key: Any = None, reseal: bool = False, operator: str = "") -> dict | None:
+def rerender(run_dir: Path, key: Any = None, reseal: bool = False, operator: str = "", pdf: bool = False) -> dict | None:
     """`gameday report`: render a saved run's reports again and seal it. Changed evidence is
     never blessed silently: a record that no longer matches its manifest (or signature) is
     refused unless `reseal`, and a signed record is re-signed only with a key (or resealed
@@ -278,7 +284,7 @@ def rerender(run_dir: Path, key: Any = None, reseal: bool = False, operator: str
         raise InputError(f"{run_dir} is signed: rendering it again rewrites its reports, and its signature with them",
                          hint=f"give the signing key (--sign-key or {signing.KEY_ENV}), or --reseal to seal it unsigned (the record says so)")  # fmt: skip
     entry = seal.record_reseal(run_dir, provenance.operator(operator), problems, signed=key is not None) if sealed else None
-    finish(run_dir, summary, key)
+    finish(run_dir, summary, key, pdf=pdf or (run_dir / "report.pdf").exists())
     return entry
 
 

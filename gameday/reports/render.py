@@ -31,7 +31,7 @@ from gameday.reports.series import series
 from gameday.reports.streaming import streaming_section
 from gameday.spec import catalog
 
-OUTPUTS = ("report.html", "report.md", "junit.xml")
+OUTPUTS = ("report.html", "report.md", "junit.xml", "report.pdf")
 EXIT_MEANING = {
     0: "every SLO in scope passed",
     1: "an SLO failed, the steady state deviated, or a stop condition halted the drill",
