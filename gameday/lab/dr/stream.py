@@ -139,12 +139,12 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "--every", f"{every:g}", "--status", str(storage(ctx))]  # fmt: skip
     out = [ComponentSpec(sync.NAME, "dr", SYNC_AZ, argv, _sync_health(storage(ctx), every), ctx.topology.address(SYNC_AZ), 0, role=Role.REGION_SYNC)]
     url, addr, rest = rest_url(ctx), ctx.topology.address(DR_AZ), p.get("flink.rest_port")
-    conf = flink._conf_dir(ctx, JOBMANAGER, pyflink, _config(ctx, "jobmanager"))
+    conf = flink.write_conf_dir(ctx, JOBMANAGER, pyflink, _config(ctx, "jobmanager"))
     out.append(ComponentSpec(JOBMANAGER, "dr", DR_AZ, ["bash", str(pyflink / "bin" / "jobmanager.sh"), "start-foreground"], _jm_health(url), addr, rest,
-                             env=flink._env(ctx, JOBMANAGER, conf), role=Role.DR_JOBMANAGER))  # fmt: skip
-    conf = flink._conf_dir(ctx, TASKMANAGER, pyflink, _config(ctx, "taskmanager", TASKMANAGER))
+                             env=flink.process_env(ctx, JOBMANAGER, conf), role=Role.DR_JOBMANAGER))  # fmt: skip
+    conf = flink.write_conf_dir(ctx, TASKMANAGER, pyflink, _config(ctx, "taskmanager", TASKMANAGER))
     out.append(ComponentSpec(TASKMANAGER, "dr", DR_AZ, ["bash", str(pyflink / "bin" / "taskmanager.sh"), "start-foreground"], _tm_health(url), addr, 0,
-                             env=flink._env(ctx, TASKMANAGER, conf), role=Role.DR_TASKMANAGER, standby=True))  # fmt: skip
+                             env=flink.process_env(ctx, TASKMANAGER, conf), role=Role.DR_TASKMANAGER, standby=True))  # fmt: skip
     out.append(_applier_spec(ctx))
     return out
 

@@ -190,7 +190,7 @@ def render_config(ctx: LabContext, az: str, role: str, resource_id: str = "") ->
     return conf
 
 
-def _conf_dir(ctx: LabContext, name: str, pyflink: Path, conf: dict[str, Any]) -> Path:
+def write_conf_dir(ctx: LabContext, name: str, pyflink: Path, conf: dict[str, Any]) -> Path:
     d = ctx.conf_dir(name)
     for f in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties", "logback-console.xml"):
         src = pyflink / "conf" / f
@@ -200,7 +200,7 @@ def _conf_dir(ctx: LabContext, name: str, pyflink: Path, conf: dict[str, Any]) -
     return d
 
 
-def _env(ctx: LabContext, name: str, conf_dir: Path) -> dict[str, str]:
+def process_env(ctx: LabContext, name: str, conf_dir: Path) -> dict[str, str]:
     run = ctx.data_dir(name)
     return {"FLINK_CONF_DIR": str(conf_dir), "FLINK_LOG_DIR": str(run / "log"), "FLINK_PID_DIR": str(run / "pid"), "FLINK_IDENT_STRING": name}
 
@@ -250,13 +250,13 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
     out = []
     for az in AZS:
         name, addr = jobmanager_name(az), topo.address(az)
-        conf = _conf_dir(ctx, name, pyflink, render_config(ctx, az, "jobmanager"))
+        conf = write_conf_dir(ctx, name, pyflink, render_config(ctx, az, "jobmanager"))
         argv = ["bash", str(pyflink / "bin" / "jobmanager.sh"), "start-foreground"]
-        out.append(ComponentSpec(name, "flink", az, argv, _jm_health(ctx, addr, rest), addr, rest, env=_env(ctx, name, conf), role=Role.JOBMANAGER))
+        out.append(ComponentSpec(name, "flink", az, argv, _jm_health(ctx, addr, rest), addr, rest, env=process_env(ctx, name, conf), role=Role.JOBMANAGER))
     for name, az in taskmanager_names(ctx):
-        conf = _conf_dir(ctx, name, pyflink, render_config(ctx, az, "taskmanager", resource_id=name))
+        conf = write_conf_dir(ctx, name, pyflink, render_config(ctx, az, "taskmanager", resource_id=name))
         argv = ["bash", str(pyflink / "bin" / "taskmanager.sh"), "start-foreground"]
-        out.append(ComponentSpec(name, "flink", az, argv, _tm_health(ctx, name), topo.address(az), 0, env=_env(ctx, name, conf), role=Role.TASKMANAGER))
+        out.append(ComponentSpec(name, "flink", az, argv, _tm_health(ctx, name), topo.address(az), 0, env=process_env(ctx, name, conf), role=Role.TASKMANAGER))
     return out
 
 
