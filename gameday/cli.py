@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--approver", default="", help="who approved the drill, for the report's audit dossier")
     run.add_argument("--sign-key", default="", help="Ed25519 private key that signs the run's manifest (default: $GAMEDAY_SIGNING_KEY; unset: unsigned)")
 
+    suite = sub.add_parser("suite", help="run a game day: the suite file's drills in order, its labs started once, one consolidated report, PDF and JUnit")
+    suite.add_argument("suite_file", type=Path)
+    suite.add_argument("--out", type=Path, help="suite directory (default runs/<time>-suite-<name>)")
+    suite.add_argument("--resume", type=Path, metavar="SUITE_DIR", help="continue an interrupted suite from the drill it stopped at")
+    suite.add_argument("--plan", action="store_true", help="check the suite file and print what it would run, with a time estimate; start nothing")
+    suite.add_argument("--operator", default="", help="who runs the game day (default: $GAMEDAY_OPERATOR, else the login name)")
+    suite.add_argument("--approver", default="", help="who approved it, for the audit dossier")
+    suite.add_argument("--sign-key", default="", help="Ed25519 private key signing every run and the suite (default: $GAMEDAY_SIGNING_KEY)")
+    suite.add_argument("--no-pdf", action="store_true", help="skip suite.pdf")
+    suite.add_argument("--run-pdfs", action="store_true", help="also print each run's report.pdf")
+
     cap = sub.add_parser("capacity", help="find the highest rate that keeps p95 <= 40 ms and errors within budget (step-up load, no faults)")
     cap.add_argument("--start", type=float, default=250, help="first step, req/s (default 250)")
     cap.add_argument("--step", type=float, default=250, help="increase per step, req/s (default 250)")
@@ -202,6 +213,8 @@ def _main(argv: list[str] | None) -> int:
         run_dir = args.out or Path("runs") / summary.run_id
         print(f"report: {run_dir / 'report.html'}")
         return summary.exit_code
+    if args.command == "suite":
+        return _suite(args)
     if args.command == "capacity":
         from gameday.load.capacity import find_capacity, main_summary
 
@@ -251,6 +264,26 @@ def _main(argv: list[str] | None) -> int:
         print(f"{flagged} regression(s) over {len(runs)} drills" if flagged else f"no regression over {len(runs)} drills (threshold {args.regression_pct:g} %)")
         return 1 if flagged else 0
     return 2
+
+
+def _suite(args) -> int:
+    from gameday.suite import SuiteRequest, load_suite, plan_lines, run_suite
+
+    if args.plan:
+        suite = load_suite(args.suite_file)
+        for line in plan_lines(suite):
+            print(line)
+        return 0
+    if args.resume is not None and args.out is not None:
+        raise GamedayError("--resume and --out: a resumed suite continues in its own directory; give one of them")
+    result = run_suite(SuiteRequest(args.suite_file, args.out, args.resume, args.operator, args.approver, args.sign_key, pdf=not args.no_pdf, run_pdfs=args.run_pdfs))
+    for rec in result.state.drills:
+        last = rec.last
+        shown = rec.outcome.value.upper() if rec.outcome else rec.status.value.upper().replace("_", " ")
+        print(f"  {shown:12} {rec.key:40} " + (f"exit {last.exit_code}, {last.run_dir}" if last else rec.note))
+    print(f"suite {result.state.name}: exit {result.exit_code}" + (f" ({result.state.stopped})" if result.state.stopped else ""))
+    print(f"report: {result.suite_dir / 'suite.html'}; JUnit: {result.suite_dir / 'junit.xml'}")
+    return result.exit_code
 
 
 def _verify(args) -> int:

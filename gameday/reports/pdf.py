@@ -11,11 +11,12 @@ from gameday.errors import InputError
 PDF = "report.pdf"
 
 
-def write_pdf(run_dir: Path) -> Path:
+def write_pdf(run_dir: Path, html: str = "report.html", pdf: str = PDF) -> Path:
+    """`pdf` printed from `html`, both in run_dir (a suite's are suite.html and suite.pdf)."""
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: the Pango libraries it loads are missing
         raise InputError(f"cannot print the PDF: {exc}", hint="scripts/bootstrap installs WeasyPrint and the Pango libraries it needs (libpango-1.0-0, libpangoft2-1.0-0)") from None
-    out = run_dir / PDF
-    weasyprint.HTML(filename=str(run_dir / "report.html"), base_url=str(run_dir)).write_pdf(str(out))
+    out = run_dir / pdf
+    weasyprint.HTML(filename=str(run_dir / html), base_url=str(run_dir)).write_pdf(str(out))
     return out

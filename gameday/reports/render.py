@@ -221,7 +221,7 @@ def _md_cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "svg"), default_for_string=False),
@@ -293,7 +293,7 @@ def render_run(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     ctx = context(run_dir)
-    env = _environment()
+    env = environment()
     html = run_dir / "report.html"
     html.write_text(env.get_template("report.html").render(ctx), encoding="utf-8")
     md = run_dir / "report.md"

@@ -107,9 +107,9 @@ def text(trends_: list[Trend]) -> str:
 
 
 def write_html(trends_: list[Trend], runs: list[RunSummary], out: Path, pct: float) -> Path:
-    from gameday.reports.render import _environment
+    from gameday.reports.render import environment
 
-    page = _environment().get_template("trend.html").render(trends=trends_, runs=runs, pct=pct, plots={t.slo: _plot(t) for t in trends_})
+    page = environment().get_template("trend.html").render(trends=trends_, runs=runs, pct=pct, plots={t.slo: _plot(t) for t in trends_})
     out.write_text(page, encoding="utf-8")
     return out
 
