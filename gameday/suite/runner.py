@@ -255,8 +255,9 @@ class SuiteRun:
             rec.status, rec.outcome = DrillStatus.INTERRUPTED, None
         else:
             rec.status, rec.outcome = DrillStatus.DONE, outcome_of(code, status)
-            self.spent_s += ended - began
-            self.estimated_s += drill.estimate_s
+            if status == "carried_out":  # a drill that ended early says nothing of how long drills take
+                self.spent_s += ended - began
+                self.estimated_s += drill.estimate_s
         self.state.save(self.dir)
         shown = rec.outcome.value.upper() if rec.outcome else "INTERRUPTED"
         say(f"[{drill.index}/{total}] {drill.experiment.path.stem}: {shown} (exit {code}, {status}) in {clock(ended - began)}"

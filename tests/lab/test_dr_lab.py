@@ -141,6 +141,7 @@ def missed_pilot_light(tmp_path):
     assert gameday("lab", "down").returncode == 0
 
 
+@pytest.mark.suite  # make test's hour: its own lab with the search tier (about 8 minutes); make suite runs it
 def test_a_throttled_mirror_misses_the_rpo_and_a_plan_without_the_api_misses_the_rto(missed_pilot_light, tmp_path):
     status = gameday("dr", "status")
     assert "newest snapshot snap-" in status.stdout, status.stdout

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -136,16 +137,45 @@ def _wait_for(path: Path, needle: str, timeout: float) -> None:
     raise AssertionError(f"{needle!r} never appeared in {path}")
 
 
-def test_ctrl_c_in_the_fault_window_still_rolls_back(lab, home, tmp_path):
-    run_dir = tmp_path / "interrupted"
-    proc = subprocess.Popen(GAMEDAY + ["run", str(EXPERIMENT), "--profile", str(home), "--out", str(run_dir)], cwd=REPO, text=True)
-    _wait_for(run_dir / "history.jsonl", '"phase":"injected"', 120)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=180) == 2
-    history = (run_dir / "history.jsonl").read_text()
+def test_a_suite_stopped_by_ctrl_c_in_a_fault_window_rolls_back_and_resumes(lab, home, tmp_path):
+    """A real game day of two drills on the module's lab (`manage_lab: false`): Ctrl-C in the
+    second drill's fault window rolls that drill back and stops the suite (exit 130); --resume
+    runs it again, not the first; one signed record covers both, with a JUnit test suite per
+    drill. (A suite that starts its own labs runs in the closing notes' figures: each lab
+    start costs minutes.)"""
+    suite, out = tmp_path / "game.yaml", tmp_path / "game"
+    suite.write_text(f"name: lab-test\nmanage_lab: false\nprofile: {home}\npolicy: {{fail: continue}}\ndrills:\n"
+                     f"  - {REPO / 'experiments' / 'store-node-loss.json'}\n  - {REPO / 'experiments' / 'api-instance-loss.json'}\n")  # fmt: skip
+    assert gameday("keygen", "--out", str(tmp_path / "keys")).returncode == 0
+    key, pub = tmp_path / "keys" / "gameday-signing.pem", tmp_path / "keys" / "gameday-signing.pub"
+    began = time.monotonic()
+    proc = subprocess.Popen(GAMEDAY + ["suite", str(suite), "--out", str(out), "--sign-key", str(key), "--no-pdf"], cwd=REPO, text=True)
+    _wait_for(out / "02-api-instance-loss" / "history.jsonl", '"phase":"injected"', 600)
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C reaches the suite
+    assert proc.wait(timeout=300) == 130
+    print(f"\nsuite interrupted after {time.monotonic() - began:.0f} s", file=sys.stderr)
+    interrupted = out / "02-api-instance-loss"
+    history = (interrupted / "history.jsonl").read_text()
     assert '"phase":"reverted"' in history, "the rollback must run after Ctrl-C"
+    assert verdicts(interrupted)["status"] == "interrupted"
     assert all(s.state == "healthy" for s in lab.status())
-    assert verdicts(run_dir)["status"] == "interrupted"
+    state = json.loads((out / "suite.json").read_text())
+    assert [d["status"] for d in state["drills"]] == ["done", "interrupted"] and "--resume" in state["stopped"]
+
+    resumed = gameday("suite", str(suite), "--resume", str(out), "--sign-key", str(key), timeout=1200)
+    print(f"suite done after {time.monotonic() - began:.0f} s in all", file=sys.stderr)
+    state = json.loads((out / "suite.json").read_text())
+    assert [len(d["attempts"]) for d in state["drills"]] == [1, 2], "the completed drill is not run again"
+    assert [d["status"] for d in state["drills"]] == ["done", "done"]
+    assert all(d["attempts"][-1]["status"] == "carried_out" for d in state["drills"]), state["drills"]
+    expected = max(d["attempts"][-1]["exit_code"] for d in state["drills"])
+    assert resumed.returncode == expected and expected in (0, 1), resumed.stdout
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert [s.get("name").split(":")[0] for s in junit.findall("testsuite")] == ["01-store-node-loss", "02-api-instance-loss"]
+    assert int(junit.get("tests")) >= 8
+    assert "02-api-instance-loss.attempt2/report.html" in (out / "suite.html").read_text()
+    verified = gameday("verify", str(out), "--pubkey", str(pub))
+    assert verified.returncode == 0 and "signature" in verified.stdout, verified.stdout
 
 
 def test_open_model_load_with_two_worker_processes_holds_its_rate(lab, tmp_path):

@@ -133,6 +133,7 @@ def test_search_node_loss_passes_on_the_plan(plan_lab, tmp_path):
     warn_if_failed(v, "api.p95_latency_during_fault", HOST_BOUND)
 
 
+@pytest.mark.suite  # make test's hour (an election, no counterpart that fails here; about 3 minutes); make suite runs it
 def test_search_manager_loss_passes_on_the_plan(plan_lab, tmp_path):
     """An election: never red, no search failed."""
     expected = passed_or_only_slow("api.p95_latency_during_fault", "search.green_on_az_failure", "api.error_rate", "store.cache_miss_p95")

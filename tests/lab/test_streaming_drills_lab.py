@@ -110,6 +110,7 @@ def test_flink_jobmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
     assert v["flink.leader_election"]["measured"] < 5
 
 
+@pytest.mark.suite  # make test's hour (no counterpart that fails here; about 3 minutes); make suite runs it
 def test_flink_taskmanager_loss_passes_on_the_plan(plan_lab, tmp_path):
     code, v, run_dir = healthy_drill(lambda out: drill("flink-taskmanager-loss", out), tmp_path / "run")
     assert code == 0
