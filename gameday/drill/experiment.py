@@ -55,6 +55,25 @@ class Experiment:
         return self.data.get("title", self.path.stem)
 
     @property
+    def functions(self) -> set[str]:
+        """Every Python function its activities call (steady state, method, rollbacks)."""
+        found: set[str] = set()
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                provider = node.get("provider")
+                if isinstance(provider, dict) and provider.get("type") == "python" and isinstance(provider.get("func"), str):
+                    found.add(provider["func"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk({k: self.data.get(k) for k in ("steady-state-hypothesis", "method", "rollbacks")})
+        return found
+
+    @property
     def runbook_path(self) -> Path:
         return (self.path.parent / self.drill.runbook).resolve()
 

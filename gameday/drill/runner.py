@@ -136,6 +136,10 @@ def prepare(req: RunRequest) -> Prepared:
     if az and az not in target.azs():
         raise InputError(f"{AZ_ENV}={az}: {req.experiment} loses an AZ the {target.name} target does not have", hint=f"AZs: {', '.join(target.azs())}; unset {AZ_ENV} for the default choice")
     changes = plan_changes(target.settings(), requested)
+    refused = {f: why for f, why in target.cannot_inject().items() if f in exp.functions}
+    if refused:
+        f, why = next(iter(refused.items()))
+        raise TargetError(f"{req.experiment} calls {f}: {why}", hint="run it on the namespace lab: as root, gameday lab down && gameday lab up")
     missing = [t for t in exp.drill.tiers if t not in target.tiers()]
     if missing:
         raise TargetError(f"the {target.name} target runs tiers {', '.join(target.tiers())} but {req.experiment} needs {', '.join(missing)}", hint="gameday lab down && gameday lab up --tiers " + ",".join(exp.drill.tiers))

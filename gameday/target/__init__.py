@@ -141,6 +141,10 @@ class Target(Protocol):
         """Each AZ's CPU cap in cores as the platform enforces it (None: no cap of its own)."""
     def az_cpu_throttling(self) -> dict[str, tuple[int, int] | None]:
         """Per AZ with a cap: (enforcement periods, periods in which it was throttled) so far."""
+    def cannot_inject(self) -> dict[str, str]:
+        """Faults this target cannot carry out as it runs (by the name an experiment's action
+        calls, e.g. `partition_az`), with the reason: a run naming one is refused before
+        anything starts."""
     def partition_az(self, az: str, mode: str) -> float:
         """Cut the AZ off the network, its processes running: mode "peers" (from the other
         AZs; clients still reach it) or "all" (from everything). The instant it held."""

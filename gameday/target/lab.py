@@ -147,6 +147,12 @@ class LabTarget:
         groups = azgroups.for_lab(self.st.topology.bridge)
         return {az: groups.throttling(az) if groups else None for az in self.azs()}
 
+    def cannot_inject(self) -> dict[str, str]:
+        if self.st.topology.isolation is network.Isolation.NETNS:
+            return {}
+        why = "cutting an AZ off the network needs the namespace lab (root); this lab runs in loopback mode, where the AZs share one network stack"
+        return {"partition_az": why, "heal_az": why}
+
     def partition_az(self, az: str, mode: str) -> float:
         from gameday.lab.partition import PartitionMode
 

@@ -37,7 +37,7 @@ from gameday.lab.components import ComponentSpec, http_check
 from gameday.lab.jvm import maven
 from gameday.lab.network import DR_AZ
 from gameday.lab.tiers import LabContext, kafka
-from gameday.lab.tiers.redis import PRIMARY_AZ, redis_health
+from gameday.lab.tiers.redis import PRIMARY_AZ, announce, redis_health
 from gameday.target import Role
 
 KAFKA = "dr-kafka"
@@ -194,6 +194,7 @@ def _cache_spec(ctx: LabContext) -> ComponentSpec:
         # Never elected by the primary region's Sentinels; repointed by them at each new primary.
         "replica-priority 0",
         f"replicaof {ctx.topology.address(PRIMARY_AZ)} {port}",
+        *announce(addr),
     ]  # fmt: skip
     conf = ctx.conf_dir(CACHE) / "redis.conf"
     conf.write_text("\n".join(lines) + "\n")
@@ -209,7 +210,7 @@ def standby_specs(ctx: LabContext) -> list[ComponentSpec]:
     sport, service = p.get("redis.sentinel.port"), p.get("redis.sentinel.service")
     conf = ctx.conf_dir(SENTINEL) / "sentinel.conf"
     conf.write_text("\n".join([
-        f"bind {addr}", f"port {sport}", "protected-mode no", f"dir {ctx.data_dir(SENTINEL)}",
+        f"bind {addr}", f"port {sport}", "protected-mode no", f"dir {ctx.data_dir(SENTINEL)}", *announce(addr, sentinel=True),
         f"sentinel monitor {service} {addr} {p.get('redis.port')} 1",
         f"sentinel down-after-milliseconds {service} {p.get('redis.sentinel.down_after_ms')}",
     ]) + "\n")  # fmt: skip

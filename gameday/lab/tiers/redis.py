@@ -53,6 +53,14 @@ def _sentinel_health(host: str, port: int, service: str):
     return check
 
 
+def announce(addr: str, sentinel: bool = False) -> list[str]:
+    """Config lines that make a node or Sentinel connect from, and name itself by, its own AZ
+    address. Inside a namespace that is the only address there is; in the loopback lab a
+    connection between two loopback aliases leaves from 127.0.0.1 otherwise, so every replica
+    registered as 127.0.0.1:6379 and every Sentinel announced 127.0.0.1:26379 (issue 15)."""
+    return [f"bind-source-addr {addr}", f"sentinel announce-ip {addr}" if sentinel else f"replica-announce-ip {addr}"]
+
+
 def specs(ctx: LabContext) -> list[ComponentSpec]:
     p, topo = ctx.profile, ctx.topology
     port, sport = p.get("redis.port"), p.get("redis.sentinel.port")
@@ -74,6 +82,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
             "repl-diskless-sync-delay 0",
             f"min-replicas-to-write {p.get('redis.min_replicas_to_write')}",
             f"min-replicas-max-lag {p.get('redis.min_replicas_max_lag_s')}",
+            *announce(addr),
         ]
         if az != PRIMARY_AZ:
             lines.append(f"replicaof {primary} {port}")
@@ -90,6 +99,7 @@ def specs(ctx: LabContext) -> list[ComponentSpec]:
                     f"port {sport}",
                     "protected-mode no",
                     f"dir {ctx.data_dir(name)}",
+                    *announce(addr, sentinel=True),
                     f"sentinel monitor {service} {primary} {port} {p.get('redis.sentinel.quorum')}",
                     f"sentinel down-after-milliseconds {service} {p.get('redis.sentinel.down_after_ms')}",
                     f"sentinel failover-timeout {service} {p.get('redis.sentinel.failover_timeout_ms')}",
