@@ -6,7 +6,10 @@ before anything starts, while an AZ crash (its processes killed) still works; `l
 leaves nothing of that user's running.
 
 The test needs root only to become the ordinary user. The user's home is a fresh directory;
-its jar cache is seeded from root's (hard links), as a user's own bootstrap would fill it.
+its jar cache is seeded from root's (hard links), as a user's own bootstrap would fill it. The
+user runs the machine's own Python (Debian's /usr/bin/python3) with the packages of the
+project's .venv: that venv's interpreter may live where only root can reach it (here, pyenv
+under /root); a user's own bootstrap would make a venv of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -31,17 +35,32 @@ USER = "nobody"
 EXPERIMENT = REPO / "experiments" / "redis-primary-failover.json"
 
 
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def user_python(home: Path) -> Path:
+    """A venv of the system's Python that sees the project venv's packages (site.addsitedir
+    also reads their .pth files: the editable install's among them)."""
+    venv = home / "venv"
+    subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (Path(purelib) / "gameday-project-venv.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    return venv / "bin" / "python"
+
+
 class AsUser:
     """`gameday ...` as USER with its own HOME, its output echoed."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
+        self.python = user_python(home)
         entry = pwd.getpwnam(USER)
         self.prefix = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--reset-env"]
         self.env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "USER": USER, "LOGNAME": USER}
 
     def __call__(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        argv = self.prefix + ["env", *(f"{k}={v}" for k, v in self.env.items()), sys.executable, "-m", "gameday.cli", *args]
+        argv = self.prefix + ["env", *(f"{k}={v}" for k, v in self.env.items()), str(self.python), "-m", "gameday.cli", *args]
         proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
         sys.stderr.write(proc.stderr[-4000:])
         sys.stdout.write(proc.stdout)
@@ -58,8 +77,8 @@ def user():
     for jars in root_cache.glob("*-jars"):
         subprocess.run(["cp", "-al", str(jars), str(own_cache / jars.name)], check=True)
     entry = pwd.getpwnam(USER)
-    subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(home)], check=True)
     as_user = AsUser(home)
+    subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(home)], check=True)
     began = time.monotonic()
     up = as_user("lab", "up")
     print(f"\nlab up as {USER}: exit {up.returncode} in {time.monotonic() - began:.1f} s", file=sys.stderr)
