@@ -175,12 +175,25 @@ def set_autogroup_nice(pid: int, nice: int) -> bool:
     return True
 
 
+# Debian keeps daemons (haproxy) and network tools in /usr/sbin, which an ordinary user's PATH
+# lacks: the lab finds them there whoever runs it (issue 15: haproxy "not found" as nobody).
+SYSTEM_DIRS = ("/usr/sbin", "/sbin")
+
+
+def system_path(path: str) -> str:
+    """PATH with the system directories appended when missing."""
+    parts = [p for p in path.split(os.pathsep) if p]
+    return os.pathsep.join(parts + [d for d in SYSTEM_DIRS if d not in parts])
+
+
 def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None, az: str = "", tier: str = "", role: str = "", nice: int = 0) -> Tracked:
     """Start a process in its own session, so a Ctrl-C to the harness does not reach the lab.
     `nice`: its threads' nice level (`nice -n`, which execs: the PID stays the process's) and
     its session's autogroup's (see `set_autogroup_nice`): both, or the level does nothing."""
     log.parent.mkdir(parents=True, exist_ok=True)
     argv = (["nice", "-n", str(nice)] if nice else []) + argv
+    full_env = {**os.environ, **(env or {})}
+    full_env["PATH"] = system_path(full_env.get("PATH", os.defpath))
     with log.open("ab") as out:
         proc = subprocess.Popen(
             argv,
@@ -188,7 +201,7 @@ def spawn(name: str, argv: list[str], log: Path, *, cwd: Path | None = None, env
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env=full_env,
             start_new_session=True,
         )
     ticks = start_ticks(proc.pid)

@@ -130,3 +130,19 @@ def test_a_niced_component_yields_the_cpu_to_one_at_normal_priority(tmp_path):
         niced.end(1)
     # weights 1024 and 110: about 9 % of the core for the niced one when nothing else runs
     assert low < 0.3 * (normal + low), f"niced {low:.2f} s of CPU beside {normal:.2f} s"
+
+
+def test_a_component_finds_system_binaries_whoever_starts_it(tmp_path, monkeypatch):
+    """haproxy lives in /usr/sbin, not on an ordinary user's PATH (issue 15)."""
+    from gameday.procs import spawn, system_path
+
+    assert system_path("/usr/bin:/bin") == "/usr/bin:/bin:/usr/sbin:/sbin"
+    assert system_path("/usr/sbin:/usr/bin") == "/usr/sbin:/usr/bin:/sbin"
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    log = tmp_path / "p.log"
+    t = spawn("probe", ["sh", "-c", "echo $PATH; sleep 1"], log)
+    deadline = time.monotonic() + 10
+    while "sbin" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.read_text().strip() == "/usr/bin:/bin:/usr/sbin:/sbin"
+    os.kill(t.pid, 9)
