@@ -6,7 +6,7 @@ before anything starts, while an AZ crash (its processes killed) still works; `l
 leaves nothing of that user's running.
 
 The test needs root only to become the ordinary user. The user's home is a fresh directory;
-its jar cache is seeded from root's (hard links), as a user's own bootstrap would fill it. The
+its jar cache is seeded from a copy of root's, as a user's own bootstrap would fill it. The
 user runs the machine's own Python (Debian's /usr/bin/python3) with the packages of the
 project's .venv: that venv's interpreter may live where only root can reach it (here, pyenv
 under /root); a user's own bootstrap would make a venv of its own.
@@ -74,8 +74,8 @@ def user():
     root_cache = Path.home() / ".cache" / "gameday"
     own_cache = home / ".cache" / "gameday"
     own_cache.mkdir(parents=True)
-    for jars in root_cache.glob("*-jars"):
-        subprocess.run(["cp", "-al", str(jars), str(own_cache / jars.name)], check=True)
+    # A copy, not hard links: the chown below would give root's own files to the user.
+    subprocess.run(["cp", "-a", str(root_cache / "cassandra-jars"), str(own_cache / "cassandra-jars")], check=True)
     entry = pwd.getpwnam(USER)
     as_user = AsUser(home)
     subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(home)], check=True)
@@ -88,9 +88,19 @@ def user():
     yield as_user
     down = as_user("lab", "down")
     assert down.returncode == 0
-    left = subprocess.run(["pgrep", "-u", USER, "-a"], capture_output=True, text=True).stdout
-    assert left.strip() == "", f"processes of {USER} left after lab down: {left}"
+    assert running_as_user() == [], f"processes of {USER} left after lab down"
     shutil.rmtree(home, ignore_errors=True)
+
+
+def running_as_user(wait_s: float = 10) -> list[str]:
+    """USER's processes still running (a zombie whose parent is about to reap it is not)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        rows = subprocess.run(["ps", "-u", USER, "-o", "pid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
+        alive = [r.strip() for r in rows if r.split()[1:2] and not r.split()[1].startswith("Z")]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.5)
 
 
 def verdicts(run_dir: Path) -> dict:
