@@ -137,6 +137,7 @@ def _wait_for(path: Path, needle: str, timeout: float) -> None:
     raise AssertionError(f"{needle!r} never appeared in {path}")
 
 
+@pytest.mark.suite  # make test's hour: three drill runs, about 4 minutes (238 s in a local CI run); make suite runs it
 def test_a_suite_stopped_by_ctrl_c_in_a_fault_window_rolls_back_and_resumes(lab, home, tmp_path):
     """A real game day of two drills on the module's lab (`manage_lab: false`): Ctrl-C in the
     second drill's fault window rolls that drill back and stops the suite (exit 130); --resume
