@@ -5,13 +5,14 @@ is given. Built from the suite directory alone, so it can be rebuilt."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gameday.checkers.verdicts import Outcome as Verdict_
+from gameday.checkers.verdicts import Outcome as SloOutcome
 from gameday.checkers.verdicts import Verdict
 from gameday.drill.summary import RunSummary
 from gameday.errors import InputError
@@ -34,7 +35,7 @@ class DrillView:
     badge: str  # pass | fail | unknown | halt | interrupted | not run
 
     @property
-    def verdicts(self) -> list[Verdict_]:
+    def verdicts(self) -> list[SloOutcome]:
         return self.summary.verdicts if self.summary else []
 
 
@@ -79,8 +80,6 @@ def _view(suite_dir: Path, rec: DrillRecord) -> DrillView:
 
 
 def _title(run_dir: Path) -> str:
-    import json
-
     try:
         return str(json.loads((run_dir / "experiment.json").read_text()).get("title") or "")
     except (OSError, ValueError, AttributeError):
@@ -113,7 +112,7 @@ def build_dossier(views: list[DrillView], state: SuiteState, prov: Provenance | 
     return d
 
 
-def timeline(views: list[DrillView], state: SuiteState, suite_dir: Path) -> list[Bar]:
+def timeline(views: list[DrillView], state: SuiteState) -> list[Bar]:
     bars = [Bar(f"lab {lab.lab}", lab.started_at, lab.started_at + lab.took_s, "lab") for lab in state.labs]
     for v in views:
         for i, a in enumerate(v.record.attempts, 1):
@@ -151,7 +150,7 @@ def plot_svg(bars: list[Bar]) -> str | None:
 def context(suite_dir: Path, state: SuiteState) -> dict[str, Any]:
     views = [_view(suite_dir, rec) for rec in state.drills]
     prov = Provenance.read(suite_dir)
-    bars = timeline(views, state, suite_dir)
+    bars = timeline(views, state)
     code = state.exit_code()
     started = min((s["t"] for s in state.sessions), default=state.created_at)
     ended = state.finished_at or max((b.end for b in bars), default=started)

@@ -274,7 +274,10 @@ class SuiteRun:
     def run(self) -> None:
         todo = [d for d in self.suite.drills if self.record(d).status in (DrillStatus.PENDING, DrillStatus.INTERRUPTED, DrillStatus.NOT_RUN)]
         for d in todo:  # a resume runs again what a stop left unrun
-            self.record(d).status, self.record(d).note = (DrillStatus.PENDING if self.record(d).status is DrillStatus.NOT_RUN else self.record(d).status), ""
+            rec = self.record(d)
+            if rec.status is DrillStatus.NOT_RUN:
+                rec.status = DrillStatus.PENDING
+            rec.note = ""
         self.state.stopped = ""
         failed_lab: str | None = None
         for drill in todo:
